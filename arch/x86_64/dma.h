@@ -1,0 +1,21 @@
+/*
+ * Memory a device reads or writes by DMA: physically contiguous, page aligned,
+ * zeroed, with both addresses returned so a driver never has to guess.
+ */
+#ifndef ARCH_X86_64_DMA_H
+#define ARCH_X86_64_DMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * dma_alloc() - allocate @size bytes (rounded up to whole pages) of zeroed DMA memory.
+ * @phys: receives the physical (bus) address of the first byte.
+ * Return: the kernel virtual address, or NULL when no contiguous run is free.
+ */
+void *dma_alloc(size_t size, uint64_t *phys);
+
+/** dma_free() - give back memory from dma_alloc() (same @size). */
+void dma_free(void *virt, size_t size);
+
+#endif
