@@ -14,6 +14,14 @@
 
 #define PAGE_SIZE 4096ul
 
+struct boot_info;
+
+/**
+ * paging_init() - build and load the kernel's page tables (layout in paging.c).
+ * Needs the page-frame allocator; panics-equivalent (halts with a message) without memory.
+ */
+void paging_init(const struct boot_info *bi);
+
 /** virt_to_phys() - the physical address of a kernel pointer into RAM. */
 uint64_t virt_to_phys(const void *v);
 

@@ -1,0 +1,181 @@
+# The unikernel's build. `make help` lists the targets.
+#
+# Two commands are all a newcomer needs on a fresh Debian machine:
+#   make run    installs what is missing, builds, boots the ISO in QEMU
+#   make test   installs what is missing, runs every test
+#
+# Variables: CROSS=x86_64-elf- (a cross toolchain's prefix), V=1 (show
+# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc.
+
+CROSS ?=
+CC := $(CROSS)gcc
+LD := $(CROSS)ld
+OBJCOPY := $(CROSS)objcopy
+OBJDUMP := $(CROSS)objdump
+NM := $(CROSS)nm
+# Debian's python3 (with python3-pytest), not whatever python3 comes first in PATH.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+ACCEL ?= tcg
+MACHINE ?= q35
+MEM ?= 256M
+HTTP_PORT ?= 8080
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+BUILD := build
+KERNEL := $(BUILD)/kernel.elf
+ISO := $(BUILD)/unikernel.iso
+
+# ---------------------------------------------------------------- sources
+BOOT_SRCS := boot/boot.S
+
+ARCH_SRCS := \
+	arch/x86_64/kmain.c \
+	arch/x86_64/bootinfo.c \
+	arch/x86_64/serial.c \
+	arch/x86_64/gdt.c \
+	arch/x86_64/trap.c \
+	arch/x86_64/trap_entry.S \
+	arch/x86_64/ksyms.c \
+	arch/x86_64/paging.c \
+	arch/x86_64/dma.c \
+	arch/x86_64/power.c \
+	arch/x86_64/selftest.c
+
+LIB_SRCS := \
+	lib/string.c \
+	lib/ctype.c \
+	lib/printf.c \
+	lib/heap.c \
+	lib/pmm.c \
+	lib/klog.c \
+	lib/cmdline.c
+
+DRIVER_SRCS :=
+
+NET_SRCS :=
+
+APP_SRCS :=
+
+KERNEL_SRCS := $(BOOT_SRCS) $(ARCH_SRCS) $(LIB_SRCS) $(DRIVER_SRCS) $(NET_SRCS) $(APP_SRCS)
+KERNEL_OBJS := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRCS))
+
+# ---------------------------------------------------------------- flags
+GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
+WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Werror
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdinc \
+	-isystem $(GCC_INCLUDE) -Ilib/include -I. \
+	-m64 -mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-pic -fno-pie \
+	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+	-fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections \
+	$(WARNINGS) -MD -MP
+KERNEL_ASFLAGS := -m64 -g -I. -D__ASSEMBLER__ -MD -MP
+KERNEL_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=0x1000 \
+	-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+
+.DEFAULT_GOAL := all
+.PHONY: all iso run test unit-test integration-test clean help setup setup-test debug format format-check distclean
+
+all: $(KERNEL)
+
+# ---------------------------------------------------------------- kernel
+$(BUILD)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)echo "  CC      $<"
+	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)echo "  AS      $<"
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# Two links: the first gives the addresses for the symbol table, the second
+# puts the table in the image. The table lies after all code, so the code does
+# not move between the two; check-image.sh makes sure of it.
+$(BUILD)/ksyms-empty.S: scripts/gen-ksyms.sh
+	@mkdir -p $(BUILD)
+	$(Q)sh scripts/gen-ksyms.sh $(NM) > $@
+
+$(BUILD)/kernel.pass1.elf: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o linker.ld
+	$(Q)echo "  LD      $@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o $(LIBGCC)
+
+$(BUILD)/ksyms.S: $(BUILD)/kernel.pass1.elf scripts/gen-ksyms.sh
+	$(Q)sh scripts/gen-ksyms.sh $(NM) $< > $@
+
+$(BUILD)/ksyms-empty.S.o: $(BUILD)/ksyms-empty.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+$(BUILD)/ksyms.S.o: $(BUILD)/ksyms.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+$(KERNEL): $(KERNEL_OBJS) $(BUILD)/ksyms.S.o linker.ld scripts/check-image.sh
+	$(Q)echo "  LD      $@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -Wl,-Map,$(BUILD)/kernel.map -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms.S.o $(LIBGCC)
+	$(Q)sh scripts/check-image.sh $(NM) $(BUILD)/kernel.pass1.elf $@
+	$(Q)$(NM) -n $@ > $(BUILD)/kernel.sym
+	$(Q)$(OBJDUMP) -d -S $@ > $(BUILD)/kernel.asm 2>/dev/null || true
+
+# ---------------------------------------------------------------- ISO
+$(ISO): $(KERNEL) scripts/mkiso.sh
+	$(Q)echo "  ISO     $@"
+	$(Q)sh scripts/mkiso.sh $(KERNEL) $@ "$(CMDLINE)"
+
+iso: $(ISO)
+
+# ---------------------------------------------------------------- run
+setup:
+	$(Q)sh scripts/setup.sh run
+
+setup-test:
+	$(Q)sh scripts/setup.sh test
+
+run: setup
+	$(Q)$(MAKE) --no-print-directory $(ISO)
+	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) PCAP=$(PCAP) \
+		sh scripts/run.sh $(ISO)
+
+debug: $(KERNEL)
+	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
+
+# ---------------------------------------------------------------- tests
+include tests/unit/unit.mk
+-include tests/fuzz/fuzz.mk
+
+integration-test: $(KERNEL) $(ISO)
+	$(Q)$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: setup-test
+	$(Q)$(MAKE) --no-print-directory all $(ISO)
+	$(Q)$(MAKE) --no-print-directory format-check
+	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)if $(MAKE) -n fuzz-smoke >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz-smoke; fi
+	$(Q)$(MAKE) --no-print-directory integration-test
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(Q)clang-format -i $(FORMAT_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf third_party
+
+help:
+	@echo "make            build $(KERNEL)"
+	@echo "make iso        build $(ISO) (GRUB, boots on BIOS and UEFI)"
+	@echo "make run        install what is missing, build, boot the ISO in QEMU"
+	@echo "make test       install what is missing, run every test"
+	@echo "make debug      boot with QEMU's gdb stub, gdb breaks at kmain"
+	@echo "make clean      remove build outputs"
+	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+/* DMA memory: whole pages from the page-frame allocator, identity-mapped. */
+#include "arch/x86_64/dma.h"
+#include "arch/x86_64/paging.h"
+#include "lib/pmm.h"
+#include <string.h>
+
+void *dma_alloc(size_t size, uint64_t *phys)
+{
+    size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    if (pages == 0)
+        return NULL;
+    uint64_t p = pmm_alloc_pages(pages);
+    if (!p)
+        return NULL;
+    void *v = phys_to_virt(p);
+    memset(v, 0, pages * PAGE_SIZE);
+    if (phys)
+        *phys = p;
+    return v;
+}
+
+void dma_free(void *virt, size_t size)
+{
+    if (virt)
+        pmm_free_pages(virt_to_phys(virt), (size + PAGE_SIZE - 1) / PAGE_SIZE);
+}

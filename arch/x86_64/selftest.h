@@ -1,0 +1,24 @@
+/*
+ * Built-in self tests, chosen with test=NAME on the kernel command line, so
+ * the QEMU integration tests can make the kernel do something on purpose and
+ * check what it printed and how it exited:
+ *
+ *   test=exit        boot fully, then exit QEMU with success
+ *   test=pagefault   read an unmapped address: the fault dump must name it
+ *   test=nullptr     read address 0 (the unmapped null page)
+ *   test=wx          write to the kernel's own code: W^X must stop it
+ *   test=nx          jump into a data page: NX must stop it
+ *   test=stack       overflow the boot stack into its guard page
+ *   test=panic       call panic() with a message
+ *   test=heap        exercise the heap and page allocator, report, exit
+ */
+#ifndef ARCH_X86_64_SELFTEST_H
+#define ARCH_X86_64_SELFTEST_H
+
+/** selftest_run_early() - tests that need only memory management (before interrupts). */
+void selftest_run_early(const char *name);
+
+/** selftest_run() - tests run once the kernel is fully up; unknown names are logged. */
+void selftest_run(const char *name);
+
+#endif

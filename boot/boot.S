@@ -1,0 +1,197 @@
+/*
+ * The first instructions of the kernel: the multiboot headers, and the climb
+ * from 32-bit protected mode (where both multiboot versions leave us) to
+ * 64-bit long mode (Intel SDM vol. 3, 9.8.5 "Initializing IA-32e Mode"):
+ *
+ *   1. check the CPU can do long mode (CPUID 0x80000001 EDX.LM)
+ *   2. clear .bss, so C starts from zeroed globals
+ *   3. build temporary page tables identity-mapping the first 4 GiB with
+ *      2 MiB pages (paging.c replaces them with the real W^X tables)
+ *   4. CR4.PAE, EFER.LME (+ EFER.NXE when the CPU has NX), CR0.PG|WP
+ *   5. load a 64-bit GDT and far-jump into a 64-bit code segment
+ *   6. set the stack and call kmain(magic, info) with the boot loader's values
+ */
+#include "boot/multiboot.h"
+
+    .section .multiboot, "a"
+
+    /* Multiboot1 header, for QEMU's -kernel loader. QEMU refuses 64-bit ELF
+     * files unless the header carries the a.out kludge addresses, so it
+     * loads [load_addr, load_end_addr) straight from the file and zeroes up
+     * to bss_end_addr. */
+    .align 4
+mb1_header:
+    .long MB1_HEADER_MAGIC
+    .long MB1_HEADER_MEMINFO | MB1_HEADER_AOUT_KLUDGE
+    .long -(MB1_HEADER_MAGIC + (MB1_HEADER_MEMINFO | MB1_HEADER_AOUT_KLUDGE))
+    .long mb1_header            /* header_addr */
+    .long __kernel_start        /* load_addr */
+    .long __load_end            /* load_end_addr */
+    .long __bss_end             /* bss_end_addr */
+    .long _start32              /* entry_addr */
+
+    /* Multiboot2 header, for GRUB on BIOS and UEFI. GRUB loads the ELF by
+     * its program headers and enters at e_entry in 32-bit protected mode. */
+    .align 8
+mb2_header:
+    .long MB2_HEADER_MAGIC
+    .long MB2_ARCH_I386
+    .long mb2_header_end - mb2_header
+    .long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+    .align 8
+mb2_info_request:               /* optional: boot even if one is missing */
+    .short MB2_HEADER_TAG_INFO_REQ, MB2_HEADER_TAG_OPTIONAL
+    .long mb2_info_request_end - mb2_info_request
+    .long MB2_TAG_CMDLINE, MB2_TAG_MMAP, MB2_TAG_ACPI_NEW, MB2_TAG_ACPI_OLD
+mb2_info_request_end:
+    .align 8
+    .short MB2_HEADER_TAG_END, 0
+    .long 8
+mb2_header_end:
+
+    .section .text.boot, "ax"
+    .code32
+    .global _start32
+_start32:
+    cli
+    cld
+    /* .data is loaded from the file; .bss is about to be cleared. */
+    movl %eax, boot_magic
+    movl %ebx, boot_info_addr
+    movl $boot_stack_top, %esp
+
+    /* 1. Long mode available? */
+    movl $0x80000000, %eax
+    cpuid
+    cmpl $0x80000001, %eax
+    jb no_long_mode
+    movl $0x80000001, %eax
+    cpuid
+    testl $(1 << 29), %edx
+    jz no_long_mode
+    movl %edx, boot_ext_features    /* bit 20: NX */
+
+    /* 2. Clear .bss (QEMU and GRUB zero it too; a chain loader may not). */
+    movl $__bss_start, %edi
+    movl $__bss_end, %ecx
+    subl %edi, %ecx
+    xorl %eax, %eax
+    rep stosb
+
+    /* 3. Temporary identity map of [0, 4 GiB): PML4[0] -> PDPT,
+     * PDPT[0..3] -> four page directories of 512 2-MiB pages each. */
+    movl $boot_pd, %edi
+    xorl %ecx, %ecx
+1:  movl %ecx, %eax
+    shll $21, %eax
+    orl $0x83, %eax                 /* present | writable | 2 MiB page */
+    movl %eax, (%edi, %ecx, 8)
+    incl %ecx
+    cmpl $2048, %ecx
+    jb 1b
+
+    movl $boot_pdpt, %edi
+    movl $boot_pd + 0x003, %eax     /* present | writable */
+    movl %eax, 0(%edi)
+    addl $0x1000, %eax
+    movl %eax, 8(%edi)
+    addl $0x1000, %eax
+    movl %eax, 16(%edi)
+    addl $0x1000, %eax
+    movl %eax, 24(%edi)
+    movl $boot_pdpt + 0x003, %eax
+    movl %eax, boot_pml4
+
+    /* 4. PAE, then long mode (and no-execute) in EFER, then paging. */
+    movl $boot_pml4, %eax
+    movl %eax, %cr3
+    movl %cr4, %eax
+    orl $(1 << 5), %eax             /* CR4.PAE */
+    movl %eax, %cr4
+    movl $0xC0000080, %ecx          /* IA32_EFER */
+    rdmsr
+    orl $(1 << 8), %eax             /* LME */
+    testl $(1 << 20), boot_ext_features
+    jz 2f
+    orl $(1 << 11), %eax            /* NXE: honour the NX bit in page tables */
+2:  wrmsr
+    movl %cr0, %eax
+    orl $((1 << 31) | (1 << 16) | 1), %eax  /* PG | WP (ring 0 obeys read-only) | PE */
+    movl %eax, %cr0
+
+    /* 5. Into 64-bit code. */
+    lgdt gdt64_ptr
+    ljmp $0x08, $_start64
+
+no_long_mode:
+    /* No C, no console driver yet: write straight to COM1. */
+    movl $no_lm_msg, %esi
+3:  lodsb
+    testb %al, %al
+    jz 4f
+    movw $0x3F8, %dx
+    outb %al, %dx
+    jmp 3b
+4:  cli
+    hlt
+    jmp 4b
+
+    .code64
+_start64:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    xorw %ax, %ax
+    movw %ax, %fs
+    movw %ax, %gs
+    movabsq $boot_stack_top, %rsp
+    xorl %ebp, %ebp                 /* ends every backtrace */
+    /* 6. kmain(magic, info): System V ABI, first two args in edi, esi. */
+    movl boot_magic, %edi
+    movl boot_info_addr, %esi
+    call kmain
+5:  cli
+    hlt
+    jmp 5b
+
+    .section .rodata
+no_lm_msg:
+    .asciz "boot: this CPU has no 64-bit long mode; cannot start\r\n"
+
+    .align 16
+gdt64:
+    .quad 0                         /* null */
+    .quad 0x00AF9A000000FFFF        /* 0x08: 64-bit code, ring 0 */
+    .quad 0x00CF92000000FFFF        /* 0x10: data, ring 0 */
+gdt64_end:
+gdt64_ptr:
+    .short gdt64_end - gdt64 - 1
+    .quad gdt64
+
+    .section .data
+    .align 4
+    .global boot_magic, boot_info_addr
+boot_magic:
+    .long 0
+boot_info_addr:
+    .long 0
+boot_ext_features:
+    .long 0
+
+    .section .bss
+    .align 4096
+boot_pml4:
+    .skip 4096
+boot_pdpt:
+    .skip 4096
+boot_pd:
+    .skip 4 * 4096
+    /* The boot stack, with an unmapped guard page below it (paging.c):
+     * an overflow faults instead of silently corrupting .bss. */
+    .global boot_stack_guard, boot_stack_bottom, boot_stack_top
+boot_stack_guard:
+    .skip 4096
+boot_stack_bottom:
+    .skip 65536
+boot_stack_top:

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Boots the ISO in QEMU with the serial console on this terminal and the
+# guest's port 80 forwarded to 127.0.0.1:$HTTP_PORT. Quit with Ctrl-A X.
+set -eu
+iso=$1
+accel=${ACCEL:-tcg}
+machine=${MACHINE:-q35}
+mem=${MEM:-256M}
+port=${HTTP_PORT:-8080}
+pcap=${PCAP:-}
+
+if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
+    echo "run: ACCEL=kvm but /dev/kvm is not usable; use ACCEL=tcg" >&2
+    exit 1
+fi
+dump=""
+[ -n "$pcap" ] && dump="-object filter-dump,id=dump0,netdev=n0,file=$pcap"
+
+echo "run: booting $iso (machine $machine, accel $accel, $mem); quit with Ctrl-A X"
+echo "run: the HTTP server will answer at http://127.0.0.1:$port/"
+# shellcheck disable=SC2086
+exec qemu-system-x86_64 -accel "$accel" -M "$machine" -m "$mem" -cpu max \
+    -display none -serial mon:stdio -no-reboot \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-pci,netdev=n0 $dump \
+    -cdrom "$iso"

@@ -1,0 +1,221 @@
+"""QEMU harness for the integration tests.
+
+Every test boots the real kernel image under QEMU (TCG by default: see
+shared guide, /dev/kvm here is a slow PVM backend), reads the serial log
+(written to a file), and asserts on what the kernel printed and on QEMU's exit
+status. The kernel ends a test run through isa-debug-exit: status
+(code << 1) | 1, so EXIT_OK (0x10) is 33 and EXIT_FAILURE (0x11) is 35.
+
+QEMU processes are killed by PID in the fixture's finalizer, whatever happens.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+KERNEL = BUILD / "kernel.elf"
+ISO = BUILD / "unikernel.iso"
+OVMF = Path("/usr/share/ovmf/OVMF.fd")
+
+STATUS_OK = (0x10 << 1) | 1
+STATUS_FAIL = (0x11 << 1) | 1
+
+ACCEL = os.environ.get("ACCEL", "tcg")
+
+
+class Qemu:
+    """One QEMU process running the kernel, with its serial log in a file."""
+
+    def __init__(self, workdir, name="qemu"):
+        self.workdir = Path(workdir)
+        self.name = name
+        self.serial_path = self.workdir / f"{name}-serial.log"
+        self.qmp_path = self.workdir / f"{name}-qmp.sock"
+        self.proc = None
+        self.started_at = None
+        self._qmp = None
+        self._qmp_buf = b""
+
+    def start(self, *, kernel=None, iso=None, cmdline="", machine="q35", firmware="bios",
+              smp=1, mem="256M", devices=(), extra=(), netns=None, wrap=()):
+        args = ["qemu-system-x86_64", "-accel", ACCEL, "-M", machine, "-m", mem,
+                "-smp", str(smp), "-cpu", "max", "-display", "none", "-no-reboot",
+                "-serial", f"file:{self.serial_path}",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if firmware == "uefi":
+            args += ["-bios", str(OVMF)]
+        elif firmware == "qboot":
+            args += ["-bios", "/usr/share/qemu/qboot.rom"]
+        if kernel is not None:
+            args += ["-kernel", str(kernel), "-append", cmdline]
+        elif iso is not None:
+            args += ["-cdrom", str(iso)]
+        else:
+            args += ["-net", "none"]
+        if not any(a.startswith("-netdev") or a == "-nic" or a == "-net" for a in list(devices) + list(extra)):
+            args += ["-nic", "none"]
+        args += list(devices) + list(extra)
+        if netns:
+            args = ["ip", "netns", "exec", netns] + args
+        self.args = list(wrap) + args
+        self.stderr_path = self.workdir / f"{self.name}-stderr.log"
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.stderr_path, "wb"))
+        return self
+
+    # ------------------------------------------------------------ serial log
+    @property
+    def log(self):
+        try:
+            return self.serial_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, pattern, timeout=60):
+        """Wait until the serial log matches @pattern (a regex); return the match."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                m = rx.search(self.log)
+                if m:
+                    return m
+                raise AssertionError(f"QEMU exited ({self.proc.returncode}) before /{pattern}/ appeared.\n"
+                                     f"{self.describe()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"/{pattern}/ did not appear within {timeout}s.\n{self.describe()}")
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout=60):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"QEMU still running after {timeout}s.\n{self.describe()}")
+
+    def describe(self):
+        err = ""
+        if getattr(self, "stderr_path", None) and self.stderr_path.exists():
+            err = self.stderr_path.read_text(errors="replace")[-2000:]
+        return (f"command: {' '.join(self.args)}\n--- serial log (tail) ---\n{self.log[-6000:]}"
+                f"\n--- qemu stderr ---\n{err}")
+
+    # ------------------------------------------------------------ QMP
+    def qmp(self, command, **arguments):
+        if self._qmp is None:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(str(self.qmp_path))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            s.settimeout(20)
+            self._qmp = s
+            self._qmp_read()  # greeting
+            self._qmp_send({"execute": "qmp_capabilities"})
+        return self._qmp_send({"execute": command, "arguments": arguments})
+
+    def hmp(self, command_line):
+        """A human monitor command (e.g. 'info pci'), its text output."""
+        return self.qmp("human-monitor-command", **{"command-line": command_line})
+
+    def _qmp_send(self, msg):
+        self._qmp.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._qmp_read()
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise RuntimeError(f"QMP {msg}: {reply['error']}")
+
+    def _qmp_read(self):
+        while b"\n" not in self._qmp_buf:
+            chunk = self._qmp.recv(65536)
+            if not chunk:
+                raise RuntimeError("QMP connection closed")
+            self._qmp_buf += chunk
+        line, self._qmp_buf = self._qmp_buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self._qmp is not None:
+            try:
+                self._qmp.close()
+            except OSError:
+                pass
+            self._qmp = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+@pytest.fixture
+def qemu(tmp_path, request):
+    """Factory: qemu(kernel=..., cmdline=...) starts a QEMU; all are killed at teardown."""
+    started = []
+
+    def start(**kwargs):
+        q = Qemu(tmp_path, name=f"qemu{len(started)}")
+        started.append(q)
+        return q.start(**kwargs)
+
+    yield start
+    for q in started:
+        q.stop()
+        # Keep the serial log of a failed test where CI can show it.
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            art = ROOT / "tests" / "artifacts"
+            art.mkdir(parents=True, exist_ok=True)
+            shutil.copy(q.serial_path, art / f"{request.node.name}-{q.name}.log")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    assert KERNEL.exists(), f"{KERNEL} missing: run make first"
+    return KERNEL
+
+
+def make_iso(tmp_path, cmdline):
+    """An ISO of the current kernel with @cmdline added to GRUB's multiboot2 line."""
+    iso = Path(tmp_path) / "test.iso"
+    subprocess.run(["sh", str(ROOT / "scripts" / "mkiso.sh"), str(KERNEL), str(iso), cmdline],
+                   check=True, cwd=ROOT)
+    return iso
+
+
+def kernel_symbol(name):
+    """The address of @name in the kernel (from build/kernel.sym)."""
+    for line in (BUILD / "kernel.sym").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16)
+    raise KeyError(name)
