@@ -58,18 +58,36 @@ LIB_SRCS := \
 
 DRIVER_SRCS :=
 
-NET_SRCS :=
+NET_SRCS := \
+	net/lwip_port.c
+
+# lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into
+# third_party/; it is never committed). Only what NO_SYS=1 with IPv4, IPv6,
+# TCP, UDP and DHCP needs, plus the iperf server.
+LWIP_DIR := third_party/lwip
+LWIP_STAMP := $(LWIP_DIR)/.fetched-2.1.3
+HTTP_PARSER_DIR := third_party/http-parser
+HTTP_PARSER_STAMP := $(HTTP_PARSER_DIR)/.fetched-2.9.4
+LWIP_SRCS := $(addprefix $(LWIP_DIR)/src/, \
+	core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c core/memp.c \
+	core/netif.c core/pbuf.c core/stats.c core/sys.c core/tcp.c core/tcp_in.c \
+	core/tcp_out.c core/timeouts.c core/udp.c \
+	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/ip4.c \
+	core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c \
+	core/ipv6/ethip6.c core/ipv6/icmp6.c core/ipv6/inet6.c core/ipv6/ip6.c \
+	core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c core/ipv6/mld6.c core/ipv6/nd6.c \
+	netif/ethernet.c apps/lwiperf/lwiperf.c)
 
 APP_SRCS :=
 
-KERNEL_SRCS := $(BOOT_SRCS) $(ARCH_SRCS) $(LIB_SRCS) $(DRIVER_SRCS) $(NET_SRCS) $(APP_SRCS)
+KERNEL_SRCS := $(BOOT_SRCS) $(ARCH_SRCS) $(LIB_SRCS) $(DRIVER_SRCS) $(NET_SRCS) $(APP_SRCS) $(LWIP_SRCS)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRCS))
 
 # ---------------------------------------------------------------- flags
 GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Werror
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdinc \
-	-isystem $(GCC_INCLUDE) -Ilib/include -I. \
+	-isystem $(GCC_INCLUDE) -Ilib/include -I. -Inet/port -I$(LWIP_DIR)/src/include \
 	-m64 -mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-pic -fno-pie \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
 	-fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections \
@@ -84,11 +102,24 @@ LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
 all: $(KERNEL)
 
+# Third-party code is compiled with the kernel's flags but its warnings are
+# not ours to fix: they are shown, not fatal.
+THIRD_PARTY_CFLAGS := -Wno-error -Wno-shadow -Wno-cast-qual -Wno-unused-parameter
+
 # ---------------------------------------------------------------- kernel
-$(BUILD)/%.c.o: %.c
+$(BUILD)/%.c.o: %.c | $(LWIP_STAMP)
 	@mkdir -p $(dir $@)
 	$(Q)echo "  CC      $<"
 	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/third_party/%.c.o: third_party/%.c | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)echo "  CC      $<"
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(THIRD_PARTY_CFLAGS) -c $< -o $@
+
+# lwIP and http-parser arrive with `make` too (sources only, no install).
+$(LWIP_STAMP) $(HTTP_PARSER_STAMP):
+	$(Q)sh scripts/setup.sh sources
 
 $(BUILD)/%.S.o: %.S
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
 #   sh scripts/setup.sh run     what `make run` needs (toolchain, QEMU, GRUB, lwIP)
 #   sh scripts/setup.sh test    that, plus the test tools
 #   sh scripts/setup.sh bench   that, plus the benchmark tools
+#   sh scripts/setup.sh sources only fetch the third-party sources (what `make` needs)
 #
 # Debian packages are installed with apt-get, as root or through sudo.
 # lwIP and http-parser come from Debian's *source* packages, fetched with
@@ -28,10 +29,11 @@ pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-1
 pkgs_bench="wrk iperf apache2-utils"
 
 case $mode in
+sources) want="dpkg-dev" ;;
 run) want=$pkgs_run ;;
 test) want="$pkgs_run $pkgs_test" ;;
 bench) want="$pkgs_run $pkgs_test $pkgs_bench" ;;
-*) die "unknown mode '$mode' (run, test or bench)" ;;
+*) die "unknown mode '$mode' (run, test, bench or sources)" ;;
 esac
 
 missing=""
