@@ -60,7 +60,8 @@ int pmm_reserve(uint64_t phys, uint64_t len);
  * pmm_init() - build the allocator from @n usable RAM ranges and the early
  * reservations, which it consumes (a later pmm_init() starts afresh).
  * Return: 0; -EINVAL if no whole page is usable; -ENOMEM if no free run
- * can hold the bitmaps.
+ * can hold the bitmaps. After a failure the allocator is uninitialised:
+ * allocations fail and pmm_reserve() records for the next pmm_init().
  */
 int pmm_init(const struct pmm_region *free_regions, size_t n);
 

@@ -53,7 +53,9 @@ void *KLIB(memmove)(void *dst, const void *src, size_t n)
      * the n % 8 odd bytes at the top, then whole quadwords below them: after
      * the byte pass rsi/rdi point at the last byte of the quadword area, so
      * its last quadword starts 7 bytes lower. DF is cleared again before any
-     * other code runs (the ABI requires DF=0 at calls and returns).
+     * other code runs (the ABI requires DF=0 at calls and returns); an
+     * interrupt taken meanwhile runs with DF=0 because the trap entry
+     * (arch/x86_64/trap_entry.S) executes cld before calling C.
      */
     void *dp = (char *)dst + n - 1;
     const void *sp = (const char *)src + n - 1;
