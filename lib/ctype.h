@@ -14,12 +14,12 @@
 
 int KLIB(isdigit)(int c);
 int KLIB(isxdigit)(int c);
-int KLIB(isspace)(int c);  /* ' ', \t \n \v \f \r */
+int KLIB(isspace)(int c); /* ' ', \t \n \v \f \r */
 int KLIB(isalpha)(int c);
 int KLIB(isalnum)(int c);
 int KLIB(isupper)(int c);
 int KLIB(islower)(int c);
-int KLIB(isprint)(int c);  /* 0x20..0x7e */
+int KLIB(isprint)(int c); /* 0x20..0x7e */
 int KLIB(iscntrl)(int c);
 int KLIB(ispunct)(int c);
 int KLIB(isgraph)(int c);

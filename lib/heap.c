@@ -19,11 +19,11 @@
 
 #include "lib/string.h"
 
-#define HDR_SIZE 16
-#define MIN_BLOCK 48 /* header + next/prev links + footer, rounded to 16 */
-#define FLAG_INUSE 0x1ul
+#define HDR_SIZE        16
+#define MIN_BLOCK       48 /* header + next/prev links + footer, rounded to 16 */
+#define FLAG_INUSE      0x1ul
 #define FLAG_PREV_INUSE 0x2ul
-#define FLAG_MASK 0xful
+#define FLAG_MASK       0xful
 
 /*
  * State magics for the check word; each is XORed with the header's address
@@ -287,11 +287,23 @@ static size_t request_size(size_t n)
 
 /* --- arenas --- */
 
+/*
+ * The arena holding caller pointer @p, or NULL. Arenas are few (adjacent
+ * growth is joined), but when the page provider hands out scattered runs
+ * there can be many: the one found moves to the front of the list, so a
+ * burst of frees into the same arena finds it first.
+ */
 static struct arena *arena_of(uintptr_t p)
 {
-    for (struct arena *a = heap.arenas; a; a = a->next)
-        if (p >= (uintptr_t)a + sizeof(struct arena) + HDR_SIZE && p < a->end - HDR_SIZE)
+    for (struct arena **link = &heap.arenas; *link; link = &(*link)->next) {
+        struct arena *a = *link;
+        if (p >= (uintptr_t)a + sizeof(struct arena) + HDR_SIZE && p < a->end - HDR_SIZE) {
+            *link = a->next;
+            a->next = heap.arenas;
+            heap.arenas = a;
             return a;
+        }
+    }
     return NULL;
 }
 
@@ -315,8 +327,7 @@ int heap_add_region(void *start, size_t len)
             return -EINVAL;
         struct block *old_sentinel = at(s - HDR_SIZE);
         set_head(at(e - HDR_SIZE), FLAG_INUSE, MAGIC_USED);
-        set_head(old_sentinel, (e - s) | (old_sentinel->head & FLAG_PREV_INUSE) | FLAG_INUSE,
-                 MAGIC_USED);
+        set_head(old_sentinel, (e - s) | (old_sentinel->head & FLAG_PREV_INUSE) | FLAG_INUSE, MAGIC_USED);
         a->end = e;
         heap.st.arena_bytes += e - s;
         release(old_sentinel);
@@ -627,16 +638,15 @@ int heap_check(void)
         for (struct free_block *fb = heap.bins[bin]; fb; prev = fb, fb = fb->next) {
             if (++listed > nfree)
                 return check_fail("heap_check: free lists hold more than the free blocks", fb);
-            if (!has_magic(&fb->b, MAGIC_FREE) || bin_of(bsize(&fb->b)) != bin ||
-                fb->prev != prev)
+            if (!has_magic(&fb->b, MAGIC_FREE) || bin_of(bsize(&fb->b)) != bin || fb->prev != prev)
                 return check_fail("heap_check: bad free list entry", fb);
             listed_bytes += bsize(&fb->b);
         }
     }
     if (listed != nfree || listed_bytes != free_bytes)
         return check_fail("heap_check: free lists miss free blocks", NULL);
-    if (used != heap.st.used_bytes || free_bytes != heap.st.free_bytes ||
-        nused != heap.st.allocations || arena_bytes != heap.st.arena_bytes)
+    if (used != heap.st.used_bytes || free_bytes != heap.st.free_bytes || nused != heap.st.allocations ||
+        arena_bytes != heap.st.arena_bytes)
         return check_fail("heap_check: statistics do not match the blocks", NULL);
     return 0;
 }

@@ -103,7 +103,7 @@ static struct page_range inner_pages(uint64_t base, uint64_t len)
 static struct page_range outer_pages(uint64_t base, uint64_t len)
 {
     uint64_t last = len > UINT64_MAX - base ? UINT64_MAX : base + len - 1;
-    struct page_range r = { .start = base >> PAGE_SHIFT, .end = (last >> PAGE_SHIFT) + 1 };
+    struct page_range r = {.start = base >> PAGE_SHIFT, .end = (last >> PAGE_SHIFT) + 1};
 
     if (len == 0)
         r.end = r.start;
@@ -115,8 +115,14 @@ static struct page_range to_bits(struct page_range r)
 {
     uint64_t lo = pmm.base_page, hi = pmm.base_page + pmm.npages;
     struct page_range b = {
-        .start = (r.start < lo ? lo : r.start > hi ? hi : r.start) - lo,
-        .end = (r.end < lo ? lo : r.end > hi ? hi : r.end) - lo,
+        .start = (r.start < lo   ? lo
+                  : r.start > hi ? hi
+                                 : r.start) -
+                 lo,
+        .end = (r.end < lo   ? lo
+                : r.end > hi ? hi
+                             : r.end) -
+               lo,
     };
     return b;
 }
@@ -220,7 +226,7 @@ int pmm_init(const struct pmm_region *free_regions, size_t n)
     }
     pmm.st.total_pages = count_zeros(pmm.used, 0, npages);
 
-    struct page_range page0 = { 0, 1 }, maps = { map_at, map_at + map_pages };
+    struct page_range page0 = {0, 1}, maps = {map_at, map_at + map_pages};
     struct page_range b = to_bits(page0);
     fill_bits(pmm.used, b.start, b.end, 1);
     b = to_bits(maps);

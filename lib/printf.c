@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 /* Flags (7.21.6.1p6). */
-#define F_LEFT 0x01  /* '-': pad on the right */
-#define F_PLUS 0x02  /* '+': always a sign on signed conversions */
+#define F_LEFT  0x01 /* '-': pad on the right */
+#define F_PLUS  0x02 /* '+': always a sign on signed conversions */
 #define F_SPACE 0x04 /* ' ': a space where a '+' would go */
-#define F_ALT 0x08   /* '#': 0 for %o, 0x/0X for non-zero %x/%X */
-#define F_ZERO 0x10  /* '0': pad numbers with zeros after sign and prefix */
+#define F_ALT   0x08 /* '#': 0 for %o, 0x/0X for non-zero %x/%X */
+#define F_ZERO  0x10 /* '0': pad numbers with zeros after sign and prefix */
 
 enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T };
 
@@ -71,8 +71,8 @@ static void put_str(struct sink *o, const struct conv *cv, const char *s)
  * precision, from the '0' flag filling the width (7.21.6.1p6).
  * @force_prefix: print "0x" even for 0 (%p).
  */
-static void put_int(struct sink *o, const struct conv *cv, uintmax_t mag, char sign,
-                    unsigned base, int upper, int force_prefix)
+static void put_int(struct sink *o, const struct conv *cv, uintmax_t mag, char sign, unsigned base, int upper,
+                    int force_prefix)
 {
     const char *digit_chars = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char digits[sizeof(uintmax_t) * 3]; /* 22 octal digits for 64 bits */
@@ -130,14 +130,14 @@ static int parse_field(const char **fmt)
 
 int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
 {
-    struct sink o = { .fn = out, .arg = arg, .count = 0 };
+    struct sink o = {.fn = out, .arg = arg, .count = 0};
     va_list args;
 
     /* A local copy, so the list can be advanced here whatever va_list is. */
     va_copy(args, ap);
     while (*fmt) {
         const char *start = fmt;
-        struct conv cv = { .flags = 0, .width = 0, .prec = -1 };
+        struct conv cv = {.flags = 0, .width = 0, .prec = -1};
         enum length len = LEN_NONE;
 
         if (*fmt != '%') {
@@ -230,15 +230,31 @@ int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
         case 'i': {
             intmax_t v;
             switch (len) {
-            case LEN_HH: v = (signed char)va_arg(args, int); break;
-            case LEN_H: v = (short)va_arg(args, int); break;
-            case LEN_L: v = va_arg(args, long); break;
-            case LEN_LL: v = va_arg(args, long long); break;
+            case LEN_HH:
+                v = (signed char)va_arg(args, int);
+                break;
+            case LEN_H:
+                v = (short)va_arg(args, int);
+                break;
+            case LEN_L:
+                v = va_arg(args, long);
+                break;
+            case LEN_LL:
+                v = va_arg(args, long long);
+                break;
             /* %zd takes the signed type of size_t's width, as does %td. */
-            case LEN_Z: v = va_arg(args, ptrdiff_t); break;
-            case LEN_J: v = va_arg(args, intmax_t); break;
-            case LEN_T: v = va_arg(args, ptrdiff_t); break;
-            default: v = va_arg(args, int); break;
+            case LEN_Z:
+                v = va_arg(args, ptrdiff_t);
+                break;
+            case LEN_J:
+                v = va_arg(args, intmax_t);
+                break;
+            case LEN_T:
+                v = va_arg(args, ptrdiff_t);
+                break;
+            default:
+                v = va_arg(args, int);
+                break;
             }
             char sign = v < 0 ? '-' : (cv.flags & F_PLUS) ? '+' : (cv.flags & F_SPACE) ? ' ' : 0;
             /* Negate in unsigned arithmetic: -INTMAX_MIN does not exist. */
@@ -252,14 +268,30 @@ int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
         case 'o': {
             uintmax_t v;
             switch (len) {
-            case LEN_HH: v = (unsigned char)va_arg(args, unsigned); break;
-            case LEN_H: v = (unsigned short)va_arg(args, unsigned); break;
-            case LEN_L: v = va_arg(args, unsigned long); break;
-            case LEN_LL: v = va_arg(args, unsigned long long); break;
-            case LEN_Z: v = va_arg(args, size_t); break;
-            case LEN_J: v = va_arg(args, uintmax_t); break;
-            case LEN_T: v = va_arg(args, size_t); break;
-            default: v = va_arg(args, unsigned); break;
+            case LEN_HH:
+                v = (unsigned char)va_arg(args, unsigned);
+                break;
+            case LEN_H:
+                v = (unsigned short)va_arg(args, unsigned);
+                break;
+            case LEN_L:
+                v = va_arg(args, unsigned long);
+                break;
+            case LEN_LL:
+                v = va_arg(args, unsigned long long);
+                break;
+            case LEN_Z:
+                v = va_arg(args, size_t);
+                break;
+            case LEN_J:
+                v = va_arg(args, uintmax_t);
+                break;
+            case LEN_T:
+                v = va_arg(args, size_t);
+                break;
+            default:
+                v = va_arg(args, unsigned);
+                break;
             }
             unsigned base = c == 'u' ? 10 : c == 'o' ? 8 : 16;
             put_int(&o, &cv, v, 0, base, c == 'X', 0);
@@ -337,7 +369,7 @@ static void buf_out(char c, void *arg)
 
 int KLIB(vsnprintf)(char *restrict buf, size_t size, const char *restrict fmt, va_list ap)
 {
-    struct buf_sink b = { .buf = buf, .size = size, .pos = 0 };
+    struct buf_sink b = {.buf = buf, .size = size, .pos = 0};
     int n = vcbprintf(buf_out, &b, fmt, ap);
 
     if (size > 0)

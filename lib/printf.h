@@ -54,8 +54,7 @@ int cbprintf(printf_out_fn out, void *arg, const char *fmt, ...) PRINTF_FORMAT(3
  * Return: the length the whole output would have.
  */
 int KLIB(vsnprintf)(char *restrict buf, size_t size, const char *restrict fmt, va_list ap);
-int KLIB(snprintf)(char *restrict buf, size_t size, const char *restrict fmt, ...)
-    PRINTF_FORMAT(3, 4);
+int KLIB(snprintf)(char *restrict buf, size_t size, const char *restrict fmt, ...) PRINTF_FORMAT(3, 4);
 /* Unbounded, for lwIP and other code written against hosted C. Prefer snprintf. */
 int KLIB(vsprintf)(char *restrict buf, const char *restrict fmt, va_list ap);
 int KLIB(sprintf)(char *restrict buf, const char *restrict fmt, ...) PRINTF_FORMAT(2, 3);

@@ -331,8 +331,7 @@ long long KLIB(strtoll)(const char *restrict s, char **restrict end, int base)
 {
     int neg, overflow;
     /* The magnitude of LLONG_MIN is one more than LLONG_MAX. */
-    unsigned long long v = parse_magnitude(s, end, base, &neg, (unsigned long long)LLONG_MAX + 1,
-                                           &overflow);
+    unsigned long long v = parse_magnitude(s, end, base, &neg, (unsigned long long)LLONG_MAX + 1, &overflow);
 
     if (!neg)
         return v > LLONG_MAX ? LLONG_MAX : (long long)v;
@@ -342,8 +341,7 @@ long long KLIB(strtoll)(const char *restrict s, char **restrict end, int base)
 long KLIB(strtol)(const char *restrict s, char **restrict end, int base)
 {
     int neg, overflow;
-    unsigned long long v = parse_magnitude(s, end, base, &neg, (unsigned long long)LONG_MAX + 1,
-                                           &overflow);
+    unsigned long long v = parse_magnitude(s, end, base, &neg, (unsigned long long)LONG_MAX + 1, &overflow);
 
     if (!neg)
         return v > LONG_MAX ? LONG_MAX : (long)v;

@@ -13,8 +13,7 @@ _Noreturn void assert_fail(const char *expr, const char *file, int line, const c
 #ifdef NDEBUG
 #define assert(expr) ((void)0)
 #else
-#define assert(expr) \
-    ((expr) ? (void)0 : assert_fail(#expr, __FILE__, __LINE__, __func__))
+#define assert(expr) ((expr) ? (void)0 : assert_fail(#expr, __FILE__, __LINE__, __func__))
 #endif
 
 #define static_assert _Static_assert

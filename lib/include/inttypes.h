@@ -12,43 +12,43 @@
 #error "lib/include/inttypes.h is written for x86_64 LP64"
 #endif
 
-#define __PRI64 "l"
+#define __PRI64  "l"
 #define __PRIPTR "l"
 
-#define PRId8 "d"
+#define PRId8  "d"
 #define PRId16 "d"
 #define PRId32 "d"
 #define PRId64 __PRI64 "d"
-#define PRIi8 "i"
+#define PRIi8  "i"
 #define PRIi16 "i"
 #define PRIi32 "i"
 #define PRIi64 __PRI64 "i"
-#define PRIu8 "u"
+#define PRIu8  "u"
 #define PRIu16 "u"
 #define PRIu32 "u"
 #define PRIu64 __PRI64 "u"
-#define PRIo8 "o"
+#define PRIo8  "o"
 #define PRIo16 "o"
 #define PRIo32 "o"
 #define PRIo64 __PRI64 "o"
-#define PRIx8 "x"
+#define PRIx8  "x"
 #define PRIx16 "x"
 #define PRIx32 "x"
 #define PRIx64 __PRI64 "x"
-#define PRIX8 "X"
+#define PRIX8  "X"
 #define PRIX16 "X"
 #define PRIX32 "X"
 #define PRIX64 __PRI64 "X"
 
-#define PRIdLEAST8 PRId8
+#define PRIdLEAST8  PRId8
 #define PRIdLEAST16 PRId16
 #define PRIdLEAST32 PRId32
 #define PRIdLEAST64 PRId64
-#define PRIuLEAST8 PRIu8
+#define PRIuLEAST8  PRIu8
 #define PRIuLEAST16 PRIu16
 #define PRIuLEAST32 PRIu32
 #define PRIuLEAST64 PRIu64
-#define PRIxLEAST8 PRIx8
+#define PRIxLEAST8  PRIx8
 #define PRIxLEAST16 PRIx16
 #define PRIxLEAST32 PRIx32
 #define PRIxLEAST64 PRIx64
@@ -65,15 +65,15 @@
 #define __PRIFAST16 __PRI64
 #define __PRIFAST32 __PRI64
 #endif
-#define PRIdFAST8 "d"
+#define PRIdFAST8  "d"
 #define PRIdFAST16 __PRIFAST16 "d"
 #define PRIdFAST32 __PRIFAST32 "d"
 #define PRIdFAST64 __PRI64 "d"
-#define PRIuFAST8 "u"
+#define PRIuFAST8  "u"
 #define PRIuFAST16 __PRIFAST16 "u"
 #define PRIuFAST32 __PRIFAST32 "u"
 #define PRIuFAST64 __PRI64 "u"
-#define PRIxFAST8 "x"
+#define PRIxFAST8  "x"
 #define PRIxFAST16 __PRIFAST16 "x"
 #define PRIxFAST32 __PRIFAST32 "x"
 #define PRIxFAST64 __PRI64 "x"

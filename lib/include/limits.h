@@ -7,7 +7,7 @@
 #ifndef _LIMITS_H
 #define _LIMITS_H
 
-#define CHAR_BIT __CHAR_BIT__
+#define CHAR_BIT   __CHAR_BIT__
 #define MB_LEN_MAX 1
 
 #define SCHAR_MAX __SCHAR_MAX__
@@ -21,20 +21,20 @@
 #define CHAR_MAX SCHAR_MAX
 #endif
 
-#define SHRT_MAX __SHRT_MAX__
-#define SHRT_MIN (-SHRT_MAX - 1)
+#define SHRT_MAX  __SHRT_MAX__
+#define SHRT_MIN  (-SHRT_MAX - 1)
 #define USHRT_MAX (SHRT_MAX * 2 + 1)
 
-#define INT_MAX __INT_MAX__
-#define INT_MIN (-INT_MAX - 1)
+#define INT_MAX  __INT_MAX__
+#define INT_MIN  (-INT_MAX - 1)
 #define UINT_MAX (INT_MAX * 2u + 1u)
 
-#define LONG_MAX __LONG_MAX__
-#define LONG_MIN (-LONG_MAX - 1l)
+#define LONG_MAX  __LONG_MAX__
+#define LONG_MIN  (-LONG_MAX - 1l)
 #define ULONG_MAX (LONG_MAX * 2ul + 1ul)
 
-#define LLONG_MAX __LONG_LONG_MAX__
-#define LLONG_MIN (-LLONG_MAX - 1ll)
+#define LLONG_MAX  __LONG_LONG_MAX__
+#define LLONG_MIN  (-LLONG_MAX - 1ll)
 #define ULLONG_MAX (LLONG_MAX * 2ull + 1ull)
 
 /* POSIX names some code (lwIP's ports) expects. */

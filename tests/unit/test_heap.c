@@ -448,6 +448,45 @@ static void test_grow(void **state)
     assert_int_equal(heap_add_region(pool, 4096), -EINVAL); /* already managed */
 }
 
+/* Pages with a gap after each grant, so arenas can never be joined. */
+static void *scattered_grow(size_t pages)
+{
+    void *p = pool_grow(pages + 1);
+    return p;
+}
+
+static void test_grow_scattered(void **state)
+{
+    (void)state;
+    enum { N = 12 };
+    void *p[N];
+    struct heap_stats st;
+
+    heap_init(scattered_grow, record_error);
+    for (int i = 0; i < N; i++) {
+        p[i] = k_malloc(60000); /* one arena each */
+        assert_non_null(p[i]);
+        memset(p[i], i, 60000);
+    }
+    assert_int_equal(grow_calls, N);
+    assert_consistent();
+    heap_stats(&st);
+    assert_int_equal(st.arena_bytes - st.used_bytes - st.free_bytes, N * (32 + 16));
+    /* Frees in an order that makes the arena lookup search the whole list. */
+    for (int i = 0; i < N; i += 2)
+        k_free(p[i]);
+    for (int i = N - 1; i > 0; i -= 2)
+        k_free(p[i]);
+    assert_int_equal(errors, 0);
+    /* A pointer in the page between two arenas belongs to none of them. */
+    k_free(pool + (HEAP_GROW_MIN_PAGES)*HEAP_PAGE_SIZE + 64);
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "invalid pointer (not from the heap)");
+    assert_consistent();
+    heap_stats(&st);
+    assert_int_equal(st.used_bytes, 0);
+}
+
 /* Random malloc/free/realloc/aligned traffic against a model of what each block must hold. */
 static void test_random(void **state)
 {
@@ -517,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup(test_realloc_contents, setup_arena),
         cmocka_unit_test_setup(test_calloc_zero_overflow, setup_arena),
         cmocka_unit_test_setup(test_grow, setup_grow),
+        cmocka_unit_test_setup(test_grow_scattered, setup_grow),
         cmocka_unit_test_setup(test_random, setup_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

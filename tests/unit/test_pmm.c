@@ -17,7 +17,7 @@
 #include "arch/x86_64/paging.h"
 #include "lib/pmm.h"
 
-#define PG PMM_PAGE_SIZE
+#define PG  PMM_PAGE_SIZE
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
 
@@ -99,7 +99,7 @@ static int setup(void **state)
 static void test_basic(void **state)
 {
     (void)state;
-    struct pmm_region r = { 0, 16 * MiB };
+    struct pmm_region r = {0, 16 * MiB};
     struct pmm_stats st;
 
     assert_int_equal(pmm_init(&r, 1), 0);
@@ -132,7 +132,7 @@ static void test_basic(void **state)
 static void test_exhaustion(void **state)
 {
     (void)state;
-    struct pmm_region r = { 0, 4 * MiB };
+    struct pmm_region r = {0, 4 * MiB};
     struct pmm_stats st;
     static uint64_t pages[1024];
     size_t n = 0;
@@ -161,7 +161,7 @@ static void test_exhaustion(void **state)
 static void test_contiguous(void **state)
 {
     (void)state;
-    struct pmm_region r = { 0, 1 * MiB };
+    struct pmm_region r = {0, 1 * MiB};
     static uint64_t pages[256];
     size_t n = 0;
     uint64_t p;
@@ -179,7 +179,7 @@ static void test_contiguous(void **state)
 
     /* Runs longer than 64 pages cross bitmap words. */
     setup(NULL);
-    struct pmm_region big = { 0, 32 * MiB };
+    struct pmm_region big = {0, 32 * MiB};
     assert_int_equal(pmm_init(&big, 1), 0);
     uint64_t x = alloc_checked(1), y = alloc_checked(200), z = alloc_checked(70);
     assert_int_equal(y, x + PG);
@@ -193,7 +193,7 @@ static void test_contiguous(void **state)
 static void test_free_errors(void **state)
 {
     (void)state;
-    struct pmm_region r = { 1 * MiB, 4 * MiB };
+    struct pmm_region r = {1 * MiB, 4 * MiB};
     struct pmm_stats before, after;
 
     set_window(1 * MiB);
@@ -201,13 +201,13 @@ static void test_free_errors(void **state)
     uint64_t p = alloc_checked(4);
     pmm_stats(&before);
 
-    assert_int_equal(pmm_free_pages(p + 1, 1), -EINVAL);   /* not page aligned */
-    assert_int_equal(pmm_free_pages(p, 0), -EINVAL);       /* nothing */
-    assert_int_equal(pmm_free_pages(0, 1), -EINVAL);       /* below the map */
+    assert_int_equal(pmm_free_pages(p + 1, 1), -EINVAL);    /* not page aligned */
+    assert_int_equal(pmm_free_pages(p, 0), -EINVAL);        /* nothing */
+    assert_int_equal(pmm_free_pages(0, 1), -EINVAL);        /* below the map */
     assert_int_equal(pmm_free_pages(64 * GiB, 1), -EINVAL); /* above it */
     assert_int_equal(pmm_free_pages(p, SIZE_MAX), -EINVAL); /* runs off the end */
-    assert_int_equal(pmm_free_pages(1 * MiB, 1), -ENOENT); /* the bitmap page: never allocated */
-    assert_int_equal(pmm_free_pages(p, 5), -ENOENT);       /* one page too many: nothing freed */
+    assert_int_equal(pmm_free_pages(1 * MiB, 1), -ENOENT);  /* the bitmap page: never allocated */
+    assert_int_equal(pmm_free_pages(p, 5), -ENOENT);        /* one page too many: nothing freed */
     pmm_stats(&after);
     assert_memory_equal(&before, &after, sizeof(before));
 
@@ -225,13 +225,13 @@ static void test_free_errors(void **state)
 static void test_reserve(void **state)
 {
     (void)state;
-    struct pmm_region r = { 0, 16 * MiB };
+    struct pmm_region r = {0, 16 * MiB};
     struct pmm_stats st;
 
-    assert_int_equal(pmm_reserve(0, 1 * MiB), 0);              /* the first MiB */
-    assert_int_equal(pmm_reserve(1 * MiB, 2 * MiB + 123), 0);  /* "kernel": partial last page */
-    assert_int_equal(pmm_reserve(5 * MiB + 100, 10), 0);       /* inside one page */
-    assert_int_equal(pmm_reserve(7 * MiB, 0), 0);              /* empty: nothing */
+    assert_int_equal(pmm_reserve(0, 1 * MiB), 0);             /* the first MiB */
+    assert_int_equal(pmm_reserve(1 * MiB, 2 * MiB + 123), 0); /* "kernel": partial last page */
+    assert_int_equal(pmm_reserve(5 * MiB + 100, 10), 0);      /* inside one page */
+    assert_int_equal(pmm_reserve(7 * MiB, 0), 0);             /* empty: nothing */
     assert_int_equal(pmm_init(&r, 1), 0);
 
     /* Bitmap: the first page after the "kernel", 3 MiB + 1 page. */
@@ -257,7 +257,7 @@ static void test_reserve(void **state)
     assert_int_equal(pmm_reserve(8 * MiB, PG + 1), 0); /* touches two pages */
     pmm_stats(&st);
     assert_int_equal(st.free_pages, 0);
-    assert_int_equal(pmm_reserve(8 * MiB, PG), 0); /* again: no change */
+    assert_int_equal(pmm_reserve(8 * MiB, PG), 0);   /* again: no change */
     assert_int_equal(pmm_reserve(100 * GiB, PG), 0); /* outside the map: nothing to do */
     pmm_stats(&st);
     assert_int_equal(st.reserved_pages, reserved + 2);
@@ -289,7 +289,7 @@ static void test_odd_regions(void **state)
     struct pmm_stats st;
 
     /* [0x1234, 0x5010): pages 2, 3 and 4 are whole. */
-    struct pmm_region unaligned = { 0x1234, 0x5010 - 0x1234 };
+    struct pmm_region unaligned = {0x1234, 0x5010 - 0x1234};
     assert_int_equal(pmm_init(&unaligned, 1), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, 3);
@@ -301,12 +301,12 @@ static void test_odd_regions(void **state)
     setup(NULL);
     set_window(1 * MiB);
     struct pmm_region overlap[] = {
-        { 2 * MiB, 2 * MiB },       /* 2-4 MiB */
-        { 1 * MiB, 2 * MiB },       /* 1-3 MiB */
-        { 2 * MiB, 1 * MiB },       /* inside both */
-        { 9 * MiB, 0 },             /* empty */
-        { 5 * MiB + 10, PG - 20 },  /* no whole page */
-        { 1 * MiB, 2 * MiB },       /* duplicate */
+        {2 * MiB, 2 * MiB},      /* 2-4 MiB */
+        {1 * MiB, 2 * MiB},      /* 1-3 MiB */
+        {2 * MiB, 1 * MiB},      /* inside both */
+        {9 * MiB, 0},            /* empty */
+        {5 * MiB + 10, PG - 20}, /* no whole page */
+        {1 * MiB, 2 * MiB},      /* duplicate */
     };
     assert_int_equal(pmm_init(overlap, 6), 0);
     pmm_stats(&st);
@@ -318,7 +318,7 @@ static void test_odd_regions(void **state)
     assert_int_equal(pmm_alloc_pages(1), 0);
 
     /* Nothing usable at all. */
-    struct pmm_region none[] = { { 0, 0 }, { 0x10, 0x100 }, { 5 * PG + 1, PG } };
+    struct pmm_region none[] = {{0, 0}, {0x10, 0x100}, {5 * PG + 1, PG}};
     assert_int_equal(pmm_init(none, 3), -EINVAL);
     assert_int_equal(pmm_init(NULL, 0), -EINVAL);
     assert_int_equal(pmm_alloc_pages(1), 0); /* not initialised */
@@ -331,7 +331,7 @@ static void test_odd_regions(void **state)
      */
     setup(NULL);
     set_window(UINT64_MAX - 2 * MiB + 1);
-    struct pmm_region top = { UINT64_MAX - MiB + 1, UINT64_MAX };
+    struct pmm_region top = {UINT64_MAX - MiB + 1, UINT64_MAX};
     assert_int_equal(pmm_init(&top, 1), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, MiB / PG - 1);
@@ -346,7 +346,7 @@ static void test_odd_regions(void **state)
 static void test_above_4g(void **state)
 {
     (void)state;
-    struct pmm_region r[] = { { 1 * MiB, 1 * MiB }, { 4 * GiB, 2 * MiB } };
+    struct pmm_region r[] = {{1 * MiB, 1 * MiB}, {4 * GiB, 2 * MiB}};
     struct pmm_stats st;
 
     set_window(1 * MiB);
@@ -371,7 +371,7 @@ static void test_above_4g(void **state)
     assert_stats_add_up();
 
     /* RAM so far apart that the bitmaps fit nowhere. */
-    struct pmm_region sparse[] = { { 1 * MiB, 64 * PG }, { 1ull << 40, 64 * PG } };
+    struct pmm_region sparse[] = {{1 * MiB, 64 * PG}, {1ull << 40, 64 * PG}};
     assert_int_equal(pmm_init(sparse, 2), -ENOMEM);
 }
 
@@ -379,10 +379,10 @@ static void test_above_4g(void **state)
 static void test_random(void **state)
 {
     (void)state;
-    struct pmm_region r[] = { { 0x3000, 20 * MiB }, { 30 * MiB + 7, 10 * MiB } };
+    struct pmm_region r[] = {{0x3000, 20 * MiB}, {30 * MiB + 7, 10 * MiB}};
     enum { SLOTS = 64 };
-    uint64_t at[SLOTS] = { 0 };
-    size_t len[SLOTS] = { 0 };
+    uint64_t at[SLOTS] = {0};
+    size_t len[SLOTS] = {0};
     uint64_t rng = 88172645463325252ull;
     unsigned failures = 0;
 
@@ -424,14 +424,10 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_basic, setup),
-        cmocka_unit_test_setup(test_exhaustion, setup),
-        cmocka_unit_test_setup(test_contiguous, setup),
-        cmocka_unit_test_setup(test_free_errors, setup),
-        cmocka_unit_test_setup(test_reserve, setup),
-        cmocka_unit_test_setup(test_odd_regions, setup),
-        cmocka_unit_test_setup(test_above_4g, setup),
-        cmocka_unit_test_setup(test_random, setup),
+        cmocka_unit_test_setup(test_basic, setup),      cmocka_unit_test_setup(test_exhaustion, setup),
+        cmocka_unit_test_setup(test_contiguous, setup), cmocka_unit_test_setup(test_free_errors, setup),
+        cmocka_unit_test_setup(test_reserve, setup),    cmocka_unit_test_setup(test_odd_regions, setup),
+        cmocka_unit_test_setup(test_above_4g, setup),   cmocka_unit_test_setup(test_random, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,14 +21,14 @@
 static unsigned long compared;
 
 /* Format with both, compare text and return value. */
-#define CHECK(fmt, ...)                                                                      \
-    do {                                                                                     \
-        char k_[OUT], h_[OUT];                                                               \
-        int kn_ = k_snprintf(k_, sizeof(k_), fmt, __VA_ARGS__);                              \
-        int hn_ = snprintf(h_, sizeof(h_), fmt, __VA_ARGS__);                                \
-        compared++;                                                                          \
-        if (kn_ != hn_ || strcmp(k_, h_) != 0)                                               \
-            fail_msg("format \"%s\": got \"%s\" (%d), host \"%s\" (%d)", fmt, k_, kn_, h_, hn_); \
+#define CHECK(fmt, ...)                                                                                      \
+    do {                                                                                                     \
+        char k_[OUT], h_[OUT];                                                                               \
+        int kn_ = k_snprintf(k_, sizeof(k_), fmt, __VA_ARGS__);                                              \
+        int hn_ = snprintf(h_, sizeof(h_), fmt, __VA_ARGS__);                                                \
+        compared++;                                                                                          \
+        if (kn_ != hn_ || strcmp(k_, h_) != 0)                                                               \
+            fail_msg("format \"%s\": got \"%s\" (%d), host \"%s\" (%d)", fmt, k_, kn_, h_, hn_);             \
     } while (0)
 
 /* Builds "%<flags><width><.prec><length><conv>" for the combination loops. */
@@ -51,8 +51,8 @@ static void make_fmt(char *fmt, unsigned flagset, int width, int prec, const cha
     *p = '\0';
 }
 
-static const int widths[] = { -1, 0, 1, 6, 25 };
-static const int precs[] = { -1, -2, 0, 1, 4, 22 };
+static const int widths[] = {-1, 0, 1, 6, 25};
+static const int precs[] = {-1, -2, 0, 1, 4, 22};
 static const char convs[] = "diuxXo";
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -60,24 +60,33 @@ static const char convs[] = "diuxXo";
  * Runs @body for every flag set, width, precision and conversion, with the
  * format in `fmt`. '#' with d/i/u is undefined in C, so it is skipped there.
  */
-#define FOR_EACH_FORMAT(len, body)                                                           \
-    for (unsigned fs = 0; fs < 32; fs++)                                                     \
-        for (size_t w = 0; w < N(widths); w++)                                               \
-            for (size_t pr = 0; pr < N(precs); pr++)                                         \
-                for (const char *cv = convs; *cv; cv++) {                                    \
-                    char fmt[32];                                                            \
-                    if ((fs & 8) && (*cv == 'd' || *cv == 'i' || *cv == 'u'))                \
-                        continue;                                                            \
-                    make_fmt(fmt, fs, widths[w], precs[pr], len, *cv);                       \
-                    body;                                                                    \
+#define FOR_EACH_FORMAT(len, body)                                                                           \
+    for (unsigned fs = 0; fs < 32; fs++)                                                                     \
+        for (size_t w = 0; w < N(widths); w++)                                                               \
+            for (size_t pr = 0; pr < N(precs); pr++)                                                         \
+                for (const char *cv = convs; *cv; cv++) {                                                    \
+                    char fmt[32];                                                                            \
+                    if ((fs & 8) && (*cv == 'd' || *cv == 'i' || *cv == 'u'))                                \
+                        continue;                                                                            \
+                    make_fmt(fmt, fs, widths[w], precs[pr], len, *cv);                                       \
+                    body;                                                                                    \
                 }
 
 static void test_int_combinations(void **state)
 {
     (void)state;
-    const int ivals[] = { 0, 1, -1, 7, -42, 255, 256, 65535, 65536, 123456789, INT_MAX, INT_MIN };
-    const long long llvals[] = { 0, 1, -1, 42, -42, 4294967296ll, -4294967296ll, 0x123456789abcdefll,
-                                 INT64_MAX, INT64_MIN, (long long)UINT64_MAX };
+    const int ivals[] = {0, 1, -1, 7, -42, 255, 256, 65535, 65536, 123456789, INT_MAX, INT_MIN};
+    const long long llvals[] = {0,
+                                1,
+                                -1,
+                                42,
+                                -42,
+                                4294967296ll,
+                                -4294967296ll,
+                                0x123456789abcdefll,
+                                INT64_MAX,
+                                INT64_MIN,
+                                (long long)UINT64_MAX};
 
     for (size_t v = 0; v < N(ivals); v++) {
         int x = ivals[v];
@@ -118,7 +127,7 @@ static void test_extremes(void **state)
 static void test_star(void **state)
 {
     (void)state;
-    CHECK("%*d|%-*d|%*d|", 6, 42, 6, 42, -6, 42); /* negative width = '-' flag */
+    CHECK("%*d|%-*d|%*d|", 6, 42, 6, 42, -6, 42);  /* negative width = '-' flag */
     CHECK("%.*d|%.*d|%.*d|", 5, 42, 0, 0, -3, 42); /* negative precision = none */
     CHECK("%*.*x|", 10, 4, 0xbeef);
     CHECK("%-*.*s|", 8, 2, "abcdef");
@@ -130,8 +139,8 @@ static void test_chars_strings(void **state)
     (void)state;
     CHECK("%c%c%c", 'a', 0x41, '~');
     CHECK("[%5c][%-5c][%1c]", 'x', 'y', 'z');
-    CHECK("%s|%10s|%-10s|%.2s|%10.2s|%-10.2s|%.0s|%.10s|", "hello", "hello", "hello", "hello",
-          "hello", "hello", "hello", "hello");
+    CHECK("%s|%10s|%-10s|%.2s|%10.2s|%-10.2s|%.0s|%.10s|", "hello", "hello", "hello", "hello", "hello",
+          "hello", "hello", "hello");
     CHECK("%s", "");
     CHECK("%5s|%-5s|", "", "");
     CHECK("%%|%d%%", 50);
@@ -142,7 +151,7 @@ static void test_chars_strings(void **state)
     CHECK("%s|%8s|%-8s|", nul, nul, nul);
 
     /* A precision bounds the read: the array below has no terminator (ASan). */
-    const char unterminated[3] = { 'a', 'b', 'c' };
+    const char unterminated[3] = {'a', 'b', 'c'};
     char buf[OUT];
     assert_int_equal(k_snprintf(buf, sizeof(buf), "%.3s|", unterminated), 4);
     assert_string_equal(buf, "abc|");
@@ -160,8 +169,7 @@ static void test_pointers(void **state)
     CHECK("[%20p][%-20p]", p, q);
     /* Where glibc says "(nil)", we print the number like any other. */
     char buf[OUT];
-    assert_int_equal(k_snprintf(buf, sizeof(buf), "%p|%5p|%-5p|", (void *)NULL, (void *)NULL,
-                                (void *)NULL),
+    assert_int_equal(k_snprintf(buf, sizeof(buf), "%p|%5p|%-5p|", (void *)NULL, (void *)NULL, (void *)NULL),
                      16);
     assert_string_equal(buf, "0x0|  0x0|0x0  |");
 }
@@ -256,7 +264,7 @@ static int call_vcbprintf(struct collect *col, const char *fmt, ...)
 static void test_sinks(void **state)
 {
     (void)state;
-    struct collect col = { .len = 0 };
+    struct collect col = {.len = 0};
 
     assert_int_equal(call_vcbprintf(&col, "%s %d%c", "x", -5, '!'), 5);
     assert_string_equal(col.text, "x -5!");
@@ -282,10 +290,14 @@ static void test_sinks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_int_combinations), cmocka_unit_test(test_extremes),
-        cmocka_unit_test(test_star),             cmocka_unit_test(test_chars_strings),
-        cmocka_unit_test(test_pointers),         cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_truncation),       cmocka_unit_test(test_sprintf),
+        cmocka_unit_test(test_int_combinations),
+        cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_star),
+        cmocka_unit_test(test_chars_strings),
+        cmocka_unit_test(test_pointers),
+        cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_sprintf),
         cmocka_unit_test(test_sinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

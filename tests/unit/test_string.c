@@ -18,7 +18,7 @@
 #include "lib/ctype.h"
 #include "lib/string.h"
 
-#define BUF 512
+#define BUF   512
 #define GUARD 0xA5
 
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
@@ -72,7 +72,7 @@ static void test_memset(void **state)
 {
     (void)state;
     static unsigned char buf[BUF], want[BUF];
-    const int values[] = { 0, 1, 0x7f, 0x80, 0xff, 0x1234, -1 };
+    const int values[] = {0, 1, 0x7f, 0x80, 0xff, 0x1234, -1};
 
     for (size_t n = 0; n <= 300; n += (n < 80 ? 1 : 11)) {
         for (size_t off = 0; off < 16; off++) {
@@ -96,8 +96,8 @@ static int sign(int v)
 static void test_memcmp_memchr(void **state)
 {
     (void)state;
-    const unsigned char a[] = { 1, 2, 3, 0x80, 0 };
-    const unsigned char b[] = { 1, 2, 3, 0x7f, 0 };
+    const unsigned char a[] = {1, 2, 3, 0x80, 0};
+    const unsigned char b[] = {1, 2, 3, 0x7f, 0};
 
     assert_int_equal(k_memcmp(a, b, 0), 0);
     assert_int_equal(k_memcmp(a, b, 3), 0);
@@ -121,10 +121,10 @@ static void test_strlen_cmp(void **state)
     assert_int_equal(k_strnlen("abc", 2), 2);
     assert_int_equal(k_strnlen("abc", 10), 3);
     assert_int_equal(k_strnlen("abc", 0), 0);
-    char unterminated[4] = { 'a', 'b', 'c', 'd' };
+    char unterminated[4] = {'a', 'b', 'c', 'd'};
     assert_int_equal(k_strnlen(unterminated, 4), 4); /* must not read past 4 (ASan) */
 
-    const char *words[] = { "", "a", "ab", "abc", "abd", "b", "\x80", "\x7f", "A", "ABC", "aBc" };
+    const char *words[] = {"", "a", "ab", "abc", "abd", "b", "\x80", "\x7f", "A", "ABC", "aBc"};
     size_t nw = sizeof(words) / sizeof(words[0]);
     for (size_t i = 0; i < nw; i++) {
         for (size_t j = 0; j < nw; j++) {
@@ -135,8 +135,7 @@ static void test_strlen_cmp(void **state)
                 assert_int_equal(sign(k_strncasecmp(words[i], words[j], n)),
                                  sign(strncasecmp(words[i], words[j], n)));
             }
-            assert_int_equal(sign(k_strcasecmp(words[i], words[j])),
-                             sign(strcasecmp(words[i], words[j])));
+            assert_int_equal(sign(k_strcasecmp(words[i], words[j])), sign(strcasecmp(words[i], words[j])));
         }
     }
 }
@@ -205,15 +204,49 @@ static void test_strto(void **state)
 {
     (void)state;
     const char *inputs[] = {
-        "0", "42", "-42", "+42", "  \t\n 17xyz", "0x1f", "0X1F", "0x", "0xg", "-0x10", "010",
-        "08", "0", "z", "Zz", "", "   ", "-", "+", "1e3", "2147483647", "2147483648",
-        "-2147483648", "-2147483649", "9223372036854775807", "9223372036854775808",
-        "-9223372036854775808", "-9223372036854775809", "18446744073709551615",
-        "18446744073709551616", "-18446744073709551615", "-1", "99999999999999999999999999",
-        "0xffffffffffffffff", "0x10000000000000000", "0777", "1010", "  -0", "7fffffffffffffff",
-        "- 1", "0x-1",
+        "0",
+        "42",
+        "-42",
+        "+42",
+        "  \t\n 17xyz",
+        "0x1f",
+        "0X1F",
+        "0x",
+        "0xg",
+        "-0x10",
+        "010",
+        "08",
+        "0",
+        "z",
+        "Zz",
+        "",
+        "   ",
+        "-",
+        "+",
+        "1e3",
+        "2147483647",
+        "2147483648",
+        "-2147483648",
+        "-2147483649",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-18446744073709551615",
+        "-1",
+        "99999999999999999999999999",
+        "0xffffffffffffffff",
+        "0x10000000000000000",
+        "0777",
+        "1010",
+        "  -0",
+        "7fffffffffffffff",
+        "- 1",
+        "0x-1",
     };
-    const int bases[] = { 0, 2, 8, 10, 16, 36 };
+    const int bases[] = {0, 2, 8, 10, 16, 36};
 
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
@@ -223,14 +256,14 @@ static void test_strto(void **state)
 
             long kl = k_strtol(s, &ke, base), hl = strtol(s, &he, base);
             if (kl != hl || ke != he)
-                fail_msg("strtol(\"%s\", %d): %ld end+%td, host %ld end+%td", s, base, kl,
-                         ke - s, hl, he - s);
+                fail_msg("strtol(\"%s\", %d): %ld end+%td, host %ld end+%td", s, base, kl, ke - s, hl,
+                         he - s);
             long long kll = k_strtoll(s, &ke, base), hll = strtoll(s, &he, base);
             assert_true(kll == hll && ke == he);
             unsigned long kul = k_strtoul(s, &ke, base), hul = strtoul(s, &he, base);
             if (kul != hul || ke != he)
-                fail_msg("strtoul(\"%s\", %d): %lu end+%td, host %lu end+%td", s, base, kul,
-                         ke - s, hul, he - s);
+                fail_msg("strtoul(\"%s\", %d): %lu end+%td, host %lu end+%td", s, base, kul, ke - s, hul,
+                         he - s);
             unsigned long long kull = k_strtoull(s, &ke, base), hull = strtoull(s, &he, base);
             assert_true(kull == hull && ke == he);
         }
@@ -271,10 +304,10 @@ static void test_ctype(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memcpy),          cmocka_unit_test(test_memmove),
-        cmocka_unit_test(test_memset),          cmocka_unit_test(test_memcmp_memchr),
-        cmocka_unit_test(test_strlen_cmp),      cmocka_unit_test(test_strchr_strstr),
-        cmocka_unit_test(test_copy),            cmocka_unit_test(test_strto),
+        cmocka_unit_test(test_memcpy),     cmocka_unit_test(test_memmove),
+        cmocka_unit_test(test_memset),     cmocka_unit_test(test_memcmp_memchr),
+        cmocka_unit_test(test_strlen_cmp), cmocka_unit_test(test_strchr_strstr),
+        cmocka_unit_test(test_copy),       cmocka_unit_test(test_strto),
         cmocka_unit_test(test_ctype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
