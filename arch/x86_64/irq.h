@@ -16,15 +16,15 @@
 #include <stdbool.h>
 
 /* Vectors 0-31 are exceptions; 32-47 are where the masked 8259s were remapped. */
-#define IRQ_VECTOR_FIRST 48
-#define IRQ_VECTOR_LAST 238
+#define IRQ_VECTOR_FIRST       48
+#define IRQ_VECTOR_LAST        238
 #define IRQ_VECTOR_LAPIC_TIMER 239
 #define IRQ_VECTOR_LAPIC_ERROR 254
-#define IRQ_VECTOR_SPURIOUS 255
+#define IRQ_VECTOR_SPURIOUS    255
 
 /* Flags for irq_route_gsi(). Edge + active-high is 0 (ISA default). */
 #define IRQ_TRIGGER_LEVEL (1u << 0)
-#define IRQ_POLARITY_LOW (1u << 1)
+#define IRQ_POLARITY_LOW  (1u << 1)
 /* PCI INTx lines: level-triggered, active low (PCI 3.0 2.2.6). */
 #define IRQ_PCI_INTX (IRQ_TRIGGER_LEVEL | IRQ_POLARITY_LOW)
 
@@ -80,5 +80,56 @@ void irq_dump(void);
 /* Interrupts that arrived on a vector with no handler, and spurious LAPIC interrupts. */
 uint64_t irq_unexpected_count(void);
 uint64_t irq_spurious_count(void);
+
+/*
+ * PCI INTx (legacy line) routing, for devices without MSI/MSI-X or drivers
+ * that choose not to use it. How a device's INTx pin reaches a GSI depends on
+ * the chipset (docs/interrupts.md works it out for QEMU):
+ *   - i440FX/PIIX (-M pc): the PIIX3 routes PIRQ A-D to ISA IRQs (SeaBIOS: 10,
+ *     10, 11, 11) and the firmware writes that IRQ into the Interrupt Line
+ *     register; the MADT has overrides for those IRQs (level, active high on
+ *     QEMU), so GSI = the override's GSI for Interrupt Line (= the same number).
+ *   - Q35/ICH9 (-M q35): in APIC mode PIRQ A-H are IO-APIC inputs 16-23; the
+ *     Interrupt Line register holds the *8259-mode* IRQ and is useless here.
+ *     The PIRQ follows QEMU's DSDT _PRT (= ICH9 defaults): slots 0-24 use
+ *     PIRQ E + (slot + pin - 1) % 4, slot 30 PIRQ E + pin - 1, slots 25-29
+ *     and 31 PIRQ A + pin - 1; the _PRT links declare level, active high.
+ */
+enum irq_pci_chipset {
+    IRQ_CHIPSET_I440FX, /* host bridge 8086:1237 at 00:00.0 */
+    IRQ_CHIPSET_Q35,    /* host bridge 8086:29c0 at 00:00.0 */
+};
+
+/**
+ * irq_pci_intx_gsi() - the GSI and IRQ_TRIGGER_LEVEL/IRQ_POLARITY_LOW flags
+ * for a PCI device's INTx, to pass to irq_route_gsi().
+ * @slot: the device number on bus 0 of the device, or of the bridge above it.
+ * @pin: the INTx pin as it arrives on bus 0, 1 = INTA .. 4 = INTD: the
+ *       device's Interrupt Pin register, swizzled at each bridge on the way
+ *       up (pin = (pin - 1 + device number below the bridge) % 4 + 1,
+ *       PCI-to-PCI Bridge 1.2 9.1).
+ * @line: the device's Interrupt Line register as the firmware left it.
+ * Return: 0 with *@gsi and *@flags set; -EINVAL for a bad @pin or @slot;
+ * -ENODEV when the line is unknown (0 or 0xff on i440FX).
+ */
+int irq_pci_intx_gsi(enum irq_pci_chipset chipset, unsigned slot, unsigned pin, uint8_t line, uint32_t *gsi,
+                     unsigned *flags);
+
+/**
+ * irq_dispatch() - the entry from the IDT for vectors 32-255 (trap.c), with
+ * interrupts disabled: counts the vector, calls its handlers, sends the LAPIC
+ * EOI. The spurious vector gets no EOI (SDM 11.9); a vector without handlers
+ * is counted in irq_unexpected_count(), never fatal.
+ */
+void irq_dispatch(uint8_t vector);
+
+/**
+ * interrupts_init() - bring up interrupts and time, in this order:
+ * cpu_init(), acpi_init(@rsdp), pic_disable(), lapic_init(), ioapic_init(),
+ * timer_init(), then enable interrupts (sti).
+ * @rsdp: the RSDP copy from the multiboot2 ACPI tag, or NULL to scan for it.
+ * Context: boot, once, after the IDT and paging are up.
+ */
+void interrupts_init(const void *rsdp);
 
 #endif

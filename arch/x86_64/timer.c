@@ -1,0 +1,539 @@
+/*
+ * Clock and timer callbacks on the local APIC timer (Intel SDM vol. 3 11.5.4
+ * "APIC Timer" and 11.5.4.1 "TSC-Deadline Mode"; 19.17.1 "Invariant TSC").
+ *
+ * Calibration (boot, interrupts off): the LAPIC timer is started one-shot from
+ * 0xFFFFFFFF, masked, and the TSC and its count are sampled at both ends of a
+ * ~50 ms window measured by a reference of known frequency: the ACPI PM timer
+ * (ACPI 6.5 4.8.3.3, 3.579545 MHz, named by the FADT), else the HPET main
+ * counter (IA-PC HPET 1.0a 2.3.4, period in its capabilities register), else
+ * PIT channel 2 gated through port 0x61 (8254 data sheet, mode 0; the method
+ * PC BIOSes and Linux's pit_calibrate_tsc() use).
+ *
+ * Unit conversions are multiply-and-shift with a 64x64->128 multiply and no
+ * division at run time (no 128-bit division helper is linked into the kernel).
+ */
+#include "arch/x86_64/timer.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/io.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/paging.h"
+#include "lib/klog.h"
+
+#define CALIBRATION_NS (50 * NS_PER_MS)
+/* A callback that keeps re-arming itself at 0 delay must not wedge the interrupt. */
+#define MAX_EXPIRIES_PER_IRQ 64
+
+/* PIT (8254 data sheet): channel 2 gate and output through port 0x61. */
+#define PIT_HZ                 1193182u
+#define PIT_CH2_DATA           0x42
+#define PIT_CMD                0x43
+#define PIT_CMD_CH2_LOHI_MODE0 0xb0
+#define PORT61                 0x61
+#define PORT61_GATE2           0x01
+#define PORT61_SPEAKER         0x02
+#define PORT61_OUT2            0x20
+
+/* HPET registers (IA-PC HPET 1.0a 2.3). */
+#define HPET_CAP       0x000 /* r, 64: period (fs) in 63-32, COUNT_SIZE_CAP bit 13 */
+#define HPET_CAP_64BIT (1ull << 13)
+#define HPET_CONFIG    0x010 /* rw, 64: ENABLE_CNF bit 0 */
+#define HPET_ENABLE    1ull
+#define HPET_COUNTER   0x0f0 /* rw, 64 */
+
+struct scale {
+    uint64_t mult;
+    unsigned shift;
+};
+
+enum clock_src { CLOCK_NONE, CLOCK_TSC, CLOCK_LAPIC_TICK };
+enum event_mode { EVENT_NONE, EVENT_TSC_DEADLINE, EVENT_ONESHOT, EVENT_PERIODIC };
+
+static enum clock_src clock_src;
+static enum event_mode event_mode;
+static uint64_t tsc_hz, lapic_hz;
+static struct scale tsc_to_ns, ns_to_tsc, lapic_to_ns, ns_to_lapic;
+static uint64_t tsc_base;       /* TSC at clock_ns() == 0 */
+static uint32_t tick_counts;    /* LAPIC counts per tick (periodic mode) */
+static volatile uint64_t ticks; /* periodic interrupts counted */
+static uint64_t last_ns;        /* clock_ns() never goes back */
+static uint64_t irq_count;
+static struct timer *armed_list; /* sorted by deadline_ns, FIFO among equals */
+
+static unsigned bit_length(uint64_t v)
+{
+    unsigned n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+/* The scale that turns a count at @from_hz into one at @to_hz. */
+static struct scale make_scale(uint64_t from_hz, uint64_t to_hz)
+{
+    struct scale s = {0, 0};
+    if (!from_hz)
+        return s;
+    /* As many fraction bits as keep to_hz << shift within 64 bits, at most 32. */
+    unsigned len = bit_length(to_hz);
+    s.shift = len >= 63 ? 0 : (63 - len < 32 ? 63 - len : 32);
+    s.mult = (to_hz << s.shift) / from_hz;
+    return s;
+}
+
+static uint64_t scaled(uint64_t v, const struct scale *s)
+{
+    return (uint64_t)(((unsigned __int128)v * s->mult) >> s->shift);
+}
+
+/* ---------------------------------------------------------------- calibration */
+
+struct sample {
+    uint64_t tsc;
+    uint32_t lapic;
+};
+
+static void take(struct sample *s)
+{
+    s->tsc = rdtsc();
+    s->lapic = lapic_timer_current();
+}
+
+/* A bound on every reference wait, so a dead reference cannot hang the boot. */
+static bool tsc_timed_out(uint64_t start)
+{
+    return rdtsc() - start > (1ull << 36); /* ~10 s at 6 GHz, much more on slower CPUs */
+}
+
+/* Return: the window's length in ns as the PM timer measured it, 0 on failure. */
+static uint64_t window_pm_timer(struct sample *a, struct sample *b)
+{
+    uint32_t mask = acpi_pm_timer_bits() == 32 ? 0xffffffffu : 0xffffffu;
+    uint64_t target = (uint64_t)ACPI_PM_TIMER_HZ * CALIBRATION_NS / NS_PER_SEC;
+    uint32_t p0 = acpi_pm_timer_read(), p;
+    take(a);
+    uint64_t d;
+    do {
+        p = acpi_pm_timer_read();
+        d = (p - p0) & mask;
+        if (tsc_timed_out(a->tsc))
+            return 0;
+    } while (d < target);
+    take(b);
+    return d * NS_PER_SEC / ACPI_PM_TIMER_HZ;
+}
+
+static uint64_t window_hpet(struct sample *a, struct sample *b)
+{
+    uint8_t *h = map_mmio(acpi_get()->hpet_addr, 1024);
+    if (!h)
+        return 0;
+    uint64_t cap = mmio_read64(h + HPET_CAP);
+    uint64_t period_fs = cap >> 32;
+    /* 2.3.4: the period is non-zero and at most 100 ns (10^8 fs). */
+    if (period_fs == 0 || period_fs > 100000000ull)
+        return 0;
+    uint64_t cfg = mmio_read64(h + HPET_CONFIG);
+    if (!(cfg & HPET_ENABLE))
+        mmio_write64(h + HPET_CONFIG, cfg | HPET_ENABLE);
+    bool wide = cap & HPET_CAP_64BIT;
+    uint64_t target = CALIBRATION_NS * 1000000ull / period_fs; /* ticks */
+    uint64_t c0 = wide ? mmio_read64(h + HPET_COUNTER) : mmio_read32(h + HPET_COUNTER), d;
+    take(a);
+    do {
+        uint64_t c = wide ? mmio_read64(h + HPET_COUNTER) : mmio_read32(h + HPET_COUNTER);
+        d = wide ? c - c0 : (uint32_t)(c - c0);
+        if (tsc_timed_out(a->tsc))
+            return 0;
+    } while (d < target);
+    take(b);
+    return d * period_fs / 1000000ull;
+}
+
+static uint64_t window_pit(struct sample *a, struct sample *b)
+{
+    uint32_t count = (uint32_t)((uint64_t)PIT_HZ * CALIBRATION_NS / NS_PER_SEC);
+    if (count > 0xffff)
+        count = 0xffff;
+    /* Gate channel 2 on, speaker off; mode 0 makes OUT2 rise when the count runs out. */
+    outb(PORT61, (uint8_t)((inb(PORT61) & ~PORT61_SPEAKER) | PORT61_GATE2));
+    outb(PIT_CMD, PIT_CMD_CH2_LOHI_MODE0);
+    outb(PIT_CH2_DATA, (uint8_t)(count & 0xff));
+    outb(PIT_CH2_DATA, (uint8_t)(count >> 8));
+    take(a);
+    while (!(inb(PORT61) & PORT61_OUT2))
+        if (tsc_timed_out(a->tsc))
+            return 0;
+    take(b);
+    outb(PORT61, (uint8_t)(inb(PORT61) & ~PORT61_GATE2));
+    return (uint64_t)count * NS_PER_SEC / PIT_HZ;
+}
+
+static const char *calibrate(void)
+{
+    struct sample a, b;
+    uint64_t ns = 0;
+    const char *ref = NULL;
+    /* Counting down from the top, masked, so it neither wraps nor interrupts. */
+    lapic_timer_mode(LAPIC_TIMER_ONESHOT, IRQ_VECTOR_LAPIC_TIMER, true);
+    lapic_timer_start(0xffffffffu);
+    if (acpi_pm_timer_bits()) {
+        ref = "ACPI PM timer";
+        ns = window_pm_timer(&a, &b);
+    }
+    if (!ns && acpi_get()->hpet_addr) {
+        ref = "HPET";
+        ns = window_hpet(&a, &b);
+    }
+    if (!ns) {
+        ref = "PIT channel 2";
+        ns = window_pit(&a, &b);
+    }
+    lapic_timer_start(0);
+    if (!ns)
+        return NULL;
+    tsc_hz = (b.tsc - a.tsc) * NS_PER_SEC / ns;
+    lapic_hz = (uint64_t)(a.lapic - b.lapic) * NS_PER_SEC / ns;
+    klog(LOG_INFO, "timer: calibrated against the %s over %llu us", ref, (unsigned long long)(ns / 1000));
+    return ref;
+}
+
+/* ---------------------------------------------------------------- clock */
+
+uint64_t clock_ns(void)
+{
+    uint64_t ns;
+    uint64_t f = cpu_irq_save();
+    if (clock_src == CLOCK_TSC) {
+        ns = scaled(rdtsc() - tsc_base, &tsc_to_ns);
+    } else if (clock_src == CLOCK_LAPIC_TICK) {
+        uint64_t t = ticks;
+        uint32_t cur = lapic_timer_current();
+        /* The counter reloaded but the interrupt that counts it has not run
+         * yet (we are in another handler, or interrupts are off): count it,
+         * and read the count again, since it may have been from before the
+         * reload. */
+        if (lapic_vector_pending(IRQ_VECTOR_LAPIC_TIMER)) {
+            t++;
+            cur = lapic_timer_current();
+        }
+        uint32_t in_tick = cur <= tick_counts ? tick_counts - cur : 0;
+        ns = scaled(t * tick_counts + in_tick, &lapic_to_ns);
+    } else {
+        ns = 0;
+    }
+    /* Lost ticks (interrupts off for more than a period) would step back. */
+    if (ns < last_ns)
+        ns = last_ns;
+    last_ns = ns;
+    cpu_irq_restore(f);
+    return ns;
+}
+
+uint32_t sys_now(void)
+{
+    return (uint32_t)(clock_ns() / NS_PER_MS);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+/* Program the hardware for the earliest armed timer. Interrupts disabled. */
+static void program_next(void)
+{
+    if (event_mode == EVENT_PERIODIC || event_mode == EVENT_NONE)
+        return;
+    if (!armed_list) {
+        if (event_mode == EVENT_TSC_DEADLINE)
+            lapic_timer_deadline(0);
+        else
+            lapic_timer_start(0);
+        return;
+    }
+    uint64_t dl = armed_list->deadline_ns;
+    if (event_mode == EVENT_TSC_DEADLINE) {
+        /* A deadline already past fires at once (SDM 11.5.4.1). */
+        lapic_timer_deadline(tsc_base + scaled(dl, &ns_to_tsc));
+        return;
+    }
+    uint64_t now = clock_ns();
+    uint64_t counts = dl > now ? scaled(dl - now, &ns_to_lapic) : 0;
+    if (counts == 0)
+        counts = 1; /* 0 would stop the timer instead of firing it */
+    if (counts > 0xffffffffu)
+        counts = 0xffffffffu; /* fires early; the handler re-arms for the rest */
+    lapic_timer_start((uint32_t)counts);
+}
+
+static void list_remove(struct timer *t)
+{
+    for (struct timer **pp = &armed_list; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    t->next = NULL;
+    t->armed = false;
+}
+
+static void list_insert(struct timer *t)
+{
+    struct timer **pp = &armed_list;
+    while (*pp && (*pp)->deadline_ns <= t->deadline_ns)
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    t->armed = true;
+}
+
+void timer_arm(struct timer *t, uint64_t delay_ns, uint64_t period_ns, void (*fn)(void *), void *ctx)
+{
+    uint64_t f = cpu_irq_save();
+    if (t->armed)
+        list_remove(t);
+    t->deadline_ns = clock_ns() + delay_ns;
+    t->period_ns = period_ns;
+    t->fn = fn;
+    t->ctx = ctx;
+    list_insert(t);
+    if (armed_list == t)
+        program_next();
+    cpu_irq_restore(f);
+}
+
+void timer_cancel(struct timer *t)
+{
+    uint64_t f = cpu_irq_save();
+    if (t->armed) {
+        bool was_first = armed_list == t;
+        list_remove(t);
+        if (was_first)
+            program_next();
+    }
+    cpu_irq_restore(f);
+}
+
+bool timer_armed(const struct timer *t)
+{
+    return t->armed;
+}
+
+static void run_expired(void)
+{
+    uint64_t now = clock_ns();
+    for (int n = 0; n < MAX_EXPIRIES_PER_IRQ && armed_list && armed_list->deadline_ns <= now; n++) {
+        struct timer *t = armed_list;
+        armed_list = t->next;
+        t->next = NULL;
+        t->armed = false;
+        if (t->period_ns) {
+            /* Next period boundary after now: missed periods are skipped. */
+            uint64_t late = now - t->deadline_ns;
+            t->deadline_ns = now + t->period_ns - late % t->period_ns;
+            list_insert(t);
+        }
+        /* May re-arm or cancel t, or any other timer. */
+        t->fn(t->ctx);
+    }
+}
+
+static bool timer_irq(void *ctx)
+{
+    (void)ctx;
+    irq_count++;
+    if (event_mode == EVENT_PERIODIC)
+        ticks++;
+    run_expired();
+    program_next();
+    return true;
+}
+
+/* ---------------------------------------------------------------- sleeping */
+
+static void spin_ns(uint64_t ns)
+{
+    if (!tsc_hz) {
+        /* Not calibrated yet: port 0x80 writes take about 1 us each. */
+        for (uint64_t i = 0; i < ns / 1000 + 1; i++)
+            io_wait();
+        return;
+    }
+    uint64_t end = rdtsc() + scaled(ns, &ns_to_tsc);
+    while ((int64_t)(rdtsc() - end) < 0)
+        cpu_relax();
+}
+
+static void wake_nop(void *ctx)
+{
+    (void)ctx;
+}
+
+void timer_sleep_ns(uint64_t ns)
+{
+    if (event_mode == EVENT_NONE || !cpu_irq_enabled()) {
+        spin_ns(ns);
+        return;
+    }
+    uint64_t end = clock_ns() + ns;
+    /* Its only job is to make sure an interrupt comes at the deadline. */
+    struct timer wake = {0};
+    timer_arm(&wake, ns, 0, wake_nop, NULL);
+    for (;;) {
+        /* Check with interrupts off, then sti;hlt: a wakeup between the two
+         * cannot be lost (cpu_idle()). */
+        cpu_irq_disable();
+        if (clock_ns() >= end)
+            break;
+        cpu_idle();
+    }
+    cpu_irq_enable();
+    timer_cancel(&wake);
+}
+
+void timer_sleep_ms(uint64_t ms)
+{
+    timer_sleep_ns(ms * NS_PER_MS);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+uint64_t timer_tsc_hz(void)
+{
+    return tsc_hz;
+}
+uint64_t timer_lapic_hz(void)
+{
+    return lapic_hz;
+}
+uint64_t timer_interrupt_count(void)
+{
+    return irq_count;
+}
+
+const char *timer_clock_source(void)
+{
+    switch (clock_src) {
+    case CLOCK_TSC:
+        return "tsc";
+    case CLOCK_LAPIC_TICK:
+        return "lapic-tick";
+    default:
+        return "none";
+    }
+}
+
+static unsigned long long klog_clock(void)
+{
+    return clock_ns();
+}
+
+/* "1234.567 MHz" from Hz, for the log. */
+static void mhz(uint64_t hz, unsigned long long *whole, unsigned long long *frac)
+{
+    *whole = hz / 1000000;
+    *frac = (hz % 1000000) / 1000;
+}
+
+int timer_init(void)
+{
+    const struct cpu_info *ci = cpu_get_info();
+    if (!calibrate()) {
+        klog(LOG_ERR, "timer: no reference timer answered; no clock, no timers");
+        return -ENODEV;
+    }
+    unsigned long long w, f;
+    mhz(tsc_hz, &w, &f);
+    klog(LOG_INFO, "timer: TSC %llu.%03llu MHz%s", w, f,
+         ci->invariant_tsc ? " (invariant)" : " (not invariant)");
+    if (ci->tsc_hz_cpuid) {
+        mhz(ci->tsc_hz_cpuid, &w, &f);
+        klog(LOG_INFO, "timer: CPUID says the TSC runs at %llu.%03llu MHz", w, f);
+    }
+    mhz(lapic_hz, &w, &f);
+    klog(LOG_INFO, "timer: LAPIC timer %llu.%03llu MHz (bus clock / 16)", w, f);
+    if (lapic_hz < TIMER_TICK_HZ * 10) {
+        klog(LOG_ERR, "timer: LAPIC timer rate implausible; no timers");
+        return -ENODEV;
+    }
+
+    tsc_to_ns = make_scale(tsc_hz, NS_PER_SEC);
+    ns_to_tsc = make_scale(NS_PER_SEC, tsc_hz);
+    lapic_to_ns = make_scale(lapic_hz, NS_PER_SEC);
+    ns_to_lapic = make_scale(NS_PER_SEC, lapic_hz);
+
+    if (ci->invariant_tsc && tsc_hz) {
+        clock_src = CLOCK_TSC;
+        event_mode = ci->tsc_deadline ? EVENT_TSC_DEADLINE : EVENT_ONESHOT;
+    } else {
+        clock_src = CLOCK_LAPIC_TICK;
+        event_mode = EVENT_PERIODIC;
+    }
+    irq_attach(IRQ_VECTOR_LAPIC_TIMER, "lapic-timer", timer_irq, NULL);
+
+    uint64_t fl = cpu_irq_save();
+    tsc_base = rdtsc();
+    switch (event_mode) {
+    case EVENT_PERIODIC:
+        tick_counts = (uint32_t)(lapic_hz / TIMER_TICK_HZ);
+        lapic_timer_mode(LAPIC_TIMER_PERIODIC, IRQ_VECTOR_LAPIC_TIMER, false);
+        lapic_timer_start(tick_counts);
+        break;
+    case EVENT_TSC_DEADLINE:
+        lapic_timer_mode(LAPIC_TIMER_TSC_DEADLINE, IRQ_VECTOR_LAPIC_TIMER, false);
+        break;
+    default:
+        lapic_timer_mode(LAPIC_TIMER_ONESHOT, IRQ_VECTOR_LAPIC_TIMER, false);
+        break;
+    }
+    program_next();
+    cpu_irq_restore(fl);
+
+    if (clock_src == CLOCK_TSC)
+        klog(LOG_INFO, "timer: clock source: invariant TSC; events: %s, tickless",
+             event_mode == EVENT_TSC_DEADLINE ? "LAPIC TSC-deadline" : "LAPIC one-shot");
+    else
+        klog(LOG_INFO,
+             "timer: clock source: LAPIC timer ticks at %u Hz (%u counts each; TSC not "
+             "invariant); events: on the tick",
+             TIMER_TICK_HZ, tick_counts);
+    klog_set_clock(klog_clock);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- self test */
+
+static uint64_t periodic_hits;
+
+static void count_tick(void *ctx)
+{
+    (void)ctx;
+    periodic_hits++;
+}
+
+void timer_selftest_sleep(void)
+{
+    struct timer periodic = {0};
+    periodic_hits = 0;
+    uint64_t irq0 = irq_count;
+    /* A 10 ms periodic timer keeps firing while the CPU sleeps in hlt. */
+    timer_arm(&periodic, 10 * NS_PER_MS, 10 * NS_PER_MS, count_tick, NULL);
+    klog(LOG_INFO, "sleep: start");
+    uint64_t t0 = clock_ns();
+    timer_sleep_ms(2000);
+    uint64_t t1 = clock_ns();
+    klog(LOG_INFO, "sleep: end");
+    timer_cancel(&periodic);
+    klog(LOG_INFO,
+         "sleep: slept %llu us by the %s clock, %llu timer interrupts, periodic 10 ms timer "
+         "fired %llu times",
+         (unsigned long long)((t1 - t0) / 1000), timer_clock_source(), (unsigned long long)(irq_count - irq0),
+         (unsigned long long)periodic_hits);
+}
