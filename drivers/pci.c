@@ -23,6 +23,7 @@
 #include "lib/klog.h"
 
 static const struct pci_cfg_ops *cfg;
+static enum irq_pci_chipset chipset;
 static struct pci_dev devs[PCI_MAX_DEVICES];
 static int ndevs;
 static int nbuses;
@@ -37,19 +38,16 @@ static bool cfg_access_ok(uint16_t off, unsigned size)
 static uint32_t cfg_read(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size)
 {
     if (!cfg_access_ok(off, size)) {
-        klog(LOG_ERR, "pci: %02x:%02x.%x: bad config read of %u bytes at 0x%x", bus, dev, fn, size,
-             off);
+        klog(LOG_ERR, "pci: %02x:%02x.%x: bad config read of %u bytes at 0x%x", bus, dev, fn, size, off);
         return 0xFFFFFFFFu >> (32 - 8 * size);
     }
     return cfg->read(bus, dev, fn, off, size);
 }
 
-static void cfg_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size,
-                      uint32_t val)
+static void cfg_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size, uint32_t val)
 {
     if (!cfg_access_ok(off, size)) {
-        klog(LOG_ERR, "pci: %02x:%02x.%x: bad config write of %u bytes at 0x%x", bus, dev, fn,
-             size, off);
+        klog(LOG_ERR, "pci: %02x:%02x.%x: bad config write of %u bytes at 0x%x", bus, dev, fn, size, off);
         return;
     }
     cfg->write(bus, dev, fn, off, size, val);
@@ -89,43 +87,44 @@ struct class_name {
 
 /* PCI Code and ID Assignment 1.11, ch. 1; the names lspci prints. */
 static const struct class_name class_names[] = {
-    { 0x0000, "Non-VGA unclassified device" },
-    { 0x0001, "VGA compatible unclassified device" },
-    { 0x0100, "SCSI storage controller" },
-    { 0x0101, "IDE interface" },
-    { 0x0105, "ATA controller" },
-    { 0x0106, "SATA controller" },
-    { 0x0107, "Serial Attached SCSI controller" },
-    { 0x0108, "Non-Volatile memory controller" },
-    { 0x01FF, "Mass storage controller" },
-    { 0x0200, "Ethernet controller" },
-    { 0x02FF, "Network controller" },
-    { 0x0300, "VGA compatible controller" },
-    { 0x0302, "3D controller" },
-    { 0x03FF, "Display controller" },
-    { 0x0401, "Multimedia audio controller" },
-    { 0x0403, "Audio device" },
-    { 0x04FF, "Multimedia controller" },
-    { 0x0500, "RAM memory" },
-    { 0x05FF, "Memory controller" },
-    { 0x0600, "Host bridge" },
-    { 0x0601, "ISA bridge" },
-    { 0x0604, "PCI bridge" },
-    { 0x0607, "CardBus bridge" },
-    { 0x06FF, "Bridge" },
-    { 0x0700, "Serial controller" },
-    { 0x07FF, "Communication controller" },
-    { 0x0800, "PIC" },
-    { 0x08FF, "System peripheral" },
-    { 0x09FF, "Input device controller" },
-    { 0x0C03, "USB controller" },
-    { 0x0C05, "SMBus" },
-    { 0x0CFF, "Serial bus controller" },
-    { 0x0DFF, "Wireless controller" },
-    { 0x10FF, "Encryption controller" },
-    { 0x11FF, "Signal processing controller" },
-    { 0x12FF, "Processing accelerators" },
-    { 0xFFFF, "Unassigned class" },
+    {0x0000, "Non-VGA unclassified device"},
+    {0x0001, "VGA compatible unclassified device"},
+    {0x00FF, "Unclassified device"},
+    {0x0100, "SCSI storage controller"},
+    {0x0101, "IDE interface"},
+    {0x0105, "ATA controller"},
+    {0x0106, "SATA controller"},
+    {0x0107, "Serial Attached SCSI controller"},
+    {0x0108, "Non-Volatile memory controller"},
+    {0x01FF, "Mass storage controller"},
+    {0x0200, "Ethernet controller"},
+    {0x02FF, "Network controller"},
+    {0x0300, "VGA compatible controller"},
+    {0x0302, "3D controller"},
+    {0x03FF, "Display controller"},
+    {0x0401, "Multimedia audio controller"},
+    {0x0403, "Audio device"},
+    {0x04FF, "Multimedia controller"},
+    {0x0500, "RAM memory"},
+    {0x05FF, "Memory controller"},
+    {0x0600, "Host bridge"},
+    {0x0601, "ISA bridge"},
+    {0x0604, "PCI bridge"},
+    {0x0607, "CardBus bridge"},
+    {0x06FF, "Bridge"},
+    {0x0700, "Serial controller"},
+    {0x07FF, "Communication controller"},
+    {0x0800, "PIC"},
+    {0x08FF, "System peripheral"},
+    {0x09FF, "Input device controller"},
+    {0x0C03, "USB controller"},
+    {0x0C05, "SMBus"},
+    {0x0CFF, "Serial bus controller"},
+    {0x0DFF, "Wireless controller"},
+    {0x10FF, "Encryption controller"},
+    {0x11FF, "Signal processing controller"},
+    {0x12FF, "Processing accelerators"},
+    {0xFFFF, "Unassigned class"},
 };
 
 const char *pci_class_name(uint32_t class_code)
@@ -136,8 +135,7 @@ const char *pci_class_name(uint32_t class_code)
     for (size_t i = 0; i < sizeof(class_names) / sizeof(class_names[0]); i++) {
         if (class_names[i].class_sub == cs)
             return class_names[i].name;
-        if ((class_names[i].class_sub & 0xFF) == 0xFF &&
-            (class_names[i].class_sub >> 8) == (cs >> 8))
+        if ((class_names[i].class_sub & 0xFF) == 0xFF && (class_names[i].class_sub >> 8) == (cs >> 8))
             base_name = class_names[i].name;
     }
     return base_name ? base_name : "Unknown class";
@@ -187,8 +185,8 @@ const char *pci_cap_name(uint8_t id)
 static void read_bars(struct pci_dev *d, int nbars)
 {
     uint16_t cmd = pci_cfg_read16(d, PCI_COMMAND);
-    bool toggle = (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY)) &&
-                  (d->class_code >> 8) != PCI_CLASS_BRIDGE_HOST;
+    bool toggle =
+        (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY)) && (d->class_code >> 8) != PCI_CLASS_BRIDGE_HOST;
 
     if (toggle)
         pci_cfg_write16(d, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
@@ -281,8 +279,7 @@ static void read_caps(struct pci_dev *d)
     if (!(pci_cfg_read16(d, PCI_STATUS) & PCI_STATUS_CAP_LIST))
         return;
 
-    uint16_t head = d->hdr_type == PCI_HEADER_TYPE_CARDBUS ? PCI_CB_CAPABILITY_LIST
-                                                           : PCI_CAPABILITY_LIST;
+    uint16_t head = d->hdr_type == PCI_HEADER_TYPE_CARDBUS ? PCI_CB_CAPABILITY_LIST : PCI_CAPABILITY_LIST;
     uint64_t visited = 0; /* bit n: dword n of the device-specific region 0x40..0xFF */
     uint8_t prev = 0;
     uint8_t pos = pci_cfg_read8(d, head);
@@ -329,8 +326,8 @@ static struct pci_dev *add_function(uint8_t bus, uint8_t dev, uint8_t fn)
 
     if (ndevs == PCI_MAX_DEVICES) {
         if (!full_reported)
-            klog(LOG_ERR, "pci: more than %d functions, %02x:%02x.%x and later ignored",
-                 PCI_MAX_DEVICES, bus, dev, fn);
+            klog(LOG_ERR, "pci: more than %d functions, %02x:%02x.%x and later ignored", PCI_MAX_DEVICES, bus,
+                 dev, fn);
         full_reported = true;
         return NULL;
     }
@@ -338,7 +335,7 @@ static struct pci_dev *add_function(uint8_t bus, uint8_t dev, uint8_t fn)
         full_reported = false;
 
     struct pci_dev *d = &devs[ndevs++];
-    *d = (struct pci_dev){ .bus = bus, .dev = dev, .fn = fn };
+    *d = (struct pci_dev){.bus = bus, .dev = dev, .fn = fn};
     d->vendor = pci_cfg_read16(d, PCI_VENDOR_ID);
     d->device = pci_cfg_read16(d, PCI_DEVICE_ID);
     uint32_t rev_class = pci_cfg_read32(d, PCI_REVISION_ID);
@@ -367,8 +364,8 @@ static struct pci_dev *add_function(uint8_t bus, uint8_t dev, uint8_t fn)
         d->sub_bus = pci_cfg_read8(d, PCI_CB_SUBORDINATE_BUS);
         break;
     default:
-        klog(LOG_WARN, "pci: " PCI_BDF_FMT ": unknown header type %u, BARs not read",
-             PCI_BDF_ARGS(d), d->hdr_type);
+        klog(LOG_WARN, "pci: " PCI_BDF_FMT ": unknown header type %u, BARs not read", PCI_BDF_ARGS(d),
+             d->hdr_type);
         return d;
     }
     read_caps(d);
@@ -377,9 +374,17 @@ static struct pci_dev *add_function(uint8_t bus, uint8_t dev, uint8_t fn)
 
 /* --- Enumeration --- */
 
-/* A bus waiting to be scanned, with the highest bus number its bridge claims. */
+/*
+ * A bus waiting to be scanned, with the highest bus number its bridge claims
+ * and what INTx routing needs: the slot on the root bus the bus hangs from,
+ * and how far bridges below that slot rotate a pin (PCI-PCI Bridge 1.2, 9.1:
+ * a bridge passes INTx of its device d as INT((pin - 1 + d) % 4)).
+ */
 struct bus_todo {
     uint8_t bus, sub;
+    bool root;
+    uint8_t root_slot; /* meaningless on the root bus, where each device is its own slot */
+    uint8_t rotate;
 };
 
 struct scan_state {
@@ -394,10 +399,10 @@ static bool bus_seen(const struct scan_state *s, uint8_t bus)
     return s->seen[bus / 8] & (1u << (bus % 8));
 }
 
-static void bus_queue(struct scan_state *s, uint8_t bus, uint8_t sub)
+static void bus_queue(struct scan_state *s, const struct bus_todo *t)
 {
-    s->seen[bus / 8] |= (uint8_t)(1u << (bus % 8));
-    s->todo[s->tail++] = (struct bus_todo){ bus, sub };
+    s->seen[t->bus / 8] |= (uint8_t)(1u << (t->bus % 8));
+    s->todo[s->tail++] = *t;
 }
 
 /*
@@ -407,9 +412,9 @@ static void bus_queue(struct scan_state *s, uint8_t bus, uint8_t sub)
  * else (an unprogrammed bridge, a cycle, a range that escapes its parent) is
  * reported and not followed, which also bounds the scan to 256 buses.
  */
-static void follow_bridge(struct scan_state *s, uint8_t bus, uint8_t dev, uint8_t fn,
-                          uint8_t parent_sub)
+static void follow_bridge(struct scan_state *s, const struct bus_todo *t, uint8_t dev, uint8_t fn)
 {
+    uint8_t bus = t->bus, parent_sub = t->sub;
     uint8_t hdr = (uint8_t)cfg_read(bus, dev, fn, PCI_HEADER_TYPE, 1) & PCI_HEADER_TYPE_MASK;
     if (hdr != PCI_HEADER_TYPE_BRIDGE && hdr != PCI_HEADER_TYPE_CARDBUS)
         return;
@@ -417,22 +422,31 @@ static void follow_bridge(struct scan_state *s, uint8_t bus, uint8_t dev, uint8_
     uint8_t sub = (uint8_t)cfg_read(bus, dev, fn, PCI_SUBORDINATE_BUS, 1);
 
     if (sec == 0 && sub == 0) {
-        klog(LOG_WARN, "pci: %02x:%02x.%x: bridge not configured by firmware, not followed", bus,
-             dev, fn);
+        klog(LOG_WARN, "pci: %02x:%02x.%x: bridge not configured by firmware, not followed", bus, dev, fn);
         return;
     }
     if (sec <= bus || sec > sub || sub > parent_sub || sec > s->last_bus) {
         klog(LOG_WARN,
              "pci: %02x:%02x.%x: bridge to buses %02x-%02x does not fit behind bus %02x "
-             "(limit %02x), not followed", bus, dev, fn, sec, sub, bus, parent_sub);
+             "(limit %02x), not followed",
+             bus, dev, fn, sec, sub, bus, parent_sub);
         return;
     }
     if (bus_seen(s, sec)) {
-        klog(LOG_WARN, "pci: %02x:%02x.%x: bridge to bus %02x, which was already scanned, "
-             "not followed", bus, dev, fn, sec);
+        klog(LOG_WARN,
+             "pci: %02x:%02x.%x: bridge to bus %02x, which was already scanned, "
+             "not followed",
+             bus, dev, fn, sec);
         return;
     }
-    bus_queue(s, sec, sub);
+    struct bus_todo child = {
+        .bus = sec,
+        .sub = sub,
+        .root = false,
+        .root_slot = t->root ? dev : t->root_slot,
+        .rotate = t->root ? 0 : (uint8_t)((t->rotate + dev) % 4),
+    };
+    bus_queue(s, &child);
 }
 
 /* A vendor ID of all ones is a master abort (no function); 0 is invalid too. */
@@ -454,8 +468,12 @@ static void scan_bus(struct scan_state *s, const struct bus_todo *t)
         for (uint8_t fn = 0; fn < nfn; fn++) {
             if (fn > 0 && !function_present(t->bus, dev, fn))
                 continue;
-            add_function(t->bus, dev, fn);
-            follow_bridge(s, t->bus, dev, fn, t->sub);
+            struct pci_dev *d = add_function(t->bus, dev, fn);
+            if (d && d->irq_pin >= 1 && d->irq_pin <= 4) {
+                d->intx_slot = t->root ? dev : t->root_slot;
+                d->intx_pin = t->root ? d->irq_pin : (uint8_t)((d->irq_pin - 1 + t->rotate + dev) % 4 + 1);
+            }
+            follow_bridge(s, t, dev, fn);
         }
     }
 }
@@ -483,8 +501,8 @@ static void enumerate(uint8_t root, uint8_t last)
 {
     static struct scan_state s; /* 600 bytes: too much for a boot stack frame */
 
-    s = (struct scan_state){ .last_bus = last };
-    bus_queue(&s, root, last);
+    s = (struct scan_state){.last_bus = last};
+    bus_queue(&s, &(struct bus_todo){.bus = root, .sub = last, .root = true});
     while (s.head < s.tail)
         scan_bus(&s, &s.todo[s.head++]);
     nbuses = (int)s.tail;
@@ -518,7 +536,7 @@ static unsigned str_len(const char *s)
 static void line_add_cap(struct line *l, uint8_t off, const char *name, bool first)
 {
     static const char hex[] = "0123456789abcdef";
-    char pos[6] = { '[', hex[off >> 4], hex[off & 15], ']', ' ', '\0' };
+    char pos[6] = {'[', hex[off >> 4], hex[off & 15], ']', ' ', '\0'};
 
     if (!first && l->len + 2 + sizeof(pos) + str_len(name) >= sizeof(l->buf)) {
         klog(LOG_INFO, "%s,", l->buf);
@@ -534,7 +552,7 @@ static void line_add_cap(struct line *l, uint8_t off, const char *name, bool fir
 /* Split a power-of-two-ish size into a value and the largest exact unit. */
 static unsigned long long size_value(uint64_t size, const char **unit)
 {
-    static const char *const units[] = { "", "K", "M", "G", "T" };
+    static const char *const units[] = {"", "K", "M", "G", "T"};
     unsigned u = 0;
     while (u + 1 < sizeof(units) / sizeof(units[0]) && size >= 1024 && size % 1024 == 0) {
         size /= 1024;
@@ -563,17 +581,15 @@ static void list_bar(const struct pci_dev *d, int i)
 
 static void list_dev(const struct pci_dev *d)
 {
-    klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x %s [%04x] (rev %02x)", PCI_BDF_ARGS(d),
-         d->vendor, d->device, pci_class_name(d->class_code), (unsigned)(d->class_code >> 8),
-         d->revision);
+    klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x %s [%04x] (rev %02x)", PCI_BDF_ARGS(d), d->vendor,
+         d->device, pci_class_name(d->class_code), (unsigned)(d->class_code >> 8), d->revision);
     for (int i = 0; i < PCI_NUM_BARS; i++)
         if (d->bar[i].type != PCI_BAR_NONE)
             list_bar(d, i);
     if (d->hdr_type == PCI_HEADER_TYPE_BRIDGE || d->hdr_type == PCI_HEADER_TYPE_CARDBUS)
-        klog(LOG_INFO, "pci:   bridge: secondary bus %02x, subordinate bus %02x", d->sec_bus,
-             d->sub_bus);
+        klog(LOG_INFO, "pci:   bridge: secondary bus %02x, subordinate bus %02x", d->sec_bus, d->sub_bus);
     if (d->ncaps || d->caps_broken) {
-        struct line l = { .len = 0 };
+        struct line l = {.len = 0};
         line_puts(&l, "pci:   capabilities:");
         for (unsigned i = 0; i < d->ncaps; i++)
             line_add_cap(&l, d->caps[i], pci_cap_name(d->cap_ids[i]), i == 0);
@@ -593,7 +609,11 @@ static int init_with(const struct pci_cfg_ops *ops, uint8_t root, uint8_t last)
     ndevs = 0;
     nbuses = 0;
     enumerate(root, last);
-    klog(LOG_INFO, "pci: %d functions on %d buses (config access: %s)", ndevs, nbuses, cfg->name);
+    /* INTx wiring is chipset specific (irq.h); the host bridge names the chipset. */
+    const struct pci_dev *host = pci_get_dev(root, 0, 0);
+    chipset = host && host->vendor == 0x8086 && host->device == 0x29c0 ? IRQ_CHIPSET_Q35 : IRQ_CHIPSET_I440FX;
+    klog(LOG_INFO, "pci: %d functions on %d buses (config access: %s, %s INTx routing)", ndevs, nbuses,
+         cfg->name, chipset == IRQ_CHIPSET_Q35 ? "q35" : "i440fx/PIRQ");
     for (int i = 0; i < ndevs; i++)
         list_dev(&devs[i]);
     return ndevs;
@@ -620,8 +640,9 @@ int pci_init_ecam(uint64_t base, uint8_t bus_start, uint8_t bus_end)
     return init_with(ops, bus_start, bus_end);
 }
 
-extern const struct pci_driver *const __start_pci_drivers[] __attribute__((weak));
-extern const struct pci_driver *const __stop_pci_drivers[] __attribute__((weak));
+/* Bounds of the .pci_drivers section (linker.ld; tests/unit/pci_drivers.ld on the host). */
+extern const struct pci_driver *const __pci_drivers_start[];
+extern const struct pci_driver *const __pci_drivers_end[];
 
 static bool id_matches(const struct pci_id *id, const struct pci_dev *d)
 {
@@ -640,7 +661,7 @@ static bool driver_matches(const struct pci_driver *drv, const struct pci_dev *d
 
 static bool probe_one(struct pci_dev *d)
 {
-    for (const struct pci_driver *const *p = __start_pci_drivers; p < __stop_pci_drivers; p++) {
+    for (const struct pci_driver *const *p = __pci_drivers_start; p < __pci_drivers_end; p++) {
         const struct pci_driver *drv = *p;
         if (!drv || !drv->probe || !driver_matches(drv, d))
             continue;
@@ -648,15 +669,15 @@ static bool probe_one(struct pci_dev *d)
         d->driver = drv;
         int err = drv->probe(d);
         if (err == 0) {
-            klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x claimed by %s", PCI_BDF_ARGS(d),
-                 d->vendor, d->device, drv->name);
+            klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x claimed by %s", PCI_BDF_ARGS(d), d->vendor,
+                 d->device, drv->name);
             return true;
         }
         d->driver = NULL;
         d->drvdata = NULL;
         if (err != -ENODEV)
-            klog(LOG_ERR, "pci: " PCI_BDF_FMT " %04x:%04x: %s probe failed (%d)",
-                 PCI_BDF_ARGS(d), d->vendor, d->device, drv->name, err);
+            klog(LOG_ERR, "pci: " PCI_BDF_FMT " %04x:%04x: %s probe failed (%d)", PCI_BDF_ARGS(d), d->vendor,
+                 d->device, drv->name, err);
     }
     return false;
 }
@@ -673,8 +694,8 @@ int pci_probe_drivers(void)
         if (probe_one(d))
             claimed++;
         else
-            klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x %s: no driver", PCI_BDF_ARGS(d),
-                 d->vendor, d->device, pci_class_name(d->class_code));
+            klog(LOG_INFO, "pci: " PCI_BDF_FMT " %04x:%04x %s: no driver", PCI_BDF_ARGS(d), d->vendor,
+                 d->device, pci_class_name(d->class_code));
     }
     return claimed;
 }
@@ -741,8 +762,8 @@ void *pci_map_bar(struct pci_dev *d, int i)
     }
     b->virt = map_mmio(b->addr, (size_t)b->size);
     if (!b->virt)
-        klog(LOG_ERR, "pci: " PCI_BDF_FMT ": cannot map BAR%d (0x%llx, %llu bytes)",
-             PCI_BDF_ARGS(d), i, (unsigned long long)b->addr, (unsigned long long)b->size);
+        klog(LOG_ERR, "pci: " PCI_BDF_FMT ": cannot map BAR%d (0x%llx, %llu bytes)", PCI_BDF_ARGS(d), i,
+             (unsigned long long)b->addr, (unsigned long long)b->size);
     return b->virt;
 }
 
@@ -763,18 +784,18 @@ int pci_find_capability(const struct pci_dev *d, uint8_t id, int start)
 /* --- MSI-X (PCI 3.0 6.8.2) --- */
 
 /* Check that @len bytes at (BIR, offset) from register @reg lie inside a memory BAR; map it. */
-static uint8_t *msix_region(struct pci_dev *d, uint16_t reg, uint64_t len, const char *what,
-                            int *err)
+static uint8_t *msix_region(struct pci_dev *d, uint16_t reg, uint64_t len, const char *what, int *err)
 {
     uint32_t v = pci_cfg_read32(d, d->msix_cap + reg);
     unsigned bir = v & PCI_MSIX_BIR_MASK;
     uint64_t off = v & PCI_MSIX_OFFSET_MASK;
 
-    if (bir >= PCI_NUM_BARS ||
-        (d->bar[bir].type != PCI_BAR_MEM32 && d->bar[bir].type != PCI_BAR_MEM64) ||
+    if (bir >= PCI_NUM_BARS || (d->bar[bir].type != PCI_BAR_MEM32 && d->bar[bir].type != PCI_BAR_MEM64) ||
         off + len > d->bar[bir].size) {
-        klog(LOG_ERR, "pci: " PCI_BDF_FMT ": MSI-X %s (BIR %u, offset 0x%llx) is not inside a "
-             "memory BAR", PCI_BDF_ARGS(d), what, bir, (unsigned long long)off);
+        klog(LOG_ERR,
+             "pci: " PCI_BDF_FMT ": MSI-X %s (BIR %u, offset 0x%llx) is not inside a "
+             "memory BAR",
+             PCI_BDF_ARGS(d), what, bir, (unsigned long long)off);
         *err = -EIO;
         return NULL;
     }
@@ -813,8 +834,7 @@ int pci_msix_enable(struct pci_dev *d, unsigned nvec)
     if (nvec == 0 || nvec > tsize)
         return -EINVAL;
 
-    uint8_t *table = msix_region(d, PCI_MSIX_TABLE, (uint64_t)tsize * PCI_MSIX_ENTRY_SIZE,
-                                 "table", &err);
+    uint8_t *table = msix_region(d, PCI_MSIX_TABLE, (uint64_t)tsize * PCI_MSIX_ENTRY_SIZE, "table", &err);
     if (!table)
         return err;
     /* The PBA has one bit per entry, in whole qwords (PCI 3.0 6.8.2.7). */
@@ -835,8 +855,7 @@ int pci_msix_enable(struct pci_dev *d, unsigned nvec)
      * left (Linux does the same).
      */
     uint16_t flags = ctrl & (uint16_t)~PCI_MSIX_FLAGS_QSIZE;
-    pci_cfg_write16(d, d->msix_cap + PCI_MSIX_FLAGS,
-                    flags | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    pci_cfg_write16(d, d->msix_cap + PCI_MSIX_FLAGS, flags | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
     for (unsigned e = 0; e < tsize; e++)
         msix_entry_mask(d, e, true);
     /* INTx must stay quiet with MSI-X on (PCI 3.0 6.8.2); the bit makes it explicit. */
@@ -846,8 +865,7 @@ int pci_msix_enable(struct pci_dev *d, unsigned nvec)
 
     d->msix_nvec = (uint16_t)nvec;
     d->msix_enabled = true;
-    klog(LOG_DEBUG, "pci: " PCI_BDF_FMT ": MSI-X on, %u of %u entries", PCI_BDF_ARGS(d), nvec,
-         tsize);
+    klog(LOG_DEBUG, "pci: " PCI_BDF_FMT ": MSI-X on, %u of %u entries", PCI_BDF_ARGS(d), nvec, tsize);
     return 0;
 }
 
@@ -897,8 +915,8 @@ void pci_msix_disable(struct pci_dev *d)
         msix_entry_mask(d, e, true);
     uint16_t ctrl = pci_cfg_read16(d, d->msix_cap + PCI_MSIX_FLAGS);
     pci_cfg_write16(d, d->msix_cap + PCI_MSIX_FLAGS,
-                    ctrl & (uint16_t)~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL |
-                                       PCI_MSIX_FLAGS_QSIZE));
+                    ctrl &
+                        (uint16_t) ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | PCI_MSIX_FLAGS_QSIZE));
     command_update(d, PCI_COMMAND_INTX_DISABLE, 0);
     d->msix_enabled = false;
     d->msix_nvec = 0;
@@ -924,7 +942,7 @@ int pci_msi_enable(struct pci_dev *d, int vector)
         return -EINVAL;
 
     /* Program the message with MSI off, then enable a single vector (QSIZE = 0). */
-    ctrl &= (uint16_t)~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+    ctrl &= (uint16_t) ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
     pci_cfg_write16(d, cap + PCI_MSI_FLAGS, ctrl);
     pci_cfg_write32(d, cap + PCI_MSI_ADDRESS_LO, (uint32_t)addr);
     if (is64) {
@@ -957,24 +975,14 @@ void pci_msi_disable(struct pci_dev *d)
 
 int pci_intx_gsi(const struct pci_dev *d, unsigned *flags)
 {
+    uint32_t gsi;
+    unsigned f;
+
     if (d->irq_pin < 1 || d->irq_pin > 4)
         return -ENODEV;
-    /* 0xFF is "unknown or not connected" (PCI 3.0 6.2.4); SeaBIOS never routes PCI to IRQ 0. */
-    if (d->irq_line == 0xFF || d->irq_line == 0)
+    int err = irq_pci_intx_gsi(chipset, d->intx_slot, d->intx_pin, d->irq_line, &gsi, &f);
+    if (err)
         return -ENOENT;
-
-    unsigned f = IRQ_PCI_INTX;
-    uint32_t gsi = d->irq_line;
-    if (d->irq_line < 16) {
-        /*
-         * An ISA IRQ number: the PIRQ router feeds it to the IO-APIC pin the
-         * MADT overrides name (QEMU lists 5, 9, 10, 11 as level/active-high).
-         * INTx is level-triggered whatever the override says, since lines
-         * are shared and an edge would be lost.
-         */
-        gsi = irq_isa_to_gsi(d->irq_line, &f);
-        f |= IRQ_TRIGGER_LEVEL;
-    }
     if (flags)
         *flags = f;
     return (int)gsi;

@@ -4,11 +4,12 @@
  * of drivers (PCI Local Bus Specification 3.0, ch. 6; PCI-to-PCI Bridge
  * Architecture 1.2, ch. 3; PCI Express Base 3.0, 7.2 for ECAM).
  *
- * Boot sequence (kernel main):
- *   pci_init_ecam(mcfg_base, start, end)   when ACPI has an MCFG entry for segment 0,
- *   or pci_init()                          otherwise (ports 0xCF8/0xCFC);
- *   ... interrupt controllers up ...
- *   pci_probe_drivers();                   calls each matching driver's probe()
+ * Boot sequence (kernel main), after interrupts_init():
+ *   if (acpi_mcfg(&base, &start, &end) == 0)   q35: ECAM window from the MCFG
+ *       pci_init_ecam(base, start, end);
+ *   else                                       pc: ports 0xCF8/0xCFC
+ *       pci_init();
+ *   pci_probe_drivers();                       calls each matching driver's probe()
  *
  * Nothing here assigns resources: bus numbers, BAR addresses and interrupt
  * lines are the ones the firmware (SeaBIOS) programmed. Devices are left as
@@ -27,16 +28,16 @@
 #include "drivers/pci_regs.h"
 
 #define PCI_MAX_DEVICES 128
-#define PCI_MAX_CAPS 48 /* (256 - 64) / 4: one capability per dword at most */
+#define PCI_MAX_CAPS    48 /* (256 - 64) / 4: one capability per dword at most */
 
 /* printf helpers: klog(LOG_INFO, "virtio-net: " PCI_BDF_FMT " ...", PCI_BDF_ARGS(dev)) */
-#define PCI_BDF_FMT "%02x:%02x.%x"
+#define PCI_BDF_FMT     "%02x:%02x.%x"
 #define PCI_BDF_ARGS(d) (d)->bus, (d)->dev, (d)->fn
 
 enum pci_bar_type {
     PCI_BAR_NONE = 0, /* not implemented, or the upper half of a 64-bit BAR */
     PCI_BAR_IO,
-    PCI_BAR_MEM32,    /* includes the legacy below-1 MiB type */
+    PCI_BAR_MEM32, /* includes the legacy below-1 MiB type */
     PCI_BAR_MEM64,
 };
 
@@ -60,8 +61,9 @@ struct pci_dev {
     uint32_t class_code; /* base << 16 | sub << 8 | prog-if */
     uint8_t hdr_type;    /* PCI_HEADER_TYPE_*, without the multi-function bit */
     bool multifunction;
-    uint8_t irq_pin;  /* 0 none, 1-4 INTA-INTD */
-    uint8_t irq_line; /* as the firmware programmed it; 0xFF: not connected */
+    uint8_t irq_pin;             /* 0 none, 1-4 INTA-INTD */
+    uint8_t irq_line;            /* as the firmware programmed it; 0xFF: not connected */
+    uint8_t intx_slot, intx_pin; /* slot on the root bus and pin there, after bridge swizzling */
     struct pci_bar bar[PCI_NUM_BARS];
     uint8_t sec_bus, sub_bus; /* bridges (types 1 and 2) only */
 
@@ -78,9 +80,9 @@ struct pci_dev {
     /* MSI / MSI-X state, owned by the pci_msi* functions. */
     uint8_t msi_cap, msix_cap; /* capability offsets, 0 if absent */
     bool msi_enabled, msix_enabled;
-    uint16_t msix_table_size;  /* entries in the device's table */
-    uint16_t msix_nvec;        /* entries the driver asked for */
-    uint8_t *msix_table;       /* mapped table, inside the BAR's mapping */
+    uint16_t msix_table_size; /* entries in the device's table */
+    uint16_t msix_nvec;       /* entries the driver asked for */
+    uint8_t *msix_table;      /* mapped table, inside the BAR's mapping */
     const uint8_t *msix_pba;
 };
 
@@ -94,8 +96,14 @@ struct pci_id {
     uint32_t vendor, device;
     uint32_t class_code, class_mask;
 };
-#define PCI_ID_DEVICE(v, d) { .vendor = (v), .device = (d), .class_code = 0, .class_mask = 0 }
-#define PCI_ID_CLASS(c, m) { .vendor = PCI_ANY_ID, .device = PCI_ANY_ID, .class_code = (c), .class_mask = (m) }
+#define PCI_ID_DEVICE(v, d)                                                                                  \
+    {                                                                                                        \
+        .vendor = (v), .device = (d), .class_code = 0, .class_mask = 0                                       \
+    }
+#define PCI_ID_CLASS(c, m)                                                                                   \
+    {                                                                                                        \
+        .vendor = PCI_ANY_ID, .device = PCI_ANY_ID, .class_code = (c), .class_mask = (m)                     \
+    }
 
 /**
  * struct pci_driver - what a driver handles.
@@ -113,16 +121,22 @@ struct pci_driver {
 
 /*
  * PCI_DRIVER(drv) registers a `const struct pci_driver drv` by putting a
- * pointer to it in the linker section "pci_drivers". The name is a C
- * identifier on purpose: GNU ld then defines __start_pci_drivers and
- * __stop_pci_drivers by itself for host tests, and the kernel's linker.ld
- * provides the same two symbols around KEEP(*(pci_drivers)). The section
- * holds pointers, not structures, so its contents stay an array of equal
- * pointer-sized entries whatever the compiler does with alignment.
+ * pointer to it in the linker section ".pci_drivers", which linker.ld keeps
+ * (KEEP, despite --gc-sections) between __pci_drivers_start and
+ * __pci_drivers_end; host tests link with tests/unit/pci_drivers.ld for the
+ * same two symbols. The section holds pointers, not structures, so it stays
+ * an array of equal pointer-sized entries whatever the compiler does with
+ * alignment. Clang's AddressSanitizer would pad such globals with redzones,
+ * hence the no_sanitize there (GCC leaves globals in named sections alone).
  */
-#define PCI_DRIVER(drv)                                                                      \
-    static const struct pci_driver *const pci_driver_ptr_##drv                             \
-        __attribute__((used, section("pci_drivers"), aligned(sizeof(void *)))) = &(drv)
+#if defined(__clang__)
+#define PCI_DRIVER_NO_ASAN __attribute__((no_sanitize("address")))
+#else
+#define PCI_DRIVER_NO_ASAN
+#endif
+#define PCI_DRIVER(drv)                                                                                      \
+    static const struct pci_driver *const pci_driver_ptr_##drv                                               \
+        __attribute__((used, section(".pci_drivers"), aligned(sizeof(void *)))) PCI_DRIVER_NO_ASAN = &(drv)
 
 /* --- Initialisation and enumeration --- */
 
@@ -145,7 +159,7 @@ int pci_init_ecam(uint64_t base, uint8_t bus_start, uint8_t bus_end);
 int pci_init_ops(const struct pci_cfg_ops *ops);
 
 /**
- * pci_probe_drivers() - offer each device to the drivers in the pci_drivers
+ * pci_probe_drivers() - offer each device to the drivers in the .pci_drivers
  * section, first match that accepts wins; log who took what and which
  * devices no driver took. Call once, after interrupt controllers are up.
  * Return: number of devices claimed.
@@ -257,15 +271,17 @@ void pci_msi_disable(struct pci_dev *dev);
 
 /**
  * pci_intx_gsi() - the GSI the device's INTx pin is wired to, and the
- * trigger/polarity for irq_route_gsi() in @flags (may be NULL).
- * Taken from the interrupt line register SeaBIOS programs: on QEMU pc and q35
- * it holds the ISA IRQ of the PIRQ link the pin is routed to; the MADT
- * overrides (irq_isa_to_gsi) turn it into a GSI. A line >= 16 is taken as a
- * GSI already, level/active-low.
- * TODO: the authoritative mapping is the ACPI _PRT of the host bridge (AML);
- * without an AML interpreter we trust the firmware's register.
- * Return: the GSI, -ENODEV if the device has no INTx pin, -ENOENT if the
- * firmware left the line unassigned (0xFF, or 0 which is never a PCI IRQ).
+ * IRQ_TRIGGER_LEVEL/IRQ_POLARITY_LOW @flags (may be NULL) for irq_route_gsi().
+ * The pin is followed up through the bridges (swizzled at each one) to a
+ * slot on the root bus; irq_pci_intx_gsi() then applies the chipset's wiring
+ * (q35: fixed PIRQ E-H/A-D -> GSI 16-23; i440fx: the interrupt line SeaBIOS
+ * programmed, through the MADT overrides). The chipset is taken from the
+ * host bridge at 00:00.0 (8086:29c0 is q35, anything else is treated as a
+ * PIIX-style PIRQ router).
+ * TODO: the authoritative source is the ACPI _PRT (AML), which we do not
+ * interpret; the wiring above is QEMU's.
+ * Return: the GSI, -ENODEV if the device has no INTx pin, -ENOENT if its
+ * line cannot be routed (i440fx with the interrupt line unassigned).
  */
 int pci_intx_gsi(const struct pci_dev *dev, unsigned *flags);
 

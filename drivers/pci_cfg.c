@@ -15,9 +15,9 @@
 
 /* --- Configuration Mechanism #1 --- */
 
-#define PCI_CONFIG_ADDRESS 0xCF8 /* 32 rw */
-#define  PCI_CONFIG_ENABLE 0x80000000u /* bit 31: the next data access is a config cycle */
-#define PCI_CONFIG_DATA 0xCFC    /* 8/16/32 rw: bytes 0xCFC-0xCFF select the byte lanes */
+#define PCI_CONFIG_ADDRESS 0xCF8       /* 32 rw */
+#define PCI_CONFIG_ENABLE  0x80000000u /* bit 31: the next data access is a config cycle */
+#define PCI_CONFIG_DATA    0xCFC       /* 8/16/32 rw: bytes 0xCFC-0xCFF select the byte lanes */
 
 /*
  * CONFIG_ADDRESS holds bus (23:16), device (15:11), function (10:8) and the
@@ -26,8 +26,7 @@
  */
 static uint32_t portio_address(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off)
 {
-    return PCI_CONFIG_ENABLE | (uint32_t)bus << 16 | (uint32_t)dev << 11 | (uint32_t)fn << 8 |
-           (off & 0xFCu);
+    return PCI_CONFIG_ENABLE | (uint32_t)bus << 16 | (uint32_t)dev << 11 | (uint32_t)fn << 8 | (off & 0xFCu);
 }
 
 static uint32_t portio_read(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size)
@@ -43,8 +42,7 @@ static uint32_t portio_read(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, 
     }
 }
 
-static void portio_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size,
-                         uint32_t val)
+static void portio_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size, uint32_t val)
 {
     outl(PCI_CONFIG_ADDRESS, portio_address(bus, dev, fn, off));
     switch (size) {
@@ -71,12 +69,12 @@ const struct pci_cfg_ops pci_cfg_portio_ops = {
 
 /* Each bus takes 1 MiB of the window: device (19:15), function (14:12), offset (11:0). */
 #define ECAM_BUS_SHIFT 20
-#define ECAM_BUS_SIZE (1ul << ECAM_BUS_SHIFT)
+#define ECAM_BUS_SIZE  (1ul << ECAM_BUS_SHIFT)
 
 static struct {
     uint64_t base; /* physical address of bus 0 */
     uint8_t bus_start, bus_end;
-    void *bus_virt[PCI_MAX_BUS];   /* mapping of each bus's 1 MiB, NULL until first use */
+    void *bus_virt[PCI_MAX_BUS];  /* mapping of each bus's 1 MiB, NULL until first use */
     bool map_failed[PCI_MAX_BUS]; /* so a failed mapping is reported once, not per access */
 } ecam;
 
@@ -113,8 +111,7 @@ static uint32_t ecam_read(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, un
     }
 }
 
-static void ecam_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size,
-                       uint32_t val)
+static void ecam_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size, uint32_t val)
 {
     uint8_t *a = ecam_addr(bus, dev, fn, off);
     if (!a)

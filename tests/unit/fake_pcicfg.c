@@ -9,7 +9,7 @@
 #include "arch/x86_64/paging.h"
 #include "drivers/pci_regs.h"
 
-#define FAKE_MAX_FNS 192
+#define FAKE_MAX_FNS  192
 #define FAKE_MAX_MMIO 16
 
 static struct fake_pcifn fns[FAKE_MAX_FNS];
@@ -94,8 +94,8 @@ void fake_pci_wmask32(struct fake_pcifn *f, uint8_t off, uint32_t mask)
         f->wmask[off + i] = (uint8_t)(mask >> (8 * i));
 }
 
-struct fake_pcifn *fake_pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t vendor,
-                                uint16_t device, uint32_t class_code, uint8_t hdr_type)
+struct fake_pcifn *fake_pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t vendor, uint16_t device,
+                                uint32_t class_code, uint8_t hdr_type)
 {
     struct fake_pcifn *f = new_fn(bus, dev, fn);
     fake_pci_set16(f, PCI_VENDOR_ID, vendor);
@@ -103,8 +103,7 @@ struct fake_pcifn *fake_pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t v
     fake_pci_set32(f, PCI_REVISION_ID, class_code << 8 | 0x01);
     fake_pci_set8(f, PCI_HEADER_TYPE, hdr_type);
     fake_pci_wmask16(f, PCI_COMMAND,
-                     PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-                         PCI_COMMAND_INTX_DISABLE);
+                     PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
     f->w1c[PCI_STATUS] = 0x00;
     f->w1c[PCI_STATUS + 1] = 0xF9; /* bits 15:11 and 8: error bits, RW1C */
     f->wmask[PCI_CACHE_LINE_SIZE] = 0xFF;
@@ -144,8 +143,7 @@ void fake_pci_bar_mem64(struct fake_pcifn *f, int bar, uint64_t addr, uint64_t s
     fake_pci_wmask32(f, off + 4, (uint32_t)(mask >> 32));
 }
 
-void fake_pci_bridge(struct fake_pcifn *f, uint8_t primary, uint8_t secondary,
-                     uint8_t subordinate)
+void fake_pci_bridge(struct fake_pcifn *f, uint8_t primary, uint8_t secondary, uint8_t subordinate)
 {
     fake_pci_set8(f, PCI_PRIMARY_BUS, primary);
     fake_pci_set8(f, PCI_SECONDARY_BUS, secondary);
@@ -187,8 +185,7 @@ static bool is_bar(const struct fake_pcifn *f, uint16_t off)
     return off >= PCI_BAR0 && off < PCI_BAR0 + 4 * n;
 }
 
-static void fake_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size,
-                       uint32_t val)
+static void fake_write(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, unsigned size, uint32_t val)
 {
     assert(size == 1 || size == 2 || size == 4);
     assert(off % size == 0 && off + size <= 256);

@@ -26,7 +26,7 @@ struct fake_pcifn {
     uint8_t w1c[256];   /* 1: writing 1 clears the bit */
     /* What the code under test did to this function. */
     unsigned reads, writes;
-    unsigned cmd_writes;            /* writes that touched the command register */
+    unsigned cmd_writes;               /* writes that touched the command register */
     unsigned bar_sized_while_decoding; /* all-ones written to a live BAR with decode on */
 };
 
@@ -41,8 +41,8 @@ void fake_pci_reset(void);
  * INTx disable), interrupt line and cache line are writable; status bits
  * 15:11 and 8 are write-1-to-clear.
  */
-struct fake_pcifn *fake_pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t vendor,
-                                uint16_t device, uint32_t class_code, uint8_t hdr_type);
+struct fake_pcifn *fake_pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t vendor, uint16_t device,
+                                uint32_t class_code, uint8_t hdr_type);
 
 /** fake_pci_add_all_ones() - a function whose every register reads 0xFF and ignores writes. */
 struct fake_pcifn *fake_pci_add_all_ones(uint8_t bus, uint8_t dev, uint8_t fn);
@@ -53,8 +53,7 @@ void fake_pci_bar_mem32(struct fake_pcifn *f, int bar, uint32_t addr, uint32_t s
 void fake_pci_bar_mem64(struct fake_pcifn *f, int bar, uint64_t addr, uint64_t size, bool pref);
 
 /** fake_pci_bridge() - bus numbers of a type 1 header (writable, as in hardware). */
-void fake_pci_bridge(struct fake_pcifn *f, uint8_t primary, uint8_t secondary,
-                     uint8_t subordinate);
+void fake_pci_bridge(struct fake_pcifn *f, uint8_t primary, uint8_t secondary, uint8_t subordinate);
 
 /** fake_pci_cap_head() - set the capabilities pointer at 0x34 and the status bit. */
 void fake_pci_cap_head(struct fake_pcifn *f, uint8_t first);

@@ -70,15 +70,27 @@ void irq_msi_compose(int vector, uint64_t *addr, uint32_t *data)
     *data = (uint32_t)vector;
 }
 
-/* ISA 10 is overridden to an unusual GSI so the test can see the mapping was applied. */
-uint32_t irq_isa_to_gsi(unsigned isa_irq, unsigned *flags)
+/* Records its arguments; the GSI encodes slot and pin so the test can check both. */
+static struct {
+    int calls;
+    enum irq_pci_chipset chipset;
+    unsigned slot, pin;
+    uint8_t line;
+} intx;
+
+int irq_pci_intx_gsi(enum irq_pci_chipset chipset, unsigned slot, unsigned pin, uint8_t line, uint32_t *gsi,
+                     unsigned *flags)
 {
-    if (isa_irq == 10) {
-        *flags = IRQ_TRIGGER_LEVEL;
-        return 42;
-    }
-    *flags = 0;
-    return isa_irq;
+    intx.calls++;
+    intx.chipset = chipset;
+    intx.slot = slot;
+    intx.pin = pin;
+    intx.line = line;
+    if (line == 0xFF)
+        return -ENODEV;
+    *gsi = 1000 + slot * 10 + pin;
+    *flags = IRQ_TRIGGER_LEVEL;
+    return 0;
 }
 
 static int setup(void **state)
@@ -87,6 +99,7 @@ static int setup(void **state)
     fake_pci_reset();
     log_n = 0;
     msi_addr = 0xFEE00000u;
+    memset(&intx, 0, sizeof(intx));
     return 0;
 }
 
@@ -132,10 +145,10 @@ static void test_enumerate_nested_buses(void **state)
     assert_int_equal(pci_init_ops(&fake_pci_ops), 11);
     assert_int_equal(pci_dev_count(), 11);
 
-    struct collect c = { .n = 0 };
+    struct collect c = {.n = 0};
     pci_foreach_dev(collect_fn, &c);
     static const uint32_t want[] = {
-        BDF(0, 0, 0), BDF(0, 1, 0), BDF(0, 2, 0), BDF(0, 2, 2), BDF(0, 4, 0), BDF(0, 0x1f, 0),
+        BDF(0, 0, 0),    BDF(0, 1, 0),    BDF(0, 2, 0), BDF(0, 2, 2), BDF(0, 4, 0), BDF(0, 0x1f, 0),
         BDF(0, 0x1f, 2), BDF(0, 0x1f, 3), BDF(1, 0, 0), BDF(1, 1, 0), BDF(2, 0, 0),
     };
     assert_int_equal(c.n, 11);
@@ -160,7 +173,7 @@ static void test_enumerate_nested_buses(void **state)
     assert_int_equal(d->sub_bus, 2);
     assert_int_equal(pci_get_dev(2, 0, 0)->device, 0x1042);
 
-    assert_logged_once("pci: 11 functions on 3 buses (config access: fake)");
+    assert_logged_once("pci: 11 functions on 3 buses (config access: fake, q35 INTx routing)");
     assert_logged_once("pci: 00:1f.2 8086:2922 SATA controller [0106] (rev 01)");
     assert_logged_once("pci: 00:00.0 8086:29c0 Host bridge [0600]");
     assert_logged_once("pci: 02:00.0 1af4:1042 SCSI storage controller [0100]");
@@ -199,12 +212,17 @@ static void test_bridge_guards(void **state)
     assert_non_null(pci_get_dev(2, 1, 0));
     assert_logged_once("pci: 10 functions on 3 buses");
     assert_logged_once("pci: 00:01.0: bridge not configured by firmware, not followed");
-    assert_logged_once("pci: 00:02.0: bridge to buses 00-03 does not fit behind bus 00 (limit ff), not followed");
+    assert_logged_once(
+        "pci: 00:02.0: bridge to buses 00-03 does not fit behind bus 00 (limit ff), not followed");
     assert_logged_once("pci: 00:04.0: bridge to bus 01, which was already scanned, not followed");
-    assert_logged_once("pci: 00:05.0: bridge to buses 06-05 does not fit behind bus 00 (limit ff), not followed");
-    assert_logged_once("pci: 01:00.0: bridge to buses 01-01 does not fit behind bus 01 (limit 04), not followed");
-    assert_logged_once("pci: 01:02.0: bridge to buses 03-09 does not fit behind bus 01 (limit 04), not followed");
-    assert_logged_once("pci: 02:00.0: bridge to buses 01-04 does not fit behind bus 02 (limit 02), not followed");
+    assert_logged_once(
+        "pci: 00:05.0: bridge to buses 06-05 does not fit behind bus 00 (limit ff), not followed");
+    assert_logged_once(
+        "pci: 01:00.0: bridge to buses 01-01 does not fit behind bus 01 (limit 04), not followed");
+    assert_logged_once(
+        "pci: 01:02.0: bridge to buses 03-09 does not fit behind bus 01 (limit 04), not followed");
+    assert_logged_once(
+        "pci: 02:00.0: bridge to buses 01-04 does not fit behind bus 02 (limit 02), not followed");
     assert_int_equal(log_count("not followed"), 7);
 }
 
@@ -220,7 +238,8 @@ static void test_deep_chain_ends_at_loop(void **state)
     assert_int_equal(pci_init_ops(&fake_pci_ops), 80);
     assert_logged_once("pci: 80 functions on 40 buses");
     assert_non_null(pci_get_dev(39, 1, 0));
-    assert_logged_once("pci: 27:00.0: bridge to buses 05-ff does not fit behind bus 27 (limit ff), not followed");
+    assert_logged_once(
+        "pci: 27:00.0: bridge to buses 05-ff does not fit behind bus 27 (limit ff), not followed");
 }
 
 static void test_device_table_full(void **state)
@@ -257,7 +276,7 @@ static void test_bar_sizing(void **state)
 
     struct fake_pcifn *g = fake_pci_add(0, 6, 0, 0x1234, 0x2222, 0x120000, 0x00);
     fake_pci_bar_mem64(g, 0, 0x400000000ull, 0x200000000ull, false); /* 8 GiB */
-    fake_pci_set32(g, PCI_BAR(5), PCI_BAR_MEM_TYPE_64); /* 64-bit type in the last slot */
+    fake_pci_set32(g, PCI_BAR(5), PCI_BAR_MEM_TYPE_64);              /* 64-bit type in the last slot */
     fake_pci_wmask32(g, PCI_BAR(5), 0xFFFFF000u);
 
     struct fake_pcifn *br = fake_pci_add(0, 7, 0, 0x1b36, 0x000c, 0x060400, 0x01);
@@ -343,12 +362,12 @@ static void test_enable_and_map(void **state)
     assert_int_equal(fake_mmio_ncalls, 1); /* mapped once */
     assert_int_equal(fake_mmio_calls[0].phys, 0xfebd1000);
     assert_int_equal(fake_mmio_calls[0].len, 0x1000);
-    assert_null(pci_map_bar(d, 0));  /* I/O */
-    assert_null(pci_map_bar(d, 3));  /* upper half */
-    assert_null(pci_map_bar(d, 5));  /* absent */
-    assert_null(pci_map_bar(d, 6));  /* no such BAR */
+    assert_null(pci_map_bar(d, 0)); /* I/O */
+    assert_null(pci_map_bar(d, 3)); /* upper half */
+    assert_null(pci_map_bar(d, 5)); /* absent */
+    assert_null(pci_map_bar(d, 6)); /* no such BAR */
     assert_null(pci_map_bar(d, -1));
-    assert_null(pci_map_bar(d, 2));  /* address 0 */
+    assert_null(pci_map_bar(d, 2)); /* address 0 */
     assert_logged_once("pci: 00:03.0: BAR2 has no address assigned");
     assert_logged_once("pci:   BAR2: memory at <unassigned> (64-bit, prefetchable) [size=16K]");
     assert_int_equal(fake_mmio_ncalls, 1);
@@ -475,7 +494,7 @@ static void test_caps_loop(void **state)
     assert_int_equal(pci_find_capability(d, PCI_CAP_ID_VNDR, pos), 0);
     assert_int_equal(pci_find_capability(d, PCI_CAP_ID_MSIX, 0), 0x50);
     assert_int_equal(f->reads, reads_after_init); /* the cached list, no config reads */
-    assert_int_equal(log_count("loops back"), 2);  /* once per device, never again */
+    assert_int_equal(log_count("loops back"), 2); /* once per device, never again */
 
     d = pci_get_dev(0, 4, 0);
     assert_int_equal(d->ncaps, 1);
@@ -498,7 +517,7 @@ static void test_caps_bad_pointers(void **state)
     fake_pci_cap(f, 0x50, PCI_CAP_ID_MSI, 0x00);
     f = fake_pci_add(0, 4, 0, 0x1af4, 0x1041, 0x020000, 0x00);
     fake_pci_cap_head(f, 0x40);
-    fake_pci_cap(f, 0x40, PCI_CAP_ID_PM, 0xFC); /* last legal dword */
+    fake_pci_cap(f, 0x40, PCI_CAP_ID_PM, 0xFC);   /* last legal dword */
     fake_pci_cap(f, 0xFC, PCI_CAP_ID_VNDR, 0x3C); /* then into the header */
     f = fake_pci_add(0, 5, 0, 0x1af4, 0x1041, 0x020000, 0x00);
     fake_pci_cap_head(f, 0x40);
@@ -624,10 +643,10 @@ static void test_msix(void **state)
 static void test_msix_bad_table(void **state)
 {
     (void)state;
-    add_msix_dev(1, 4, 0x3FF8 | 4);     /* runs past the end of the 16K BAR */
-    add_msix_dev(2, 4, 0x0 | 0);        /* BIR 0 is an I/O BAR */
-    add_msix_dev(3, 4, 0x0 | 7);        /* BIR 7 does not exist */
-    add_msix_dev(4, 4, 0x0 | 4);        /* fine, but no mapping will be possible */
+    add_msix_dev(1, 4, 0x3FF8 | 4); /* runs past the end of the 16K BAR */
+    add_msix_dev(2, 4, 0x0 | 0);    /* BIR 0 is an I/O BAR */
+    add_msix_dev(3, 4, 0x0 | 7);    /* BIR 7 does not exist */
+    add_msix_dev(4, 4, 0x0 | 4);    /* fine, but no mapping will be possible */
     pci_init_ops(&fake_pci_ops);
 
     assert_int_equal(pci_msix_enable(pci_get_dev(0, 1, 0), 1), -EIO);
@@ -685,37 +704,57 @@ static void test_msi(void **state)
     assert_int_equal(pci_msix_enable(d, 1), -ENODEV);
 }
 
+static struct fake_pcifn *add_pin(uint8_t bus, uint8_t dev, uint8_t pin, uint8_t line)
+{
+    struct fake_pcifn *f = fake_pci_add(bus, dev, 0, 0x8086, 0x100e, 0x020000, 0x00);
+    fake_pci_set8(f, PCI_INTERRUPT_PIN, pin);
+    fake_pci_set8(f, PCI_INTERRUPT_LINE, line);
+    return f;
+}
+
 static void test_intx_gsi(void **state)
 {
     (void)state;
-    struct fake_pcifn *f;
-    f = fake_pci_add(0, 1, 0, 0x8086, 0x100e, 0x020000, 0x00);
-    fake_pci_set8(f, PCI_INTERRUPT_PIN, 1);
-    fake_pci_set8(f, PCI_INTERRUPT_LINE, 11);
-    f = fake_pci_add(0, 2, 0, 0x8086, 0x100e, 0x020000, 0x00);
-    fake_pci_set8(f, PCI_INTERRUPT_PIN, 2);
-    fake_pci_set8(f, PCI_INTERRUPT_LINE, 10);
-    f = fake_pci_add(0, 3, 0, 0x8086, 0x100e, 0x020000, 0x00);
-    fake_pci_set8(f, PCI_INTERRUPT_PIN, 1);
-    fake_pci_set8(f, PCI_INTERRUPT_LINE, 0xFF);
-    fake_pci_add(0, 4, 0, 0x8086, 0x100e, 0x020000, 0x00); /* no pin */
-    f = fake_pci_add(0, 5, 0, 0x8086, 0x100e, 0x020000, 0x00);
-    fake_pci_set8(f, PCI_INTERRUPT_PIN, 4);
-    fake_pci_set8(f, PCI_INTERRUPT_LINE, 20);
+    fake_pci_add(0, 0, 0, 0x8086, 0x29c0, 0x060000, 0x00); /* q35 host bridge */
+    add_pin(0, 3, 1, 11);
+    add_pin(0, 4, 0, 0); /* no pin */
+    struct fake_pcifn *f = fake_pci_add(0, 0x1c, 0, 0x8086, 0x2940, 0x060400, 0x01);
+    fake_pci_bridge(f, 0, 1, 2);
+    add_pin(1, 0, 1, 10);
+    add_pin(1, 3, 4, 10); /* INTD of device 3: INTC at the bridge */
+    f = fake_pci_add(1, 2, 0, 0x1b36, 0x0001, 0x060400, 0x01);
+    fake_pci_bridge(f, 1, 2, 2);
+    add_pin(2, 1, 3, 10); /* INTC, rotated by 1 then by 2: INTB at slot 1c */
     pci_init_ops(&fake_pci_ops);
+    assert_logged_once("q35 INTx routing");
 
     unsigned flags = 0xdead;
-    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 1, 0), &flags), 11);
-    assert_int_equal(flags, IRQ_TRIGGER_LEVEL); /* no override: still level */
-    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 2, 0), &flags), 42);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 3, 0), &flags), 1000 + 3 * 10 + 1);
     assert_int_equal(flags, IRQ_TRIGGER_LEVEL);
-    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 3, 0), &flags), -ENOENT);
-    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 4, 0), NULL), -ENODEV);
-    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 5, 0), &flags), 20);
-    assert_int_equal(flags, IRQ_PCI_INTX);
+    assert_int_equal(intx.chipset, IRQ_CHIPSET_Q35);
+    assert_int_equal(intx.line, 11);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(1, 0, 0), &flags), 1000 + 0x1c * 10 + 1);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(1, 3, 0), NULL), 1000 + 0x1c * 10 + 3);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(2, 1, 0), NULL), 1000 + 0x1c * 10 + 2);
+    assert_int_equal(intx.calls, 4);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 4, 0), &flags), -ENODEV);
+    assert_int_equal(intx.calls, 4); /* no pin: not even asked */
     assert_logged_once("pci:   interrupt: pin A, line 11");
-    assert_logged_once("pci:   interrupt: pin D, line 20");
+    assert_logged_once("pci:   interrupt: pin D, line 10");
     assert_int_equal(log_count("interrupt:"), 4);
+
+    /* Anything but the q35 host bridge is treated as a PIIX-style PIRQ router. */
+    fake_pci_reset();
+    fake_pci_add(0, 0, 0, 0x8086, 0x1237, 0x060000, 0x00);
+    add_pin(0, 5, 2, 0xFF);
+    add_pin(0, 6, 1, 11);
+    pci_init_ops(&fake_pci_ops);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 5, 0), &flags), -ENOENT);
+    assert_int_equal(intx.chipset, IRQ_CHIPSET_I440FX);
+    assert_int_equal(intx.slot, 5);
+    assert_int_equal(intx.pin, 2);
+    assert_int_equal(pci_intx_gsi(pci_get_dev(0, 6, 0), &flags), 1000 + 6 * 10 + 1);
+    assert_int_equal(intx.line, 11);
 }
 
 /* --- Driver table --- */
@@ -752,19 +791,19 @@ static int fail_probe(struct pci_dev *d)
 static const struct pci_id net_ids[] = {
     PCI_ID_DEVICE(0x1af4, 0x1000),
     PCI_ID_DEVICE(0x1af4, 0x1041),
-    { 0 },
+    {0},
 };
-static const struct pci_id ahci_ids[] = { PCI_ID_CLASS(0x010601, 0xFFFFFF), { 0 } };
-static const struct pci_id host_ids[] = { PCI_ID_CLASS(0x060000, 0xFFFF00), { 0 } };
+static const struct pci_id ahci_ids[] = {PCI_ID_CLASS(0x010601, 0xFFFFFF), {0}};
+static const struct pci_id host_ids[] = {PCI_ID_CLASS(0x060000, 0xFFFF00), {0}};
 static const struct pci_id smbus_ids[] = {
-    { .vendor = 0x8086, .device = PCI_ANY_ID, .class_code = 0x0c0500, .class_mask = 0xFFFF00 },
-    { 0 },
+    {.vendor = 0x8086, .device = PCI_ANY_ID, .class_code = 0x0c0500, .class_mask = 0xFFFF00},
+    {0},
 };
 
-static const struct pci_driver test_net = { "test-net", net_ids, net_probe };
-static const struct pci_driver test_ahci = { "test-ahci", ahci_ids, ahci_probe };
-static const struct pci_driver test_decline = { "test-decline", host_ids, decline_probe };
-static const struct pci_driver test_fail = { "test-fail", smbus_ids, fail_probe };
+static const struct pci_driver test_net = {"test-net", net_ids, net_probe};
+static const struct pci_driver test_ahci = {"test-ahci", ahci_ids, ahci_probe};
+static const struct pci_driver test_decline = {"test-decline", host_ids, decline_probe};
+static const struct pci_driver test_fail = {"test-fail", smbus_ids, fail_probe};
 PCI_DRIVER(test_net);
 PCI_DRIVER(test_ahci);
 PCI_DRIVER(test_decline);
@@ -851,8 +890,7 @@ static void ecam_put(uint8_t *cfg, uint16_t off, uint32_t v, unsigned size)
     memcpy(cfg + off, &v, size);
 }
 
-static void ecam_dev(uint8_t *cfg, uint16_t vendor, uint16_t device, uint32_t class_code,
-                     uint8_t hdr)
+static void ecam_dev(uint8_t *cfg, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t hdr)
 {
     memset(cfg, 0, 4096);
     ecam_put(cfg, PCI_VENDOR_ID, vendor, 2);
@@ -880,8 +918,9 @@ static void test_ecam(void **state)
     fake_mmio_add(ECAM_PHYS, ecam, len);
 
     assert_int_equal(pci_init_ecam(ECAM_PHYS, 0, 1), 4);
-    assert_logged_once("pci: 4 functions on 2 buses (config access: ecam)");
-    assert_logged_once("pci: 00:02.0: bridge to buses 02-02 does not fit behind bus 00 (limit 01), not followed");
+    assert_logged_once("pci: 4 functions on 2 buses (config access: ecam, q35 INTx routing)");
+    assert_logged_once(
+        "pci: 00:02.0: bridge to buses 02-02 does not fit behind bus 00 (limit 01), not followed");
     struct pci_dev *d = pci_get_dev(1, 3, 0);
     assert_non_null(d);
     assert_int_equal(d->vendor, 0x1af4);
@@ -902,7 +941,7 @@ static void test_ecam(void **state)
     assert_int_equal(pci_init_ecam(ECAM_PHYS, 1, 1), 1);
     assert_int_equal(fake_mmio_calls[0].phys, ECAM_PHYS + (1u << 20));
     assert_non_null(pci_get_dev(1, 3, 0));
-    assert_logged_once("pci: 1 functions on 1 buses (config access: ecam)");
+    assert_logged_once("pci: 1 functions on 1 buses (config access: ecam, i440fx/PIRQ INTx routing)");
     free(ecam);
 }
 
