@@ -41,7 +41,7 @@ typedef uint64_t le64;
 
 /* Feature bits of the ring itself (6 "Reserved Feature Bits"). */
 #define VIRTIO_RING_F_INDIRECT_DESC 28 /* descriptors may point at indirect tables, 2.7.5.3 */
-#define VIRTIO_RING_F_EVENT_IDX 29     /* used_event / avail_event replace the flags, 2.7.7 */
+#define VIRTIO_RING_F_EVENT_IDX     29 /* used_event / avail_event replace the flags, 2.7.7 */
 
 /* 2.7.5 The Virtqueue Descriptor Table. */
 struct vring_desc {
@@ -50,8 +50,8 @@ struct vring_desc {
     le16 flags; /* VRING_DESC_F_* */
     le16 next;  /* index of the next descriptor if flags & NEXT */
 };
-#define VRING_DESC_F_NEXT 0x1     /* the chain continues at .next */
-#define VRING_DESC_F_WRITE 0x2    /* device-writable (otherwise device-readable) */
+#define VRING_DESC_F_NEXT     0x1 /* the chain continues at .next */
+#define VRING_DESC_F_WRITE    0x2 /* device-writable (otherwise device-readable) */
 #define VRING_DESC_F_INDIRECT 0x4 /* .addr/.len hold a table of descriptors, 2.7.5.3 */
 
 _Static_assert(sizeof(struct vring_desc) == 16, "virtio 2.7.5: descriptors are 16 bytes");
@@ -112,9 +112,9 @@ static inline int vring_need_event(uint16_t event, uint16_t new_idx, uint16_t ol
 }
 
 /* Sizes and alignments of the three areas (2.7, table "Virtqueue Part"). */
-#define VRING_DESC_ALIGN 16
+#define VRING_DESC_ALIGN  16
 #define VRING_AVAIL_ALIGN 2
-#define VRING_USED_ALIGN 4
+#define VRING_USED_ALIGN  4
 
 static inline size_t vring_desc_size(unsigned num)
 {

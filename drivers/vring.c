@@ -295,8 +295,7 @@ static bool vring_break(struct vring *vr)
 }
 
 /* Fill descriptor @d for segment @seg; the device sees the physical address. */
-static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, uint16_t flags,
-                            uint16_t next)
+static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, uint16_t flags, uint16_t next)
 {
     d->addr = virt_to_phys(seg->addr);
     d->len = seg->len;
@@ -304,8 +303,7 @@ static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, u
     d->next = next;
 }
 
-int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, unsigned n_in,
-              void *cookie)
+int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, unsigned n_in, void *cookie)
 {
     unsigned total = n_out + n_in, i, ndesc;
     uint64_t bytes = 0, in_bytes = 0;
@@ -517,8 +515,8 @@ void *vring_get_used(struct vring *vr, uint32_t *len)
      * that would make the caller read past its buffer. */
     if (written > vr->state[id].in_len) {
         if (vring_break(vr))
-            klog(LOG_ERR, "virtio: queue %u broken: used len %u for id %u exceeds writable %u",
-                 vr->index, written, id, vr->state[id].in_len);
+            klog(LOG_ERR, "virtio: queue %u broken: used len %u for id %u exceeds writable %u", vr->index,
+                 written, id, vr->state[id].in_len);
         return NULL;
     }
 

@@ -34,10 +34,10 @@ struct vring_seg {
 typedef void (*vring_notify_fn)(void *ctx, unsigned index);
 
 struct vring_config {
-    unsigned index;        /* queue index within the device (logs, notify) */
-    unsigned num;          /* queue size: a power of two, 1..VRING_MAX_NUM */
-    bool legacy;           /* legacy 0.9.5 layout: used ring at a 4096-aligned offset */
-    uint64_t features;     /* negotiated features; vring looks at INDIRECT_DESC, EVENT_IDX */
+    unsigned index;    /* queue index within the device (logs, notify) */
+    unsigned num;      /* queue size: a power of two, 1..VRING_MAX_NUM */
+    bool legacy;       /* legacy 0.9.5 layout: used ring at a 4096-aligned offset */
+    uint64_t features; /* negotiated features; vring looks at INDIRECT_DESC, EVENT_IDX */
     vring_notify_fn notify;
     void *notify_ctx;
 };
@@ -126,13 +126,14 @@ unsigned vring_num_free(const struct vring *vr);
  * Uses one descriptor and an indirect table when VIRTIO_RING_F_INDIRECT_DESC
  * was negotiated, the chain has 2..VRING_INDIRECT_MAX segments and a table is
  * free; otherwise one descriptor per segment.
- * Does not notify the device: call vring_kick() once after a batch.
+ * Does not notify the device: call vring_kick() once after a batch (only a
+ * batch of 65535 unkicked chains kicks by itself: the 16-bit kick check
+ * cannot measure a longer one).
  * Return: 0; -EINVAL for an empty chain, a NULL cookie, a chain longer than
  * the queue or over 4 GiB in total; -ENOSPC when too few descriptors are free
  * (ring full: reclaim used chains and retry); -EIO when the queue is broken.
  */
-int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, unsigned n_in,
-              void *cookie);
+int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, unsigned n_in, void *cookie);
 
 /**
  * vring_kick_prepare() - does the device want a notification for the chains
@@ -152,6 +153,8 @@ bool vring_kick(struct vring *vr);
  * vring_get_used() - take the next chain the device has completed (2.7.14),
  * and put its descriptors (and indirect table) back on the free lists.
  * @len: receives the number of bytes the device wrote (0 for a read-only chain).
+ * With EVENT_IDX and callbacks enabled, also asks for an interrupt at the
+ * next completion (used_event = the next entry), as Linux does.
  * Return: the chain's cookie, or NULL when there is none or the queue is
  * broken (the used entry was invalid: see the file comment).
  */
@@ -188,7 +191,8 @@ bool vring_enable_cb(struct vring *vr);
 /**
  * vring_enable_cb_delayed() - like vring_enable_cb(), but with EVENT_IDX only
  * ask for an interrupt once about 3/4 of the outstanding chains are complete
- * (for transmit completions, which nobody waits for).
+ * (for transmit completions, which nobody waits for). Call it after
+ * collecting: a later vring_get_used() moves the event back to the next entry.
  * Return: false if that many completed meanwhile.
  */
 bool vring_enable_cb_delayed(struct vring *vr);

@@ -31,17 +31,17 @@
 #include "lib/klog.h"
 #include "vdev_model.h"
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz_vring: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                         \
-        }                                                                                    \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "fuzz_vring: invariant failed at line %d: %s\n", __LINE__, #cond);               \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 #define MAX_TOKENS 2048
 #define MAX_POPPED 128
-#define MAX_CHAIN 40 /* below the model's VDEV_MAX_SEGS */
+#define MAX_CHAIN  40 /* below the model's VDEV_MAX_SEGS */
 
 struct input {
     const uint8_t *p;
@@ -67,17 +67,17 @@ struct world {
     struct vdev_model m;
     unsigned num;
     uint64_t features;
-    bool lied;        /* the device wrote something on its own since the last reset */
+    bool lied; /* the device wrote something on its own since the last reset */
     bool was_broken;
     unsigned next_token;
-    unsigned live;    /* outstanding cookies */
+    unsigned live; /* outstanding cookies */
     bool token_live[MAX_TOKENS];
     struct vdev_elem popped[MAX_POPPED];
     unsigned n_popped;
 };
 
 static char tokens[MAX_TOKENS];
-static uint8_t buffers[1 << 16];       /* what the chains point into */
+static uint8_t buffers[1 << 16];          /* what the chains point into */
 static const uint8_t pattern[4096] = {1}; /* what the device writes */
 
 static void irq(void *ctx)

@@ -20,7 +20,7 @@
 #include "vdev_model.h"
 
 #define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
-#define F_EVENT (1ull << VIRTIO_RING_F_EVENT_IDX)
+#define F_EVENT    (1ull << VIRTIO_RING_F_EVENT_IDX)
 
 struct fx {
     struct vring *vr;
@@ -41,8 +41,12 @@ static void fx_irq(void *ctx)
 static void fx_init(struct fx *f, unsigned num, uint64_t features, bool legacy)
 {
     struct vring_config cfg = {
-        .index = 3, .num = num, .legacy = legacy, .features = features,
-        .notify = vdev_kick, .notify_ctx = &f->m,
+        .index = 3,
+        .num = num,
+        .legacy = legacy,
+        .features = features,
+        .notify = vdev_kick,
+        .notify_ctx = &f->m,
     };
     struct vring_addrs a;
 
@@ -244,7 +248,7 @@ static void test_add_get_roundtrip(void **unused)
     assert_ptr_equal(e.out[1].addr, pkt);
     assert_int_equal(((uint8_t *)e.out[1].addr)[100], 0x42);
     assert_ptr_equal(e.in[0].addr, rx);
-    assert_int_equal(vdev_pop(&f.m, &e) , 0);
+    assert_int_equal(vdev_pop(&f.m, &e), 0);
 
     assert_int_equal(vdev_write(&e, "hello", 5), 5);
     vdev_push(&f.m, &e, 5);

@@ -121,8 +121,7 @@ static void wr16(le16 *p, uint16_t v)
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
-static int vdev_error(struct vdev_model *m, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int vdev_error(struct vdev_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int vdev_error(struct vdev_model *m, const char *fmt, ...)
 {
@@ -141,15 +140,15 @@ static int vdev_error(struct vdev_model *m, const char *fmt, ...)
 static void *vdev_map(struct vdev_model *m, uint64_t phys, uint64_t len)
 {
     if (phys < VDEV_PHYS_OFFSET || phys - VDEV_PHYS_OFFSET + len > 0x0000800000000000ull) {
-        vdev_error(m, "address %#llx (len %llu) is not a translated guest address",
-                   (unsigned long long)phys, (unsigned long long)len);
+        vdev_error(m, "address %#llx (len %llu) is not a translated guest address", (unsigned long long)phys,
+                   (unsigned long long)len);
         return NULL;
     }
     return phys_to_virt(phys);
 }
 
-void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned num,
-               uint64_t features, vdev_irq_fn irq, void *irq_ctx)
+void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned num, uint64_t features,
+               vdev_irq_fn irq, void *irq_ctx)
 {
     memset(m, 0, sizeof(*m));
     m->num = num;
@@ -158,8 +157,7 @@ void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned n
     m->desc = vdev_map(m, addrs->desc, vring_desc_size(num));
     m->avail = vdev_map(m, addrs->driver, vring_avail_size(num));
     m->used = vdev_map(m, addrs->device, vring_used_size(num));
-    if (((uintptr_t)m->desc & (VRING_DESC_ALIGN - 1)) ||
-        ((uintptr_t)m->avail & (VRING_AVAIL_ALIGN - 1)) ||
+    if (((uintptr_t)m->desc & (VRING_DESC_ALIGN - 1)) || ((uintptr_t)m->avail & (VRING_AVAIL_ALIGN - 1)) ||
         ((uintptr_t)m->used & (VRING_USED_ALIGN - 1)))
         vdev_error(m, "misaligned ring areas");
     /* Strictly 2.7.7.2 from the start: QEMU instead interrupts unconditionally

@@ -81,7 +81,7 @@ struct vdev_model {
     uint16_t used_idx;       /* shadow of used->idx */
     uint16_t signalled_used; /* used->idx at the last interrupt decision (EVENT_IDX) */
     bool signalled_used_valid;
-    unsigned inuse;          /* popped and not yet pushed */
+    unsigned inuse; /* popped and not yet pushed */
 
     vdev_irq_fn irq;
     void *irq_ctx;
@@ -98,8 +98,8 @@ struct vdev_model {
  * physical addresses the driver programmed, the queue size, and the
  * negotiated features.
  */
-void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned num,
-               uint64_t features, vdev_irq_fn irq, void *irq_ctx);
+void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned num, uint64_t features,
+               vdev_irq_fn irq, void *irq_ctx);
 
 /* A vring_notify_fn: the driver's doorbell. @ctx is the model. */
 void vdev_kick(void *ctx, unsigned index);
