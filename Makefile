@@ -45,7 +45,14 @@ ARCH_SRCS := \
 	arch/x86_64/paging.c \
 	arch/x86_64/dma.c \
 	arch/x86_64/power.c \
-	arch/x86_64/selftest.c
+	arch/x86_64/selftest.c \
+	arch/x86_64/cpu.c \
+	arch/x86_64/acpi.c \
+	arch/x86_64/pic.c \
+	arch/x86_64/lapic.c \
+	arch/x86_64/ioapic.c \
+	arch/x86_64/irq.c \
+	arch/x86_64/timer.c
 
 LIB_SRCS := \
 	lib/string.c \
@@ -56,7 +63,12 @@ LIB_SRCS := \
 	lib/klog.c \
 	lib/cmdline.c
 
-DRIVER_SRCS :=
+DRIVER_SRCS := \
+	drivers/pci_cfg.c \
+	drivers/pci.c \
+	drivers/vring.c \
+	drivers/virtio.c \
+	drivers/virtio_pci.c
 
 NET_SRCS := \
 	net/lwip_port.c

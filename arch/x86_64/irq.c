@@ -191,6 +191,33 @@ int irq_route_gsi(uint32_t gsi, int vector, unsigned flags)
     return rc;
 }
 
+/* Which vector each routed GSI delivers, so devices sharing a line share it. */
+#define IRQ_MAX_GSI 256
+static int16_t gsi_vector[IRQ_MAX_GSI];
+
+int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_t fn, void *ctx)
+{
+    if (gsi >= IRQ_MAX_GSI)
+        return -EINVAL;
+    int vector = gsi_vector[gsi];
+    bool fresh = vector == 0;
+    if (fresh) {
+        vector = irq_alloc_vector();
+        if (vector < 0)
+            return vector;
+    }
+    int rc = irq_attach(vector, name, fn, ctx);
+    if (rc < 0)
+        return rc;
+    if (fresh) {
+        rc = irq_route_gsi(gsi, vector, flags);
+        if (rc < 0)
+            return rc;
+        gsi_vector[gsi] = (int16_t)vector;
+    }
+    return vector;
+}
+
 void irq_msi_compose(int vector, uint64_t *addr, uint32_t *data)
 {
     uint32_t dest = lapic_id();

@@ -53,6 +53,14 @@ int irq_attach(int vector, const char *name, irq_handler_t fn, void *ctx);
 int irq_route_gsi(uint32_t gsi, int vector, unsigned flags);
 
 /**
+ * irq_request_gsi() - attach @fn to the vector @gsi delivers, routing the GSI
+ * to a new vector the first time: devices that share a level-triggered line
+ * (PCI INTx) share its vector, and each handler says whether it was its device.
+ * Return: the vector, or a negative errno.
+ */
+int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_t fn, void *ctx);
+
+/**
  * irq_isa_to_gsi() - apply the MADT interrupt source overrides to an ISA IRQ
  * (e.g. IRQ 0 -> GSI 2 on QEMU). Stores the trigger/polarity flags in @flags.
  */

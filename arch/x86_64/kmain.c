@@ -12,7 +12,12 @@
  *   8. PCI and drivers
  *   9. the main loop
  */
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/bootinfo.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/timer.h"
+#include "drivers/pci.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/power.h"
@@ -52,6 +57,8 @@ static void console_putc(char c, void *arg)
         serial_putc('\r');
     serial_putc(c);
 }
+
+static unsigned long long clock_ns_ull(void) { return clock_ns(); }
 
 static void heap_failure(const char *what, const void *ptr)
 {
@@ -138,9 +145,20 @@ void kmain(uint32_t magic, uint32_t info_phys)
 
     selftest_run_early(cmdline_get("test"));
 
+    interrupts_init(boot_info.has_rsdp ? boot_info.rsdp : NULL);
+    klog_set_clock(clock_ns_ull);
+
+    uint64_t ecam;
+    uint8_t bus_start, bus_end;
+    if (acpi_mcfg(&ecam, &bus_start, &bus_end) == 0)
+        pci_init_ecam(ecam, bus_start, bus_end);
+    else
+        pci_init();
+    pci_probe_drivers();
+
     klog(LOG_INFO, "boot: done");
     selftest_run(cmdline_get("test"));
 
     for (;;)
-        __asm__ volatile("hlt");
+        cpu_idle();
 }
