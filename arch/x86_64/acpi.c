@@ -458,18 +458,31 @@ bool acpi_aml_find_s5(const uint8_t *aml, size_t len, uint8_t *a, uint8_t *b)
         p++;
         if (p >= len)
             continue;
-        /* PkgLength (20.2.4): bits 7-6 of the lead byte count the bytes that follow. */
-        p += 1 + (aml[p] >> 6);
-        if (p >= len)
+        /* PkgLength (20.2.4): bits 7-6 of the lead byte count the bytes that
+         * follow; the length counts from the lead byte to the package's end,
+         * which must lie inside the table. */
+        size_t nbytes = aml[p] >> 6, pkglen;
+        if (p + 1 + nbytes > len)
             continue;
+        if (nbytes == 0) {
+            pkglen = aml[p] & 0x3f;
+        } else {
+            pkglen = aml[p] & 0x0f;
+            for (size_t k = 0; k < nbytes; k++)
+                pkglen |= (size_t)aml[p + 1 + k] << (4 + 8 * k);
+        }
+        if (pkglen < 1 + nbytes + 1 || pkglen > len - p)
+            continue;
+        size_t end = p + pkglen;
+        p += 1 + nbytes;
         unsigned nelem = aml[p++];
         uint64_t va, vb = 0;
-        size_t used = aml_integer(aml + p, len - p, &va);
+        size_t used = aml_integer(aml + p, end - p, &va);
         if (nelem < 1 || !used)
             continue;
         p += used;
         if (nelem >= 2) {
-            if (!aml_integer(aml + p, len - p, &vb))
+            if (!aml_integer(aml + p, end - p, &vb))
                 continue;
         } else {
             /* Some old firmware packs both values in one integer (a in bits 0-7, b in 8-15). */
@@ -654,18 +667,23 @@ static void acpi_log_summary(const struct acpi_info *in)
     } else {
         klog(LOG_WARN, "acpi: no MADT");
     }
-    if (in->have_fadt)
-        klog(LOG_INFO,
-             "acpi: FADT rev %u: SCI IRQ %u, PM timer %s 0x%llx (%u bits), PM1a_CNT 0x%llx, "
-             "reset %s 0x%llx=0x%x%s, \\_S5 %s (SLP_TYP %u/%u)",
+    if (in->have_fadt) {
+        klog(LOG_INFO, "acpi: FADT rev %u: SCI IRQ %u, PM timer %s 0x%llx (%u bits), PM1a_CNT 0x%llx%s",
              in->fadt_revision, in->sci_irq, in->pm_tmr.space_id == ACPI_GAS_SPACE_IO ? "port" : "mem",
              (unsigned long long)in->pm_tmr.address, in->pm_tmr_32bit ? 32 : 24,
              (unsigned long long)in->pm1a_cnt.address,
-             in->reset_reg.space_id == ACPI_GAS_SPACE_IO ? "port" : "reg",
-             (unsigned long long)in->reset_reg.address, in->reset_value,
-             (in->fadt_flags & ACPI_FADT_RESET_REG_SUP) ? "" : " (unsupported)",
-             in->have_s5 ? "found" : "missing", in->slp_typa, in->slp_typb);
-    else
+             (in->fadt_flags & ACPI_FADT_HW_REDUCED) ? ", hardware-reduced" : "");
+        if ((in->fadt_flags & ACPI_FADT_RESET_REG_SUP) && in->reset_reg.address)
+            klog(LOG_INFO, "acpi: reset register: %s 0x%llx, value 0x%x",
+                 in->reset_reg.space_id == ACPI_GAS_SPACE_IO ? "port" : "address",
+                 (unsigned long long)in->reset_reg.address, in->reset_value);
+        else
+            klog(LOG_INFO, "acpi: no reset register (reset through port 0xcf9 and the 8042)");
+        if (in->have_s5)
+            klog(LOG_INFO, "acpi: \\_S5: SLP_TYPa %u, SLP_TYPb %u", in->slp_typa, in->slp_typb);
+        else
+            klog(LOG_WARN, "acpi: no \\_S5 object: no ACPI power-off");
+    } else
         klog(LOG_WARN, "acpi: no FADT");
     for (unsigned i = 0; i < in->n_mcfg; i++)
         klog(LOG_INFO, "acpi: MCFG: segment %u buses %u-%u ECAM at 0x%llx", in->mcfg[i].segment,
