@@ -29,6 +29,8 @@ UNIT_TESTS += boot
 test_boot_SRCS := lib/cmdline.c arch/x86_64/bootinfo.c lib/string.c lib/ctype.c
 test_boot_CFLAGS := -include lib/string.h -Dstrlcpy=k_strlcpy -Dstrtoull=k_strtoull
 #@@ acpi
+UNIT_TESTS += acpi
+test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c
 #@@ pci
 UNIT_TESTS += pci
 test_pci_SRCS := drivers/pci.c drivers/pci_cfg.c tests/unit/fake_pcicfg.c
