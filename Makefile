@@ -68,10 +68,12 @@ DRIVER_SRCS := \
 	drivers/pci.c \
 	drivers/vring.c \
 	drivers/virtio.c \
-	drivers/virtio_pci.c
+	drivers/virtio_pci.c \
+	drivers/virtio_net.c
 
 NET_SRCS := \
-	net/lwip_port.c
+	net/lwip_port.c \
+	net/net.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into
 # third_party/; it is never committed). Only what NO_SYS=1 with IPv4, IPv6,

@@ -18,6 +18,7 @@
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/timer.h"
 #include "drivers/pci.h"
+#include "net/net.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/power.h"
@@ -155,10 +156,10 @@ void kmain(uint32_t magic, uint32_t info_phys)
     else
         pci_init();
     pci_probe_drivers();
+    net_init();
 
     klog(LOG_INFO, "boot: done");
     selftest_run(cmdline_get("test"));
 
-    for (;;)
-        cpu_idle();
+    net_run();
 }

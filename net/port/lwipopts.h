@@ -71,6 +71,7 @@
 #define IP_FRAG 1
 #define LWIP_IPV6_FRAG 1
 #define LWIP_IPV6_REASS 1
+#define IPV6_FRAG_COPYHEADER 1     /* 64-bit pointers do not fit in the fragment header */
 
 /* ---- TCP, tuned for throughput ----
  * MSS 1460 fills a 1500-byte Ethernet frame. Window scaling by 2^3 lets

@@ -1,0 +1,195 @@
+/*
+ * Network bring-up and the main loop (lwIP NO_SYS=1: lwIP is only ever
+ * called from here, never from an interrupt handler).
+ *
+ * One turn of the loop:
+ *   1. vnet_poll(): received frames into lwIP (a budget of them), refill,
+ *      reclaim sent buffers, kick the transmit queue once for the batch;
+ *   2. sys_check_timeouts(): lwIP's TCP, ARP, DHCP, ND timers, then one more
+ *      kick for whatever they sent;
+ *   3. the address configuration steps (DHCP timeout, fallback);
+ *   4. sleep: with interrupts off, check nothing is pending, then sti;hlt
+ *      atomically, so an interrupt between the check and the hlt still wakes us.
+ */
+#include "net/net.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/timer.h"
+#include "drivers/virtio_net.h"
+#include "lib/cmdline.h"
+#include "lib/klog.h"
+#include "lwip/dhcp.h"
+#include "lwip/init.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RX_BUDGET 64
+
+/* The apps layer (apps/app.c); weak until it is linked in. */
+void apps_start(const char *apps) __attribute__((weak));
+void apps_tick(void) __attribute__((weak));
+
+static struct netif nif;
+static struct vnet *vn;
+static bool configured;
+static bool use_dhcp;
+static uint64_t dhcp_deadline_ns;
+static uint64_t next_second_ns;
+
+struct netif *net_netif(void) { return vn ? &nif : NULL; }
+
+/* "10.0.0.2/24" -> address and netmask. Return: false if malformed. */
+static bool parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
+{
+    char buf[32];
+    strlcpy(buf, s, sizeof(buf));
+    char *slash = strchr(buf, '/');
+    unsigned prefix = 24;
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        prefix = (unsigned)strtoul(slash + 1, &end, 10);
+        if (*end || prefix > 32)
+            return false;
+    }
+    if (!ip4addr_aton(buf, addr))
+        return false;
+    ip4_addr_set_u32(mask, prefix ? lwip_htonl(0xFFFFFFFFu << (32 - prefix)) : 0);
+    return true;
+}
+
+static void set_static(const char *ip, const char *gw, const char *why)
+{
+    ip4_addr_t a, m, g;
+    if (!parse_cidr(ip, &a, &m)) {
+        klog(LOG_ERR, "net: bad address '%s' (want ADDR/PREFIX)", ip);
+        return;
+    }
+    ip4_addr_set_zero(&g);
+    if (gw && !ip4addr_aton(gw, &g))
+        klog(LOG_ERR, "net: bad gateway '%s'", gw);
+    netif_set_addr(&nif, &a, &m, &g);
+    klog(LOG_INFO, "net: static IPv4 %s (%s)", ip, why);
+}
+
+static void summary(const char *how)
+{
+    char v4[16], mask[16], gw[16];
+    strlcpy(v4, ip4addr_ntoa(netif_ip4_addr(&nif)), sizeof(v4));
+    strlcpy(mask, ip4addr_ntoa(netif_ip4_netmask(&nif)), sizeof(mask));
+    strlcpy(gw, ip4addr_ntoa(netif_ip4_gw(&nif)), sizeof(gw));
+    char v6[200];
+    size_t n = 0;
+    v6[0] = '\0';
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+        if (ip6_addr_isinvalid(netif_ip6_addr_state(&nif, i)))
+            continue;
+        int w = snprintf(v6 + n, sizeof(v6) - n, "%s%s", n ? "," : "", ip6addr_ntoa(netif_ip6_addr(&nif, i)));
+        if (w > 0 && (size_t)w < sizeof(v6) - n)
+            n += (size_t)w;
+    }
+    const uint8_t *mac = nif.hwaddr;
+    klog(LOG_INFO, "net: %c%c%u MAC %02x:%02x:%02x:%02x:%02x:%02x IPv4 %s netmask %s gw %s (%s) IPv6 %s link %s",
+         nif.name[0], nif.name[1], nif.num, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], v4, mask, gw, how,
+         n ? v6 : "none", netif_is_link_up(&nif) ? "up" : "down");
+}
+
+/* lwIP calls this on any address change (IPv6 ones too): log the IPv4 ones. */
+static void status_changed(struct netif *netif)
+{
+    static ip4_addr_t last;
+    (void)netif;
+    if (configured && !ip4_addr_cmp(&last, netif_ip4_addr(&nif)))
+        klog(LOG_INFO, "net: IPv4 address now %s", ip4addr_ntoa(netif_ip4_addr(&nif)));
+    ip4_addr_copy(last, *netif_ip4_addr(&nif));
+}
+
+static void config_step(uint64_t now)
+{
+    if (configured)
+        return;
+    if (use_dhcp && dhcp_supplied_address(&nif)) {
+        configured = true;
+        summary("dhcp");
+    } else if (use_dhcp && now >= dhcp_deadline_ns) {
+        dhcp_stop(&nif);
+        klog(LOG_WARN, "net: no DHCP answer in %llu s; using the fallback address",
+             (unsigned long long)cmdline_get_u64("dhcp_timeout", 10));
+        const char *ip = cmdline_get("ip_fallback");
+        const char *gw = cmdline_get("gw_fallback");
+        set_static(ip ? ip : "10.0.2.15/24", ip ? gw : (gw ? gw : "10.0.2.2"), "fallback");
+        configured = true;
+        summary("static fallback");
+    }
+}
+
+int net_init(void)
+{
+    lwip_init();
+    vn = vnet_first();
+    if (!vn) {
+        klog(LOG_WARN, "net: no virtio-net device: no network");
+        return -ENODEV;
+    }
+    if (vnet_netif_add(vn, &nif) < 0) {
+        klog(LOG_ERR, "net: lwIP refused the netif");
+        vn = NULL;
+        return -EIO;
+    }
+    netif_set_default(&nif);
+    netif_set_status_callback(&nif, status_changed);
+    netif_set_hostname(&nif, "unikernel");
+    /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
+    netif_create_ip6_linklocal_address(&nif, 1);
+    nif.ip6_autoconfig_enabled = 1;
+    netif_set_up(&nif);
+
+    const char *ip = cmdline_get("ip");
+    if (ip) {
+        set_static(ip, cmdline_get("gw"), "command line");
+        configured = true;
+        summary("static");
+    } else {
+        use_dhcp = true;
+        dhcp_deadline_ns = clock_ns() + cmdline_get_u64("dhcp_timeout", 10) * 1000000000ull;
+        if (dhcp_start(&nif) != ERR_OK)
+            dhcp_deadline_ns = 0; /* fall back at once */
+        klog(LOG_INFO, "net: asking for an address by DHCP");
+    }
+    return 0;
+}
+
+void net_run(void)
+{
+    if (apps_start)
+        apps_start(cmdline_get("apps"));
+    for (;;) {
+        bool more = false;
+        uint64_t now = clock_ns();
+        if (vn)
+            more = vnet_poll(vn, RX_BUDGET);
+        sys_check_timeouts();
+        if (vn) {
+            vnet_flush(vn);
+            config_step(now);
+            if (now >= next_second_ns) {
+                next_second_ns = now + 1000000000ull;
+                vnet_watchdog(vn);
+                if (apps_tick)
+                    apps_tick();
+            }
+        }
+        if (more)
+            continue;
+        cpu_irq_disable();
+        if (vn && vnet_has_work(vn)) {
+            cpu_irq_enable();
+            continue;
+        }
+        cpu_idle(); /* sti; hlt: the next interrupt (at most a timer tick away) wakes us */
+    }
+}
