@@ -259,14 +259,23 @@ static void program_next(void)
     }
     uint64_t dl = armed_list->deadline_ns;
     if (event_mode == EVENT_TSC_DEADLINE) {
+        /* Both scales round down, so the converted TSC value can be a few
+         * cycles short of the deadline: the interrupt would find nothing
+         * expired and re-arm for a TSC value already past, several times.
+         * Step up to the first TSC value clock_ns() maps to dl or later. */
+        uint64_t t = scaled(dl, &ns_to_tsc), step = 1;
+        while (scaled(t, &tsc_to_ns) < dl) {
+            t += step;
+            step <<= 1;
+        }
         /* A deadline already past fires at once (SDM 11.5.4.1). */
-        lapic_timer_deadline(tsc_base + scaled(dl, &ns_to_tsc));
+        lapic_timer_deadline(tsc_base + t);
         return;
     }
     uint64_t now = clock_ns();
-    uint64_t counts = dl > now ? scaled(dl - now, &ns_to_lapic) : 0;
-    if (counts == 0)
-        counts = 1; /* 0 would stop the timer instead of firing it */
+    /* Rounded up by one count: early by a rounding error would only mean a
+     * second interrupt for the remainder. 0 would stop the timer. */
+    uint64_t counts = dl > now ? scaled(dl - now, &ns_to_lapic) + 1 : 1;
     if (counts > 0xffffffffu)
         counts = 0xffffffffu; /* fires early; the handler re-arms for the rest */
     lapic_timer_start((uint32_t)counts);
