@@ -206,15 +206,20 @@ int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_
         if (vector < 0)
             return vector;
     }
+    if (fresh) {
+        /* Route before attaching, so a GSI no IO-APIC serves leaves nothing behind. */
+        int rc = irq_route_gsi(gsi, vector, flags);
+        if (rc < 0) {
+            vectors[vector].allocated = false;
+            return rc;
+        }
+        gsi_vector[gsi] = (int16_t)vector;
+    }
+    /* The line is unmasked now; an interrupt before the attach below is
+     * counted as unexpected, harmless. */
     int rc = irq_attach(vector, name, fn, ctx);
     if (rc < 0)
         return rc;
-    if (fresh) {
-        rc = irq_route_gsi(gsi, vector, flags);
-        if (rc < 0)
-            return rc;
-        gsi_vector[gsi] = (int16_t)vector;
-    }
     return vector;
 }
 

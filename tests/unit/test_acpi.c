@@ -1098,6 +1098,31 @@ static void test_route_and_msi(void **state)
     assert_int_equal(data, 0x41);
 }
 
+static void test_request_gsi_shares_vector(void **state)
+{
+    (void)state;
+    int v1 = irq_request_gsi(22, IRQ_TRIGGER_LEVEL, "dev1", handler_a, &calls_a);
+    assert_in_range(v1, IRQ_VECTOR_FIRST, IRQ_VECTOR_LAST);
+    assert_int_equal(fake_route_calls, 1);
+    assert_int_equal(fake_last_route.gsi, 22);
+    assert_int_equal(fake_last_route.vector, v1);
+    /* A second device on the same line: same vector, no second routing. */
+    int v2 = irq_request_gsi(22, IRQ_TRIGGER_LEVEL, "dev2", handler_b, NULL);
+    assert_int_equal(v2, v1);
+    assert_int_equal(fake_route_calls, 1);
+    calls_a = calls_b = 0;
+    irq_dispatch((uint8_t)v1);
+    assert_int_equal(calls_a, 1);
+    assert_int_equal(calls_b, 1);
+    /* A GSI no IO-APIC serves: the error, and the vector is not lost. */
+    fake_route_result = -ENODEV;
+    int before = irq_alloc_vector();
+    assert_int_equal(irq_request_gsi(40, 0, "dev3", handler_b, NULL), -ENODEV);
+    fake_route_result = 0;
+    assert_int_equal(irq_alloc_vector(), before + 1);
+    assert_int_equal(irq_request_gsi(300, 0, "dev4", handler_b, NULL), -EINVAL);
+}
+
 /* Runs last: it uses up every driver vector. */
 static void test_alloc_exhaustion(void **state)
 {
@@ -1149,6 +1174,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attach_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_and_msi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_gsi_shares_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_exhaustion, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
