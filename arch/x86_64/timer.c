@@ -250,14 +250,12 @@ static void program_next(void)
 {
     if (event_mode == EVENT_PERIODIC || event_mode == EVENT_NONE)
         return;
-    if (!armed_list) {
-        if (event_mode == EVENT_TSC_DEADLINE)
-            lapic_timer_deadline(0);
-        else
-            lapic_timer_start(0);
-        return;
-    }
-    uint64_t dl = armed_list->deadline_ns;
+    /* Never longer than TIMER_MAX_IDLE_NS without an interrupt, armed timers
+     * or not: the main loop relies on waking up to run its own timeouts. */
+    uint64_t now = clock_ns();
+    uint64_t dl = now + TIMER_MAX_IDLE_NS;
+    if (armed_list && armed_list->deadline_ns < dl)
+        dl = armed_list->deadline_ns;
     if (event_mode == EVENT_TSC_DEADLINE) {
         /* Both scales round down, so the converted TSC value can be a few
          * cycles short of the deadline: the interrupt would find nothing
@@ -272,12 +270,11 @@ static void program_next(void)
         lapic_timer_deadline(tsc_base + t);
         return;
     }
-    uint64_t now = clock_ns();
     /* Rounded up by one count: early by a rounding error would only mean a
      * second interrupt for the remainder. 0 would stop the timer. */
     uint64_t counts = dl > now ? scaled(dl - now, &ns_to_lapic) + 1 : 1;
     if (counts > 0xffffffffu)
-        counts = 0xffffffffu; /* fires early; the handler re-arms for the rest */
+        counts = 0xffffffffu;
     lapic_timer_start((uint32_t)counts);
 }
 
@@ -506,8 +503,9 @@ int timer_init(void)
     cpu_irq_restore(fl);
 
     if (clock_src == CLOCK_TSC)
-        klog(LOG_INFO, "timer: clock source: invariant TSC; events: %s, tickless",
-             event_mode == EVENT_TSC_DEADLINE ? "LAPIC TSC-deadline" : "LAPIC one-shot");
+        klog(LOG_INFO, "timer: clock source: invariant TSC; events: %s, no fixed tick (at most %u ms apart)",
+             event_mode == EVENT_TSC_DEADLINE ? "LAPIC TSC-deadline" : "LAPIC one-shot",
+             (unsigned)(TIMER_MAX_IDLE_NS / NS_PER_MS));
     else
         klog(LOG_INFO,
              "timer: clock source: LAPIC timer ticks at %u Hz (%u counts each; TSC not "

@@ -6,13 +6,17 @@
  *
  * Two clock sources, chosen once at boot and logged:
  *   - the TSC, when CPUID says it is invariant (constant rate, never stops):
- *     clock_ns() is a multiply-shift of RDTSC, and the timer interrupt is
- *     tickless: programmed for the earliest armed timer only (TSC-deadline mode
- *     when CPUID offers it, else one-shot), so an idle CPU with no timers
- *     armed sleeps in `hlt` without any wakeup;
+ *     clock_ns() is a multiply-shift of RDTSC, and the timer interrupt has no
+ *     fixed tick: it is programmed for the earliest armed timer (TSC-deadline
+ *     mode when CPUID offers it, else one-shot), or TIMER_MAX_IDLE_NS ahead if
+ *     that is sooner;
  *   - else LAPIC timer tick counting: the timer runs periodically at
  *     TIMER_TICK_HZ, clock_ns() = ticks * period + the elapsed part of the
  *     current period, read from the timer's current-count register.
+ *
+ * Either way a timer interrupt comes at least every TIMER_MAX_IDLE_NS, so a
+ * main loop that sleeps in cpu_idle() gets back to its own timeouts (lwIP's
+ * sys_check_timeouts()) at least that often without arming anything.
  *
  * Timer callbacks run in the timer interrupt, with interrupts disabled: they
  * must be short and must not sleep. lwIP's NO_SYS timeouts are *not* run
@@ -28,6 +32,8 @@
 
 /* Periodic tick rate when the TSC cannot be the clock. */
 #define TIMER_TICK_HZ 1000
+/* Longest time without a timer interrupt when there is no fixed tick. */
+#define TIMER_MAX_IDLE_NS (10 * 1000000ull)
 
 #define NS_PER_MS  1000000ull
 #define NS_PER_SEC 1000000000ull
