@@ -21,6 +21,8 @@
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "lwip/memp.h"
+#include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include <errno.h>
 #include <stdio.h>
@@ -163,8 +165,31 @@ int net_init(void)
     return 0;
 }
 
+void net_dump(void)
+{
+    if (vn)
+        vnet_dump(vn);
+    char line[400];
+    size_t n = 0;
+    for (int i = 0; i < MEMP_MAX; i++) {
+        const struct stats_mem *m = lwip_stats.memp[i];
+        if (!m)
+            continue;
+        int w = snprintf(line + n, sizeof(line) - n, " %s=%u/%u", m->name, (unsigned)m->used, (unsigned)m->avail);
+        if (w > 0 && (size_t)w < sizeof(line) - n)
+            n += (size_t)w;
+        if (m->err)
+            klog(LOG_INFO, "net: lwIP pool %s: %u allocation failures", m->name, (unsigned)m->err);
+    }
+    klog(LOG_INFO, "net: lwIP pools in use:%s; heap %u/%u bytes", line, (unsigned)lwip_stats.mem.used,
+         (unsigned)lwip_stats.mem.avail);
+}
+
 void net_run(void)
 {
+    uint64_t stats_interval_ns = cmdline_get_u64("stats_interval", 0) * 1000000000ull;
+    uint64_t next_stats_ns = stats_interval_ns;
+
     if (apps_start)
         apps_start(cmdline_get("apps"));
     for (;;) {
@@ -181,6 +206,10 @@ void net_run(void)
                 vnet_watchdog(vn);
                 if (apps_tick)
                     apps_tick();
+                if (stats_interval_ns && now >= next_stats_ns) {
+                    next_stats_ns = now + stats_interval_ns;
+                    net_dump();
+                }
             }
         }
         if (more)

@@ -5,7 +5,8 @@
  *
  * Command line: ip=ADDR/PREFIX gw=GW (static IPv4), dhcp_timeout=SECONDS
  * (default 10), ip_fallback=ADDR/PREFIX gw_fallback=GW (used when DHCP
- * times out; default 10.0.2.15/24 via 10.0.2.2, QEMU's user network).
+ * times out; default 10.0.2.15/24 via 10.0.2.2, QEMU's user network),
+ * stats_interval=SECONDS (print net_dump() that often).
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -19,6 +20,9 @@ int net_init(void);
 
 /** net_run() - the main loop: poll the NIC, run lwIP's timers, apps; sleep in hlt when idle. */
 void net_run(void) __attribute__((noreturn));
+
+/** net_dump() - NIC counters, ring states and lwIP pool use on the console (stats_interval=SECONDS). */
+void net_dump(void);
 
 /** net_netif() - the NIC's netif (NULL before net_init()). */
 struct netif *net_netif(void);

@@ -106,7 +106,7 @@
 
 /* ---- statistics: /stats shows them ---- */
 #define LWIP_STATS 1
-#define LWIP_STATS_DISPLAY 0
+#define LWIP_STATS_DISPLAY 1 /* also gives each pool its name, for /stats */
 #define LINK_STATS 1
 #define ETHARP_STATS 1
 #define IP_STATS 1

@@ -219,3 +219,83 @@ def kernel_symbol(name):
         if len(parts) == 3 and parts[2] == name:
             return int(parts[0], 16)
     raise KeyError(name)
+
+
+# ------------------------------------------------------------------ networks
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Netns:
+    """A network namespace with a TAP device for QEMU: the guest's only peer.
+
+    Addresses: the namespace side is 10.77.0.1/24 and fd77::1/64 on tap0; the
+    guest is given 10.77.0.2/24. All traffic stays inside the namespace.
+    """
+
+    HOST4 = "10.77.0.1"
+    GUEST4 = "10.77.0.2"
+    HOST6 = "fd77::1"
+
+    def __init__(self):
+        self.name = f"kt{os.getpid()}x{int(time.monotonic() * 1000) % 100000}"
+        self.procs = []
+
+    def run(self, *cmd, check=True, timeout=60, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], check=check, timeout=timeout,
+                              capture_output=True, text=True, **kw)
+
+    def popen(self, *cmd, **kw):
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, *cmd], **kw)
+        self.procs.append(p)
+        return p
+
+    def create(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.run("ip", "link", "set", "lo", "up")
+        self.run("ip", "tuntap", "add", "dev", "tap0", "mode", "tap")
+        self.run("ip", "addr", "add", f"{self.HOST4}/24", "dev", "tap0")
+        self.run("ip", "-6", "addr", "add", f"{self.HOST6}/64", "dev", "tap0", "nodad")
+        self.run("ip", "link", "set", "tap0", "up")
+        self.run("sysctl", "-q", "-w", "net.ipv4.neigh.tap0.retrans_time_ms=10")
+        return self
+
+    def destroy(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    ns = Netns().create()
+    yield ns
+    ns.destroy()
+
+
+def tap_nic(model="virtio-net-pci", options=""):
+    """QEMU arguments for a NIC on the namespace's tap0."""
+    dev = f"{model},netdev=n0" + (f",{options}" if options else "")
+    return ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", dev]
+
+
+def user_nic(hostfwd, model="virtio-net-pci", options=""):
+    """QEMU user networking with @hostfwd = [(host_port, guest_port), ...] on 127.0.0.1."""
+    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in hostfwd)
+    dev = f"{model},netdev=n0" + (f",{options}" if options else "")
+    return ["-netdev", f"user,id=n0{fwd}", "-device", dev]
+
+
+NET_READY = r"net: en0 MAC (\S+) IPv4 (\S+) netmask \S+ gw \S+ \((\w[\w ]*)\) IPv6 (\S+) link (up|down)"
