@@ -58,12 +58,17 @@ enum event_mode { EVENT_NONE, EVENT_TSC_DEADLINE, EVENT_ONESHOT, EVENT_PERIODIC 
 static enum clock_src clock_src;
 static enum event_mode event_mode;
 static uint64_t tsc_hz, lapic_hz;
-static struct scale tsc_to_ns, ns_to_tsc, lapic_to_ns, ns_to_lapic;
+static struct scale tsc_to_ns, ns_to_tsc, lapic_to_ns, ns_to_lapic, lapic_to_tsc;
 static uint64_t tsc_base;       /* TSC at clock_ns() == 0 */
 static uint32_t tick_counts;    /* LAPIC counts per tick (periodic mode) */
 static volatile uint64_t ticks; /* periodic interrupts counted */
-static uint64_t last_ns;        /* clock_ns() never goes back */
+/* Lost-tick recovery (periodic mode, see tick_reload_tsc()). */
+static bool tick_catchup;
+static uint64_t tsc_per_tick;
+static uint64_t last_reload_tsc; /* TSC when the counter last reloaded, as of the last count */
+static uint64_t last_ns;         /* clock_ns() never goes back */
 static uint64_t irq_count;
+static uint64_t lost_ticks;      /* periods recovered from the TSC */
 static struct timer *armed_list; /* sorted by deadline_ns, FIFO among equals */
 
 static unsigned bit_length(uint64_t v)
@@ -208,19 +213,49 @@ static const char *calibrate(void)
 
 /* ---------------------------------------------------------------- clock */
 
+/*
+ * Periodic mode loses a tick whenever the timer interrupt cannot be taken for
+ * a whole period (interrupts off, or under emulation the vCPU not scheduled:
+ * QEMU then delivers one interrupt for several periods). Under a hypervisor
+ * the TSC runs at a constant rate even when CPUID does not promise it, so
+ * there the TSC tells how many periods really passed: the LAPIC count gives
+ * the TSC at which the counter last reloaded, and the distance from the
+ * previous reload, rounded to whole periods, is the number of reloads. A
+ * rate error of the TSC below half a period per period cannot change that.
+ */
+static uint64_t tick_reload_tsc(uint32_t *in_tick)
+{
+    uint32_t cur = lapic_timer_current();
+    uint64_t now = rdtsc();
+    *in_tick = cur <= tick_counts ? tick_counts - cur : 0;
+    return now - scaled(*in_tick, &lapic_to_tsc);
+}
+
+static uint64_t periods_since_last_reload(uint64_t reload_tsc)
+{
+    if ((int64_t)(reload_tsc - last_reload_tsc) <= 0)
+        return 0;
+    return (reload_tsc - last_reload_tsc + tsc_per_tick / 2) / tsc_per_tick;
+}
+
 uint64_t clock_ns(void)
 {
     uint64_t ns;
     uint64_t f = cpu_irq_save();
     if (clock_src == CLOCK_TSC) {
         ns = scaled(rdtsc() - tsc_base, &tsc_to_ns);
+    } else if (clock_src == CLOCK_LAPIC_TICK && tick_catchup) {
+        uint32_t in_tick;
+        uint64_t reload = tick_reload_tsc(&in_tick);
+        uint64_t t = ticks + periods_since_last_reload(reload);
+        ns = scaled(t * tick_counts + in_tick, &lapic_to_ns);
     } else if (clock_src == CLOCK_LAPIC_TICK) {
         uint64_t t = ticks;
         uint32_t cur = lapic_timer_current();
         /* The counter reloaded but the interrupt that counts it has not run
          * yet (we are in another handler, or interrupts are off): count it,
          * and read the count again, since it may have been from before the
-         * reload. */
+         * reload. More than one such reload cannot be seen here. */
         if (lapic_vector_pending(IRQ_VECTOR_LAPIC_TIMER)) {
             t++;
             cur = lapic_timer_current();
@@ -230,7 +265,7 @@ uint64_t clock_ns(void)
     } else {
         ns = 0;
     }
-    /* Lost ticks (interrupts off for more than a period) would step back. */
+    /* Without the catch-up, lost ticks would make it step back. */
     if (ns < last_ns)
         ns = last_ns;
     last_ns = ns;
@@ -355,8 +390,18 @@ static bool timer_irq(void *ctx)
 {
     (void)ctx;
     irq_count++;
-    if (event_mode == EVENT_PERIODIC)
+    if (event_mode == EVENT_PERIODIC && tick_catchup) {
+        uint32_t in_tick;
+        uint64_t reload = tick_reload_tsc(&in_tick);
+        uint64_t k = periods_since_last_reload(reload);
+        if (k > 1)
+            lost_ticks += k - 1;
+        ticks += k ? k : 1; /* this interrupt is at least one reload */
+        /* Re-anchored at every tick, so a small TSC/LAPIC rate difference never adds up. */
+        last_reload_tsc = reload;
+    } else if (event_mode == EVENT_PERIODIC) {
         ticks++;
+    }
     run_expired();
     program_next();
     return true;
@@ -424,6 +469,11 @@ uint64_t timer_interrupt_count(void)
     return irq_count;
 }
 
+uint64_t timer_lost_ticks(void)
+{
+    return lost_ticks;
+}
+
 const char *timer_clock_source(void)
 {
     switch (clock_src) {
@@ -474,6 +524,7 @@ int timer_init(void)
     ns_to_tsc = make_scale(NS_PER_SEC, tsc_hz);
     lapic_to_ns = make_scale(lapic_hz, NS_PER_SEC);
     ns_to_lapic = make_scale(NS_PER_SEC, lapic_hz);
+    lapic_to_tsc = make_scale(lapic_hz, tsc_hz);
 
     if (ci->invariant_tsc && tsc_hz) {
         clock_src = CLOCK_TSC;
@@ -489,7 +540,10 @@ int timer_init(void)
     switch (event_mode) {
     case EVENT_PERIODIC:
         tick_counts = (uint32_t)(lapic_hz / TIMER_TICK_HZ);
+        tsc_per_tick = scaled(tick_counts, &lapic_to_tsc);
+        tick_catchup = ci->hypervisor[0] && ci->tsc && tsc_per_tick > 0;
         lapic_timer_mode(LAPIC_TIMER_PERIODIC, IRQ_VECTOR_LAPIC_TIMER, false);
+        last_reload_tsc = rdtsc();
         lapic_timer_start(tick_counts);
         break;
     case EVENT_TSC_DEADLINE:
@@ -509,8 +563,8 @@ int timer_init(void)
     else
         klog(LOG_INFO,
              "timer: clock source: LAPIC timer ticks at %u Hz (%u counts each; TSC not "
-             "invariant); events: on the tick",
-             TIMER_TICK_HZ, tick_counts);
+             "invariant)%s; events: on the tick",
+             TIMER_TICK_HZ, tick_counts, tick_catchup ? ", lost ticks recovered from the TSC" : "");
     klog_set_clock(klog_clock);
     return 0;
 }
@@ -540,7 +594,7 @@ void timer_selftest_sleep(void)
     timer_cancel(&periodic);
     klog(LOG_INFO,
          "sleep: slept %llu us by the %s clock, %llu timer interrupts, periodic 10 ms timer "
-         "fired %llu times",
+         "fired %llu times, %llu lost ticks recovered",
          (unsigned long long)((t1 - t0) / 1000), timer_clock_source(), (unsigned long long)(irq_count - irq0),
-         (unsigned long long)periodic_hits);
+         (unsigned long long)periodic_hits, (unsigned long long)lost_ticks);
 }

@@ -12,7 +12,9 @@
  *     that is sooner;
  *   - else LAPIC timer tick counting: the timer runs periodically at
  *     TIMER_TICK_HZ, clock_ns() = ticks * period + the elapsed part of the
- *     current period, read from the timer's current-count register.
+ *     current period, read from the timer's current-count register. Under a
+ *     hypervisor (whose TSC rate is constant in practice) ticks whose
+ *     interrupt was lost are recovered from the TSC (timer.c explains how).
  *
  * Either way a timer interrupt comes at least every TIMER_MAX_IDLE_NS, so a
  * main loop that sleeps in cpu_idle() gets back to its own timeouts (lwIP's
@@ -95,6 +97,9 @@ const char *timer_clock_source(void);
 
 /** timer_interrupt_count() - timer interrupts taken since boot. */
 uint64_t timer_interrupt_count(void);
+
+/** timer_lost_ticks() - periodic ticks whose interrupt never came, recovered from the TSC. */
+uint64_t timer_lost_ticks(void);
 
 /**
  * timer_selftest_sleep() - for test=sleep2: log "sleep: start", sleep 2 s in

@@ -61,7 +61,7 @@ def measured_sleep(q, boot_timeout=120):
     t1 = wait_text(q, "sleep: end", SLEEP_S * 5)
     c1 = cpu_seconds(q.pid())
     m = q.wait_for(r"sleep: slept (\d+) us by the (\S+) clock, (\d+) timer interrupts, "
-                   r"periodic 10 ms timer fired (\d+) times", timeout=10)
+                   r"periodic 10 ms timer fired (\d+) times, (\d+) lost ticks recovered", timeout=10)
     return t1 - t0, c1 - c0, m
 
 
@@ -71,8 +71,10 @@ def check_sleep(q, wall, cpu, m):
     # The guest's own clock says it slept 2 s, and the host agrees within 10%.
     assert SLEEP_S <= guest_s < SLEEP_S * 1.02, q.log
     assert abs(wall - SLEEP_S) <= 0.1 * SLEEP_S, f"host measured {wall:.3f}s\n{q.log}"
-    # The timer kept ticking while the CPU sat in hlt.
-    assert 190 <= periodic <= 201, q.log
+    # The timer kept ticking while the CPU sat in hlt. A loaded host can make
+    # QEMU drop LAPIC ticks (recovered from the TSC); a periodic timer skips
+    # the periods it missed rather than firing them in a burst, so allow some.
+    assert 150 <= periodic <= 201, q.log
     assert interrupts >= periodic, q.log
     # hlt really idles: far less than one host core (measured ~7% under TCG).
     assert cpu / wall < 0.5, f"QEMU used {cpu:.2f}s of CPU in {wall:.2f}s of sleep"
