@@ -92,9 +92,35 @@ LWIP_SRCS := $(addprefix $(LWIP_DIR)/src/, \
 	core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c core/ipv6/mld6.c core/ipv6/nd6.c \
 	netif/ethernet.c apps/lwiperf/lwiperf.c)
 
-APP_SRCS :=
+# Network apps (apps/, docs/apps.md): each registers itself, so adding one is
+# adding its file here. APPS=http,echo bakes in the list started when the
+# command line has no apps= (default: the apps marked default_on).
+APP_SRCS := \
+	apps/app.c \
+	apps/json.c \
+	apps/stats.c \
+	apps/http_proto.c \
+	apps/http.c \
+	apps/status_page.S \
+	apps/echo.c \
+	apps/iperf.c \
+	apps/hello.c
+APP_OBJS := $(patsubst %,$(BUILD)/%.o,$(APP_SRCS))
+HTTP_PARSER_SRCS := $(HTTP_PARSER_DIR)/http_parser.c
+$(APP_OBJS): KERNEL_CFLAGS += -I$(HTTP_PARSER_DIR)
+$(APP_OBJS) $(HTTP_PARSER_SRCS): | $(HTTP_PARSER_STAMP)
+$(BUILD)/apps/status_page.S.o: apps/status_page.html
+APPS ?=
+$(BUILD)/apps/app.c.o: KERNEL_CFLAGS += -DAPPS_DEFAULT='"$(APPS)"'
+$(BUILD)/apps/app.c.o: $(BUILD)/apps/apps-default
+# Rewritten only when APPS changes, so that app.c is rebuilt exactly then.
+$(BUILD)/apps/apps-default: apps-default-check
+	@mkdir -p $(dir $@)
+	@echo '$(APPS)' | cmp -s - $@ || echo '$(APPS)' > $@
+.PHONY: apps-default-check
 
-KERNEL_SRCS := $(BOOT_SRCS) $(ARCH_SRCS) $(LIB_SRCS) $(DRIVER_SRCS) $(NET_SRCS) $(APP_SRCS) $(LWIP_SRCS)
+KERNEL_SRCS := $(BOOT_SRCS) $(ARCH_SRCS) $(LIB_SRCS) $(DRIVER_SRCS) $(NET_SRCS) $(APP_SRCS) $(LWIP_SRCS) \
+	$(HTTP_PARSER_SRCS)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRCS))
 
 # ---------------------------------------------------------------- flags

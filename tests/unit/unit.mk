@@ -38,6 +38,12 @@ test_pci_CFLAGS := -Wl,-T,tests/unit/pci_drivers.ld
 #@@ virtio
 UNIT_TESTS += vring
 test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c
+#@@ apps
+# The HTTP server's protocol half with http-parser (third_party/, fetched by
+# scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
+UNIT_TESTS += http
+test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c
+test_http_CFLAGS := -Ithird_party/http-parser -Wl,--wrap=malloc,--wrap=realloc
 #@@ end
 
 define unit_template
