@@ -1,6 +1,7 @@
 /* Self tests for the QEMU integration tests (see selftest.h). */
 #include "arch/x86_64/selftest.h"
 #include "arch/x86_64/power.h"
+#include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "lib/heap.h"
 #include "lib/klog.h"
@@ -112,6 +113,9 @@ void selftest_run(const char *name)
         return;
     if (strcmp(name, "heap") == 0) {
         selftest_heap();
+        power_exit(QEMU_EXIT_OK);
+    } else if (strcmp(name, "sleep2") == 0) {
+        timer_selftest_sleep();
         power_exit(QEMU_EXIT_OK);
     } else if (strcmp(name, "exit") == 0) {
         klog(LOG_INFO, "selftest: exit requested");

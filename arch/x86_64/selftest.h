@@ -11,6 +11,7 @@
  *   test=stack       overflow the boot stack into its guard page
  *   test=panic       call panic() with a message
  *   test=heap        exercise the heap and page allocator, report, exit
+ *   test=sleep2      sleep 2 s on the kernel's clock between two log lines, exit
  */
 #ifndef ARCH_X86_64_SELFTEST_H
 #define ARCH_X86_64_SELFTEST_H
