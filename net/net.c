@@ -12,6 +12,11 @@
  *      atomically, so an interrupt between the check and the hlt still wakes us.
  */
 #include "net/net.h"
+#include "apps/app.h"
+#include "apps/json.h"
+#include "apps/stats.h"
+#include "arch/x86_64/irq.h"
+#include "drivers/vring.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
 #include "drivers/virtio_net.h"
@@ -30,10 +35,6 @@
 #include <string.h>
 
 #define RX_BUDGET 64
-
-/* The apps layer (apps/app.c); weak until it is linked in. */
-void apps_start(const char *apps) __attribute__((weak));
-void apps_tick(void) __attribute__((weak));
 
 static struct netif nif;
 static struct vnet *vn;
@@ -129,6 +130,114 @@ static void config_step(uint64_t now)
     }
 }
 
+/* ---- /stats providers: the NIC, its rings, the netif, interrupts ---- */
+
+static void stats_vnet(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    struct vnet_stats st;
+    vnet_get_stats(vn, &st);
+    json_begin_object(o);
+    json_kv_u64(o, "rx_packets", st.rx_packets);
+    json_kv_u64(o, "rx_bytes", st.rx_bytes);
+    json_kv_u64(o, "rx_drop_short", st.rx_drop_short);
+    json_kv_u64(o, "rx_drop_oversize", st.rx_drop_oversize);
+    json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
+    json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
+    json_kv_u64(o, "rx_merged", st.rx_merged);
+    json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
+    json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
+    json_kv_u64(o, "rx_refills", st.rx_refills);
+    json_kv_u64(o, "rx_polls", st.rx_polls);
+    json_kv_u64(o, "rx_budget_exhausted", st.rx_budget_exhausted);
+    json_kv_u64(o, "tx_packets", st.tx_packets);
+    json_kv_u64(o, "tx_bytes", st.tx_bytes);
+    json_kv_u64(o, "tx_segments", st.tx_segments);
+    json_kv_u64(o, "tx_csum_offload", st.tx_csum_offload);
+    json_kv_u64(o, "tx_completed", st.tx_completed);
+    json_kv_u64(o, "tx_ring_full_waits", st.tx_ring_full_waits);
+    json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);
+    json_kv_u64(o, "tx_watchdog_kicks", st.tx_watchdog_kicks);
+    json_kv_u64(o, "link_changes", st.link_changes);
+    json_key(o, "queues");
+    json_begin_array(o);
+    for (unsigned i = 0; i < vnet_num_queues(vn); i++) {
+        struct vring *vr = vnet_queue(vn, i);
+        struct vring_state rs;
+        struct vring_stats vs;
+        vring_get_state(vr, &rs);
+        vring_get_stats(vr, &vs);
+        json_begin_object(o);
+        json_kv_string(o, "name", vnet_queue_name(i));
+        json_kv_u64(o, "size", rs.num);
+        json_kv_u64(o, "avail_idx", rs.avail_idx);
+        json_kv_u64(o, "used_idx", rs.used_idx);
+        json_kv_u64(o, "last_used", rs.last_used_idx);
+        json_kv_u64(o, "in_flight", rs.in_flight);
+        json_kv_u64(o, "free_descriptors", rs.num_free);
+        json_kv_u64(o, "added", vs.added);
+        json_kv_u64(o, "used", vs.used);
+        json_kv_u64(o, "kicks", vs.kicks);
+        json_kv_u64(o, "kicks_suppressed", vs.kicks_suppressed);
+        json_kv_u64(o, "interrupts", vs.interrupts);
+        json_kv_u64(o, "interrupts_suppressed", vs.interrupts_suppressed);
+        json_kv_u64(o, "ring_full", vs.ring_full);
+        json_kv_bool(o, "broken", rs.broken);
+        json_end_object(o);
+    }
+    json_end_array(o);
+    json_end_object(o);
+}
+
+static void stats_netif(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    char mac[18];
+    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nif.hwaddr[0], nif.hwaddr[1], nif.hwaddr[2],
+             nif.hwaddr[3], nif.hwaddr[4], nif.hwaddr[5]);
+    json_begin_object(o);
+    json_kv_string(o, "name", "en0");
+    json_kv_string(o, "mac", mac);
+    json_kv_string(o, "ipv4", ip4addr_ntoa(netif_ip4_addr(&nif)));
+    json_kv_u64(o, "mtu", nif.mtu);
+    json_kv_bool(o, "link_up", netif_is_link_up(&nif));
+    json_kv_bool(o, "dhcp", use_dhcp && dhcp_supplied_address(&nif));
+    json_end_object(o);
+}
+
+static void stats_irq_one(const struct irq_stat *st, void *arg)
+{
+    struct json_out *o = arg;
+    char key[8];
+    snprintf(key, sizeof(key), "%d", st->vector);
+    json_kv_u64(o, key, st->count);
+}
+
+static void stats_irq_name(const struct irq_stat *st, void *arg)
+{
+    struct json_out *o = arg;
+    char key[8];
+    snprintf(key, sizeof(key), "%d", st->vector);
+    json_kv_string(o, key, st->name);
+}
+
+static void stats_interrupts(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    json_begin_object(o);
+    json_key(o, "vectors");
+    json_begin_object(o);
+    irq_foreach_stat(stats_irq_one, o);
+    json_end_object(o);
+    json_key(o, "names");
+    json_begin_object(o);
+    irq_foreach_stat(stats_irq_name, o);
+    json_end_object(o);
+    json_kv_u64(o, "unexpected", irq_unexpected_count());
+    json_kv_u64(o, "spurious", irq_spurious_count());
+    json_end_object(o);
+}
+
 int net_init(void)
 {
     lwip_init();
@@ -143,6 +252,9 @@ int net_init(void)
         return -EIO;
     }
     netif_set_default(&nif);
+    stats_register("virtio_net", stats_vnet, NULL);
+    stats_register("netif", stats_netif, NULL);
+    stats_register("interrupts", stats_interrupts, NULL);
     netif_set_status_callback(&nif, status_changed);
     netif_set_hostname(&nif, "unikernel");
     /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
@@ -190,8 +302,7 @@ void net_run(void)
     uint64_t stats_interval_ns = cmdline_get_u64("stats_interval", 0) * 1000000000ull;
     uint64_t next_stats_ns = stats_interval_ns;
 
-    if (apps_start)
-        apps_start(cmdline_get("apps"));
+    apps_start(cmdline_get("apps"));
     for (;;) {
         bool more = false;
         uint64_t now = clock_ns();
@@ -204,8 +315,7 @@ void net_run(void)
             if (now >= next_second_ns) {
                 next_second_ns = now + 1000000000ull;
                 vnet_watchdog(vn);
-                if (apps_tick)
-                    apps_tick();
+                apps_tick();
                 if (stats_interval_ns && now >= next_stats_ns) {
                     next_stats_ns = now + stats_interval_ns;
                     net_dump();
