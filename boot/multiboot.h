@@ -7,6 +7,7 @@
 #ifndef BOOT_MULTIBOOT_H
 #define BOOT_MULTIBOOT_H
 
+/* clang-format off */
 #define MB1_HEADER_MAGIC 0x1BADB002
 #define MB1_BOOTLOADER_MAGIC 0x2BADB002
 #define MB1_HEADER_MEMINFO (1 << 1)    /* ask for mem_* and the memory map */
@@ -36,26 +37,27 @@
 #define MB_MEM_NVS 4
 #define MB_MEM_BADRAM 5
 
+/* clang-format on */
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
 /* Multiboot1 boot information (3.3), the fields we use. */
 struct mb1_info {
     uint32_t flags;
-    uint32_t mem_lower, mem_upper;      /* flags bit 0 */
-    uint32_t boot_device;               /* bit 1 */
-    uint32_t cmdline;                   /* bit 2 */
-    uint32_t mods_count, mods_addr;     /* bit 3 */
-    uint32_t syms[4];                   /* bit 4 or 5 */
-    uint32_t mmap_length, mmap_addr;    /* bit 6 */
+    uint32_t mem_lower, mem_upper;   /* flags bit 0 */
+    uint32_t boot_device;            /* bit 1 */
+    uint32_t cmdline;                /* bit 2 */
+    uint32_t mods_count, mods_addr;  /* bit 3 */
+    uint32_t syms[4];                /* bit 4 or 5 */
+    uint32_t mmap_length, mmap_addr; /* bit 6 */
     uint32_t drives_length, drives_addr;
     uint32_t config_table;
-    uint32_t boot_loader_name;          /* bit 9 */
+    uint32_t boot_loader_name; /* bit 9 */
 } __attribute__((packed));
 
-#define MB1_INFO_CMDLINE (1 << 2)
-#define MB1_INFO_MODS (1 << 3)
-#define MB1_INFO_MMAP (1 << 6)
+#define MB1_INFO_CMDLINE     (1 << 2)
+#define MB1_INFO_MODS        (1 << 3)
+#define MB1_INFO_MMAP        (1 << 6)
 #define MB1_INFO_LOADER_NAME (1 << 9)
 
 /* Multiboot1 memory map entry: `size` does not count itself. */

@@ -115,9 +115,13 @@ void virtio_log_features(const struct virtio_device *vdev, const char *const nam
 const char *virtio_irq_mode_name(enum virtio_irq_mode mode)
 {
     switch (mode) {
-    case VIRTIO_IRQ_MSIX_PER_VQ: return "MSI-X, one vector per queue";
-    case VIRTIO_IRQ_MSIX_SHARED: return "MSI-X, one shared vector for the queues";
-    case VIRTIO_IRQ_INTX: return "INTx (legacy pin through the IO-APIC)";
-    default: return "none";
+    case VIRTIO_IRQ_MSIX_PER_VQ:
+        return "MSI-X, one vector per queue";
+    case VIRTIO_IRQ_MSIX_SHARED:
+        return "MSI-X, one shared vector for the queues";
+    case VIRTIO_IRQ_INTX:
+        return "INTx (legacy pin through the IO-APIC)";
+    default:
+        return "none";
     }
 }

@@ -65,8 +65,8 @@ struct virtio_transport_ops {
 
 struct virtio_device {
     const struct virtio_transport_ops *ops;
-    uint32_t device_type;    /* VIRTIO_ID_* */
-    char name[24];           /* e.g. "virtio0" */
+    uint32_t device_type;     /* VIRTIO_ID_* */
+    char name[24];            /* e.g. "virtio0" */
     uint64_t device_features; /* what the device offers */
     uint64_t features;        /* what was negotiated */
     enum virtio_irq_mode irq_mode;
@@ -85,8 +85,8 @@ struct virtio_driver {
 };
 
 /* Register a virtio driver: a pointer in section .virtio_drivers (linker.ld). */
-#define VIRTIO_DRIVER(drv)                                                                         \
-    static const struct virtio_driver *const virtio_driver_ptr_##drv                               \
+#define VIRTIO_DRIVER(drv)                                                                                   \
+    static const struct virtio_driver *const virtio_driver_ptr_##drv                                         \
         __attribute__((used, section(".virtio_drivers"), aligned(sizeof(void *)))) = &(drv)
 
 static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned bit)

@@ -41,21 +41,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RXQ 0
-#define TXQ 1
+#define RXQ   0
+#define TXQ   1
 #define CTRLQ 2
 
-#define RX_BUF_SIZE 2048       /* one buffer per descriptor; mergeable frames span several */
-#define RX_MAX_MERGE 64        /* more num_buffers than this is a device bug */
-#define TX_MAX_SEGS 32         /* pbufs in one frame; longer chains are copied */
-#define TX_WAIT_NS 500000000ull /* how long a full transmit ring may block a send */
-#define CTRL_WAIT_NS 1000000000ull
+#define RX_BUF_SIZE   2048         /* one buffer per descriptor; mergeable frames span several */
+#define RX_MAX_MERGE  64           /* more num_buffers than this is a device bug */
+#define TX_MAX_SEGS   32           /* pbufs in one frame; longer chains are copied */
+#define TX_WAIT_NS    500000000ull /* how long a full transmit ring may block a send */
+#define CTRL_WAIT_NS  1000000000ull
 #define ETH_MAX_FRAME (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
 
 /* lwIP's "check" half of the per-netif checksum flags. */
-#define NETIF_CHECK_ALL                                                                                    \
-    (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_ICMP | \
-     NETIF_CHECKSUM_CHECK_ICMP6)
+#define NETIF_CHECK_ALL                                                                                      \
+    (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP |                         \
+     NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6)
 
 /* One receive buffer: a pbuf_custom whose memory is the DMA buffer. */
 struct vnet_rxbuf {
@@ -131,7 +131,10 @@ static const char *const feature_names[64] = {
 static struct klog_ratelimit rx_drop_rl = KLOG_RATELIMIT_INIT(1000, 5);
 static struct klog_ratelimit tx_rl = KLOG_RATELIMIT_INIT(5000, 2);
 
-struct vnet *vnet_first(void) { return first_vnet; }
+struct vnet *vnet_first(void)
+{
+    return first_vnet;
+}
 
 /* ------------------------------------------------------------------ checksums */
 
@@ -262,7 +265,7 @@ static void vnet_fill_rx(struct vnet *vn)
     unsigned added = 0;
     while (vn->rx_free && vring_num_free(rx) > 0) {
         struct vnet_rxbuf *b = vn->rx_free;
-        struct vring_seg seg = { b->data, vn->rx_bufsize };
+        struct vring_seg seg = {b->data, vn->rx_bufsize};
         if (vring_add(rx, &seg, 0, 1, b) < 0)
             break;
         vn->rx_free = b->next_free;
@@ -434,9 +437,8 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
         n = 1;
     }
     /* Without indirect descriptors the chain takes 1 + n ring slots. */
-    unsigned descs = virtio_has_feature(vn->vdev, VIRTIO_RING_F_INDIRECT_DESC) && n + 1 <= VRING_INDIRECT_MAX
-                         ? 1
-                         : n + 1;
+    unsigned descs =
+        virtio_has_feature(vn->vdev, VIRTIO_RING_F_INDIRECT_DESC) && n + 1 <= VRING_INDIRECT_MAX ? 1 : n + 1;
     if ((!vn->tx_free || vring_num_free(tx) < descs) && !vnet_wait_tx_room(vn, descs)) {
         vn->st.tx_drop_ring_full++;
         if (klog_ratelimit(&tx_rl))
@@ -506,9 +508,9 @@ static int vnet_ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void
     memcpy(vn->ctrl->data, data, len);
     vn->ctrl->ack = 0xFF;
     struct vring_seg segs[3] = {
-        { &vn->ctrl->hdr, sizeof(vn->ctrl->hdr) },
-        { vn->ctrl->data, len },
-        { &vn->ctrl->ack, 1 },
+        {&vn->ctrl->hdr, sizeof(vn->ctrl->hdr)},
+        {vn->ctrl->data, len},
+        {&vn->ctrl->ack, 1},
     };
     unsigned nout = len ? 2 : 1;
     if (!len)
@@ -596,7 +598,10 @@ static void vnet_config_irq(struct virtio_device *vdev, void *ctx)
     vn->config_pending = true;
 }
 
-void vnet_flush(struct vnet *vn) { vnet_kick_tx(vn); }
+void vnet_flush(struct vnet *vn)
+{
+    vnet_kick_tx(vn);
+}
 
 bool vnet_has_work(const struct vnet *vn)
 {
@@ -662,9 +667,11 @@ void vnet_watchdog(struct vnet *vn)
     vn->st.tx_watchdog_kicks++;
     if (klog_ratelimit(&tx_rl))
         klog(LOG_WARN,
-             "virtio-net: tx watchdog: %u frames in flight for 1 s; avail %u used %u last seen %u, kicks %llu: "
+             "virtio-net: tx watchdog: %u frames in flight for 1 s; avail %u used %u last seen %u, kicks "
+             "%llu: "
              "re-kicking",
-             s.in_flight, s.avail_idx, s.used_idx, s.last_used_idx, (unsigned long long)vn->st.tx_watchdog_kicks);
+             s.in_flight, s.avail_idx, s.used_idx, s.last_used_idx,
+             (unsigned long long)vn->st.tx_watchdog_kicks);
     vring_notify(vn->vq[TXQ]);
     vn->wd_stalled_since = now;
 }
@@ -680,8 +687,8 @@ static err_t vnet_netif_init(struct netif *netif)
     memcpy(netif->hwaddr, vn->mac, ETH_HWADDR_LEN);
     netif->mtu = (u16_t)vn->mtu;
     netif->mtu6 = (u16_t)vn->mtu;
-    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP |
-                   NETIF_FLAG_MLD6;
+    netif->flags =
+        NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
     netif->output = etharp_output;
     netif->output_ip6 = ethip6_output;
     netif->linkoutput = vnet_linkoutput;
@@ -745,13 +752,12 @@ static int vnet_alloc_buffers(struct vnet *vn)
 
 static int vnet_probe(struct virtio_device *vdev)
 {
-    const uint64_t wanted = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
-                            (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_CSUM) |
-                            (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
-                            (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
-                            (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-                            (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) |
-                            (1ull << VIRTIO_F_VERSION_1);
+    const uint64_t wanted =
+        (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
+        (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
+        (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
+        (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+        (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1);
     int err;
 
     struct vnet *vn = calloc(1, sizeof(*vn));
@@ -767,8 +773,9 @@ static int vnet_probe(struct virtio_device *vdev)
 
     vn->mrg_rxbuf = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
     /* The header has num_buffers with MRG_RXBUF or in 1.x (5.1.6). */
-    vn->hdr_len = vn->mrg_rxbuf || virtio_has_feature(vdev, VIRTIO_F_VERSION_1) ? sizeof(struct virtio_net_hdr)
-                                                                                 : VIRTIO_NET_HDR_LEGACY_LEN;
+    vn->hdr_len = vn->mrg_rxbuf || virtio_has_feature(vdev, VIRTIO_F_VERSION_1)
+                      ? sizeof(struct virtio_net_hdr)
+                      : VIRTIO_NET_HDR_LEGACY_LEN;
     vn->csum_tx = virtio_has_feature(vdev, VIRTIO_NET_F_CSUM);
     vn->guest_csum = virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM);
     vn->has_status = virtio_has_feature(vdev, VIRTIO_NET_F_STATUS);
@@ -795,9 +802,9 @@ static int vnet_probe(struct virtio_device *vdev)
     vn->rx_bufsize = RX_BUF_SIZE;
 
     struct virtio_vq_info info[3] = {
-        { "rx0", 0, vnet_rx_irq, vn },
-        { "tx0", 0, vnet_tx_irq, vn },
-        { "ctrl", 64, NULL, NULL },
+        {"rx0", 0, vnet_rx_irq, vn},
+        {"tx0", 0, vnet_tx_irq, vn},
+        {"ctrl", 64, NULL, NULL},
     };
     vn->nvqs = virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
     vdev->config_changed = vnet_config_irq;
@@ -850,45 +857,59 @@ VIRTIO_DRIVER(vnet_driver);
 
 /* ------------------------------------------------------------------ stats */
 
-void vnet_get_stats(const struct vnet *vn, struct vnet_stats *st) { *st = vn->st; }
+void vnet_get_stats(const struct vnet *vn, struct vnet_stats *st)
+{
+    *st = vn->st;
+}
 
-unsigned vnet_num_queues(const struct vnet *vn) { return vn->nvqs; }
+unsigned vnet_num_queues(const struct vnet *vn)
+{
+    return vn->nvqs;
+}
 
-struct vring *vnet_queue(const struct vnet *vn, unsigned i) { return i < vn->nvqs ? vn->vq[i] : NULL; }
+struct vring *vnet_queue(const struct vnet *vn, unsigned i)
+{
+    return i < vn->nvqs ? vn->vq[i] : NULL;
+}
 
 const char *vnet_queue_name(unsigned i)
 {
-    static const char *const names[] = { "rx0", "tx0", "ctrl" };
+    static const char *const names[] = {"rx0", "tx0", "ctrl"};
     return i < 3 ? names[i] : "?";
 }
 
 void vnet_dump(const struct vnet *vn)
 {
     const struct vnet_stats *s = &vn->st;
-    klog(LOG_INFO, "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum completed %llu, valid %llu), drops: short %llu "
+    klog(LOG_INFO,
+         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum completed %llu, valid %llu), drops: short "
+         "%llu "
          "oversize %llu merge %llu nomem %llu; refills %llu (pool empty %llu), pool free %u/%u",
          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_merged,
          (unsigned long long)s->rx_csum_completed, (unsigned long long)s->rx_csum_valid,
          (unsigned long long)s->rx_drop_short, (unsigned long long)s->rx_drop_oversize,
          (unsigned long long)s->rx_drop_bad_merge, (unsigned long long)s->rx_drop_nomem,
-         (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty, vn->rx_free_count, vn->n_rxbufs);
-    klog(LOG_INFO, "virtio-net: tx %llu pkts %llu bytes %llu segs (csum offload %llu), completed %llu, in flight %u, "
+         (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty, vn->rx_free_count,
+         vn->n_rxbufs);
+    klog(LOG_INFO,
+         "virtio-net: tx %llu pkts %llu bytes %llu segs (csum offload %llu), completed %llu, in flight %u, "
          "ring-full waits %llu drops %llu, watchdog kicks %llu",
-         (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_segments,
-         (unsigned long long)s->tx_csum_offload, (unsigned long long)s->tx_completed, vn->tx_inflight,
-         (unsigned long long)s->tx_ring_full_waits, (unsigned long long)s->tx_drop_ring_full,
-         (unsigned long long)s->tx_watchdog_kicks);
+         (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
+         (unsigned long long)s->tx_segments, (unsigned long long)s->tx_csum_offload,
+         (unsigned long long)s->tx_completed, vn->tx_inflight, (unsigned long long)s->tx_ring_full_waits,
+         (unsigned long long)s->tx_drop_ring_full, (unsigned long long)s->tx_watchdog_kicks);
     for (unsigned i = 0; i < vn->nvqs; i++) {
         struct vring_stats vs;
         struct vring_state st;
         vring_get_stats(vn->vq[i], &vs);
         vring_get_state(vn->vq[i], &st);
-        klog(LOG_INFO, "virtio-net: %s: size %u free %u in flight %u avail %u used %u/%u, added %llu used %llu "
+        klog(LOG_INFO,
+             "virtio-net: %s: size %u free %u in flight %u avail %u used %u/%u, added %llu used %llu "
              "kicks %llu (suppressed %llu) irqs %llu (suppressed %llu) full %llu%s",
-             vnet_queue_name(i), st.num, st.num_free, st.in_flight, st.avail_idx, st.last_used_idx, st.used_idx,
-             (unsigned long long)vs.added, (unsigned long long)vs.used, (unsigned long long)vs.kicks,
-             (unsigned long long)vs.kicks_suppressed, (unsigned long long)vs.interrupts,
-             (unsigned long long)vs.interrupts_suppressed, (unsigned long long)vs.ring_full,
-             st.broken ? " BROKEN" : "");
+             vnet_queue_name(i), st.num, st.num_free, st.in_flight, st.avail_idx, st.last_used_idx,
+             st.used_idx, (unsigned long long)vs.added, (unsigned long long)vs.used,
+             (unsigned long long)vs.kicks, (unsigned long long)vs.kicks_suppressed,
+             (unsigned long long)vs.interrupts, (unsigned long long)vs.interrupts_suppressed,
+             (unsigned long long)vs.ring_full, st.broken ? " BROKEN" : "");
     }
 }

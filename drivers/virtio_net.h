@@ -32,8 +32,8 @@ struct vnet_stats {
     uint64_t rx_refills, rx_refill_empty;
     uint64_t rx_polls, rx_budget_exhausted;
     uint64_t tx_packets, tx_bytes;
-    uint64_t tx_segments;       /* descriptors for frame data (pbufs) */
-    uint64_t tx_csum_offload;   /* frames sent with NEEDS_CSUM */
+    uint64_t tx_segments;     /* descriptors for frame data (pbufs) */
+    uint64_t tx_csum_offload; /* frames sent with NEEDS_CSUM */
     uint64_t tx_ring_full_waits, tx_drop_ring_full, tx_drop_too_many_segs;
     uint64_t tx_completed;
     uint64_t tx_watchdog_kicks; /* re-kicks after the device sat on buffers */

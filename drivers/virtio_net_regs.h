@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* clang-format off */
 /* Feature bits (5.1.3). */
 #define VIRTIO_NET_F_CSUM 0            /* device completes partial checksums we send */
 #define VIRTIO_NET_F_GUEST_CSUM 1      /* device may hand us partial / validated checksums */
@@ -64,4 +65,5 @@ struct virtio_net_ctrl_hdr {
 #define VIRTIO_NET_OK 0
 #define VIRTIO_NET_ERR 1
 
+/* clang-format on */
 #endif

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VP_MAX_VQS 8
+#define VP_MAX_VQS           8
 #define VP_DEFAULT_QUEUE_MAX 1024
 
 struct vp_vq {
@@ -63,9 +63,15 @@ struct vp_dev {
 static unsigned vp_count;
 static enum virtio_irq_mode first_mode = VIRTIO_IRQ_MSIX_PER_VQ;
 
-void virtio_pci_force_irq_mode(enum virtio_irq_mode mode) { first_mode = mode; }
+void virtio_pci_force_irq_mode(enum virtio_irq_mode mode)
+{
+    first_mode = mode;
+}
 
-static struct vp_dev *to_vp(struct virtio_device *vdev) { return vdev->transport; }
+static struct vp_dev *to_vp(struct virtio_device *vdev)
+{
+    return vdev->transport;
+}
 
 /* ------------------------------------------------------------------ modern */
 
@@ -160,7 +166,10 @@ static unsigned modern_queue_max(struct virtio_device *vdev, unsigned index)
 
 /* ------------------------------------------------------------------ legacy */
 
-static uint8_t legacy_get_status(struct virtio_device *vdev) { return inb(to_vp(vdev)->io + VIRTIO_PCI_LEGACY_STATUS); }
+static uint8_t legacy_get_status(struct virtio_device *vdev)
+{
+    return inb(to_vp(vdev)->io + VIRTIO_PCI_LEGACY_STATUS);
+}
 
 static void legacy_set_status(struct virtio_device *vdev, uint8_t status)
 {
@@ -515,8 +524,8 @@ static int vp_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
                         struct vring **vqs)
 {
     struct vp_dev *vp = to_vp(vdev);
-    static const enum virtio_irq_mode order[] = { VIRTIO_IRQ_MSIX_PER_VQ, VIRTIO_IRQ_MSIX_SHARED,
-                                                  VIRTIO_IRQ_INTX };
+    static const enum virtio_irq_mode order[] = {VIRTIO_IRQ_MSIX_PER_VQ, VIRTIO_IRQ_MSIX_SHARED,
+                                                 VIRTIO_IRQ_INTX};
     int err = -ENODEV;
 
     if (nvqs > VP_MAX_VQS)
@@ -672,9 +681,8 @@ static int virtio_pci_probe(struct pci_dev *d)
     }
     vp_count++;
     d->drvdata = vp;
-    klog(LOG_INFO, "%s: " PCI_BDF_FMT " %04x:%04x, %s interface%s", vp->vdev.name, PCI_BDF_ARGS(d),
-         d->vendor, d->device, vp->vdev.ops->name,
-         vp->modern ? "" : " (I/O BAR 0)");
+    klog(LOG_INFO, "%s: " PCI_BDF_FMT " %04x:%04x, %s interface%s", vp->vdev.name, PCI_BDF_ARGS(d), d->vendor,
+         d->device, vp->vdev.ops->name, vp->modern ? "" : " (I/O BAR 0)");
     int err = virtio_probe_device(&vp->vdev);
     if (err < 0 && err != -ENODEV)
         klog(LOG_ERR, "%s: driver probe failed (%d)", vp->vdev.name, err);
@@ -683,7 +691,7 @@ static int virtio_pci_probe(struct pci_dev *d)
 
 static const struct pci_id virtio_pci_ids[] = {
     PCI_ID_DEVICE(VIRTIO_PCI_VENDOR_ID, PCI_ANY_ID),
-    { 0, 0, 0, 0 },
+    {0, 0, 0, 0},
 };
 
 static const struct pci_driver virtio_pci_driver = {

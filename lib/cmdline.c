@@ -84,4 +84,7 @@ bool cmdline_has_item(const char *key, const char *item)
     return false;
 }
 
-const char *cmdline_raw(void) { return raw; }
+const char *cmdline_raw(void)
+{
+    return raw;
+}

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CMDLINE_MAX 1024
+#define CMDLINE_MAX      1024
 #define CMDLINE_MAX_OPTS 32
 
 /** cmdline_parse() - copy and split @s. Later calls replace earlier ones. Return: options found. */

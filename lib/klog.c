@@ -13,7 +13,7 @@ static int current_level = LOG_INFO;
 static void (*sink)(const char *line, unsigned len);
 static unsigned long long (*clock_fn)(void);
 
-static const char level_letter[] = { 'E', 'W', 'I', 'D' };
+static const char level_letter[] = {'E', 'W', 'I', 'D'};
 
 void klog_set_level(int level)
 {
@@ -24,11 +24,14 @@ void klog_set_level(int level)
     current_level = level;
 }
 
-int klog_get_level(void) { return current_level; }
+int klog_get_level(void)
+{
+    return current_level;
+}
 
 int klog_level_from_name(const char *name)
 {
-    static const char *const names[] = { "err", "warn", "info", "debug" };
+    static const char *const names[] = {"err", "warn", "info", "debug"};
     for (int i = 0; i < 4; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
@@ -37,9 +40,15 @@ int klog_level_from_name(const char *name)
     return -1;
 }
 
-void klog_set_sink(void (*write)(const char *line, unsigned len)) { sink = write; }
+void klog_set_sink(void (*write)(const char *line, unsigned len))
+{
+    sink = write;
+}
 
-void klog_set_clock(unsigned long long (*now_ns)(void)) { clock_fn = now_ns; }
+void klog_set_clock(unsigned long long (*now_ns)(void))
+{
+    clock_fn = now_ns;
+}
 
 void vklog(int level, const char *fmt, va_list ap)
 {
@@ -51,8 +60,8 @@ void vklog(int level, const char *fmt, va_list ap)
     if (level < LOG_ERR)
         level = LOG_ERR;
     unsigned long long ns = clock_fn ? clock_fn() : 0;
-    n = snprintf(line, sizeof(line), "[%5llu.%06llu] %c ", ns / 1000000000ull,
-                 (ns / 1000ull) % 1000000ull, level_letter[level]);
+    n = snprintf(line, sizeof(line), "[%5llu.%06llu] %c ", ns / 1000000000ull, (ns / 1000ull) % 1000000ull,
+                 level_letter[level]);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     if (n > KLOG_LINE_MAX - 2) {
         /* Truncated: say so rather than silently cutting. */

@@ -49,7 +49,10 @@ struct klog_ratelimit {
     unsigned long long window_start_ns;
     unsigned printed, suppressed;
 };
-#define KLOG_RATELIMIT_INIT(interval_ms, burst) { (interval_ms), (burst), 0, 0, 0 }
+#define KLOG_RATELIMIT_INIT(interval_ms, burst)                                                              \
+    {                                                                                                        \
+        (interval_ms), (burst), 0, 0, 0                                                                      \
+    }
 
 /** klog_ratelimit() - true if the caller may log now. */
 int klog_ratelimit(struct klog_ratelimit *rl);

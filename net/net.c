@@ -43,7 +43,10 @@ static bool use_dhcp;
 static uint64_t dhcp_deadline_ns;
 static uint64_t next_second_ns;
 
-struct netif *net_netif(void) { return vn ? &nif : NULL; }
+struct netif *net_netif(void)
+{
+    return vn ? &nif : NULL;
+}
 
 /* "10.0.0.2/24" -> address and netmask. Return: false if malformed. */
 static bool parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
@@ -96,7 +99,8 @@ static void summary(const char *how)
             n += (size_t)w;
     }
     const uint8_t *mac = nif.hwaddr;
-    klog(LOG_INFO, "net: %c%c%u MAC %02x:%02x:%02x:%02x:%02x:%02x IPv4 %s netmask %s gw %s (%s) IPv6 %s link %s",
+    klog(LOG_INFO,
+         "net: %c%c%u MAC %02x:%02x:%02x:%02x:%02x:%02x IPv4 %s netmask %s gw %s (%s) IPv6 %s link %s",
          nif.name[0], nif.name[1], nif.num, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], v4, mask, gw, how,
          n ? v6 : "none", netif_is_link_up(&nif) ? "up" : "down");
 }
@@ -287,7 +291,8 @@ void net_dump(void)
         const struct stats_mem *m = lwip_stats.memp[i];
         if (!m)
             continue;
-        int w = snprintf(line + n, sizeof(line) - n, " %s=%u/%u", m->name, (unsigned)m->used, (unsigned)m->avail);
+        int w =
+            snprintf(line + n, sizeof(line) - n, " %s=%u/%u", m->name, (unsigned)m->used, (unsigned)m->avail);
         if (w > 0 && (size_t)w < sizeof(line) - n)
             n += (size_t)w;
         if (m->err)

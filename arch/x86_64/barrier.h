@@ -13,9 +13,9 @@
 #ifndef ARCH_X86_64_BARRIER_H
 #define ARCH_X86_64_BARRIER_H
 
-#define barrier() __asm__ volatile("" ::: "memory")
+#define barrier()  __asm__ volatile("" ::: "memory")
 #define virt_wmb() barrier()
 #define virt_rmb() barrier()
-#define virt_mb() __asm__ volatile("mfence" ::: "memory")
+#define virt_mb()  __asm__ volatile("mfence" ::: "memory")
 
 #endif

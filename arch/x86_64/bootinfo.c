@@ -31,7 +31,10 @@ static void add_module(struct boot_info *bi, uint64_t start, uint64_t end)
     }
 }
 
-static const char *ptr32(uint32_t phys) { return (const char *)(uintptr_t)phys; }
+static const char *ptr32(uint32_t phys)
+{
+    return (const char *)(uintptr_t)phys;
+}
 
 static void parse_mb1(const struct mb1_info *mi, struct boot_info *bi)
 {
@@ -86,7 +89,8 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
             strlcpy(bi->cmdline, payload, plen + 1 < sizeof(bi->cmdline) ? plen + 1 : sizeof(bi->cmdline));
             break;
         case MB2_TAG_LOADER_NAME:
-            strlcpy(bi->loader_name, payload, plen + 1 < sizeof(bi->loader_name) ? plen + 1 : sizeof(bi->loader_name));
+            strlcpy(bi->loader_name, payload,
+                    plen + 1 < sizeof(bi->loader_name) ? plen + 1 : sizeof(bi->loader_name));
             break;
         case MB2_TAG_MODULE: {
             const struct mb2_tag_module *m = (const void *)tag;
@@ -135,11 +139,17 @@ int bootinfo_parse(uint32_t magic, const void *info, struct boot_info *bi)
 const char *bootinfo_mem_type_name(uint32_t type)
 {
     switch (type) {
-    case MB_MEM_AVAILABLE: return "available";
-    case MB_MEM_RESERVED: return "reserved";
-    case MB_MEM_ACPI_RECLAIMABLE: return "ACPI reclaimable";
-    case MB_MEM_NVS: return "ACPI NVS";
-    case MB_MEM_BADRAM: return "bad RAM";
-    default: return "unknown";
+    case MB_MEM_AVAILABLE:
+        return "available";
+    case MB_MEM_RESERVED:
+        return "reserved";
+    case MB_MEM_ACPI_RECLAIMABLE:
+        return "ACPI reclaimable";
+    case MB_MEM_NVS:
+        return "ACPI NVS";
+    case MB_MEM_BADRAM:
+        return "bad RAM";
+    default:
+        return "unknown";
     }
 }

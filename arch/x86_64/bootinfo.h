@@ -25,7 +25,9 @@ struct boot_info {
     struct boot_region mem[BOOTINFO_MAX_REGIONS];
     unsigned n_mem;
     bool mem_truncated;
-    struct { uint64_t start, end; } modules[BOOTINFO_MAX_MODULES];
+    struct {
+        uint64_t start, end;
+    } modules[BOOTINFO_MAX_MODULES];
     unsigned n_modules;
     /* A copy of the RSDP the loader found (multiboot2 ACPI tags), if any. */
     uint8_t rsdp[36];

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #define IST_STACK_SIZE 16384
-#define IST_COUNT 4
+#define IST_COUNT      4
 
 struct tss64 {
     uint32_t reserved0;
@@ -41,27 +41,27 @@ void gdt_init(void)
 
     uint64_t base = (uint64_t)(uintptr_t)&tss;
     uint64_t limit = sizeof(tss) - 1;
-    gdt[3] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) /* present, 64-bit TSS available */
+    gdt[3] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) |
+             (0x89ull << 40) /* present, 64-bit TSS available */
              | (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
     gdt[4] = base >> 32;
 
-    struct gdt_ptr ptr = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
-    __asm__ volatile(
-        "lgdt %0\n\t"
-        /* Reload CS with a far return, then the data segments. */
-        "pushq %1\n\t"
-        "leaq 1f(%%rip), %%rax\n\t"
-        "pushq %%rax\n\t"
-        "lretq\n"
-        "1:\n\t"
-        "movw %w2, %%ax\n\t"
-        "movw %%ax, %%ds\n\t"
-        "movw %%ax, %%es\n\t"
-        "movw %%ax, %%ss\n\t"
-        "ltr %w3\n\t"
-        :
-        : "m"(ptr), "i"(GDT_KERNEL_CODE), "i"(GDT_KERNEL_DATA), "r"((uint16_t)GDT_TSS)
-        : "rax", "memory");
+    struct gdt_ptr ptr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
+    __asm__ volatile("lgdt %0\n\t"
+                     /* Reload CS with a far return, then the data segments. */
+                     "pushq %1\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:\n\t"
+                     "movw %w2, %%ax\n\t"
+                     "movw %%ax, %%ds\n\t"
+                     "movw %%ax, %%es\n\t"
+                     "movw %%ax, %%ss\n\t"
+                     "ltr %w3\n\t"
+                     :
+                     : "m"(ptr), "i"(GDT_KERNEL_CODE), "i"(GDT_KERNEL_DATA), "r"((uint16_t)GDT_TSS)
+                     : "rax", "memory");
 }
 
 void gdt_ist_range(int ist, uintptr_t *bottom, uintptr_t *top)

@@ -12,13 +12,13 @@
 
 #define GDT_KERNEL_CODE 0x08
 #define GDT_KERNEL_DATA 0x10
-#define GDT_TSS 0x18
+#define GDT_TSS         0x18
 
 /* IST slots (1-based, as the IDT encodes them). */
-#define IST_DOUBLE_FAULT 1
-#define IST_NMI 2
+#define IST_DOUBLE_FAULT  1
+#define IST_NMI           2
 #define IST_MACHINE_CHECK 3
-#define IST_PAGE_FAULT 4
+#define IST_PAGE_FAULT    4
 
 /** gdt_init() - load the kernel GDT and the TSS with its IST stacks. */
 void gdt_init(void);

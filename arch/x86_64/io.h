@@ -9,9 +9,18 @@
 
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
 
 static inline uint8_t inb(uint16_t port)
 {
@@ -33,22 +42,52 @@ static inline uint32_t inl(uint16_t port)
 }
 
 /* A write to port 0x80 takes about a microsecond: the classic ISA delay. */
-static inline void io_wait(void) { outb(0x80, 0); }
+static inline void io_wait(void)
+{
+    outb(0x80, 0);
+}
 
 /*
  * MMIO: one access of exactly the given width, never merged or split by the
  * compiler. Device memory is mapped uncached (map_mmio), so no fence is needed
  * for ordering between accesses to the same device on x86.
  */
-static inline uint8_t mmio_read8(const void *a) { return *(const volatile uint8_t *)a; }
-static inline uint16_t mmio_read16(const void *a) { return *(const volatile uint16_t *)a; }
-static inline uint32_t mmio_read32(const void *a) { return *(const volatile uint32_t *)a; }
-static inline uint64_t mmio_read64(const void *a) { return *(const volatile uint64_t *)a; }
-static inline void mmio_write8(void *a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static inline void mmio_write16(void *a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static inline void mmio_write32(void *a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline void mmio_write64(void *a, uint64_t v) { *(volatile uint64_t *)a = v; }
+static inline uint8_t mmio_read8(const void *a)
+{
+    return *(const volatile uint8_t *)a;
+}
+static inline uint16_t mmio_read16(const void *a)
+{
+    return *(const volatile uint16_t *)a;
+}
+static inline uint32_t mmio_read32(const void *a)
+{
+    return *(const volatile uint32_t *)a;
+}
+static inline uint64_t mmio_read64(const void *a)
+{
+    return *(const volatile uint64_t *)a;
+}
+static inline void mmio_write8(void *a, uint8_t v)
+{
+    *(volatile uint8_t *)a = v;
+}
+static inline void mmio_write16(void *a, uint16_t v)
+{
+    *(volatile uint16_t *)a = v;
+}
+static inline void mmio_write32(void *a, uint32_t v)
+{
+    *(volatile uint32_t *)a = v;
+}
+static inline void mmio_write64(void *a, uint64_t v)
+{
+    *(volatile uint64_t *)a = v;
+}
 
-static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void cpu_relax(void)
+{
+    __asm__ volatile("pause" ::: "memory");
+}
 
 #endif

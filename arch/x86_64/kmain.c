@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KERNEL_NAME "unikernel"
+#define KERNEL_NAME    "unikernel"
 #define KERNEL_VERSION "0.1"
 
 extern const char __kernel_start[], __kernel_end[];
@@ -59,7 +59,10 @@ static void console_putc(char c, void *arg)
     serial_putc(c);
 }
 
-static unsigned long long clock_ns_ull(void) { return clock_ns(); }
+static unsigned long long clock_ns_ull(void)
+{
+    return clock_ns();
+}
 
 static void heap_failure(const char *what, const void *ptr)
 {
@@ -109,8 +112,8 @@ static void memory_init(void)
     struct pmm_stats ps;
     pmm_stats(&ps);
     klog(LOG_INFO, "memory: %llu MiB usable, %llu pages free, kernel %#lx-%#lx (%lu KiB)",
-         (unsigned long long)(total >> 20), (unsigned long long)ps.free_pages, (unsigned long)(uintptr_t)__kernel_start,
-         (unsigned long)(uintptr_t)__kernel_end,
+         (unsigned long long)(total >> 20), (unsigned long long)ps.free_pages,
+         (unsigned long)(uintptr_t)__kernel_start, (unsigned long)(uintptr_t)__kernel_end,
          (unsigned long)(((uintptr_t)__kernel_end - (uintptr_t)__kernel_start) >> 10));
 }
 

@@ -23,16 +23,16 @@
 #include "lib/pmm.h"
 #include <string.h>
 
-#define PTE_P (1ull << 0)    /* present */
-#define PTE_W (1ull << 1)    /* writable */
-#define PTE_PWT (1ull << 3)  /* write-through */
-#define PTE_PCD (1ull << 4)  /* cache disable: with PWT, UC under the default PAT */
-#define PTE_PS (1ull << 7)   /* 2 MiB page (in a page-directory entry) */
-#define PTE_NX (1ull << 63)  /* no execute (needs EFER.NXE) */
+#define PTE_P    (1ull << 0)  /* present */
+#define PTE_W    (1ull << 1)  /* writable */
+#define PTE_PWT  (1ull << 3)  /* write-through */
+#define PTE_PCD  (1ull << 4)  /* cache disable: with PWT, UC under the default PAT */
+#define PTE_PS   (1ull << 7)  /* 2 MiB page (in a page-directory entry) */
+#define PTE_NX   (1ull << 63) /* no execute (needs EFER.NXE) */
 #define PTE_ADDR 0x000FFFFFFFFFF000ull
 
-#define SIZE_2M (2ull << 20)
-#define MMIO_BASE 0xFFFF800000000000ull /* PML4 slot 256: the first canonical upper-half address */
+#define SIZE_2M    (2ull << 20)
+#define MMIO_BASE  0xFFFF800000000000ull /* PML4 slot 256: the first canonical upper-half address */
 #define MMIO_LIMIT 0xFFFF808000000000ull /* 512 GiB of window */
 
 extern const char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
@@ -45,7 +45,9 @@ static uint64_t identity_top;
 
 /* A small cache so mapping the same device range twice reuses the mapping. */
 #define MMIO_CACHE 32
-static struct { uint64_t phys, len, virt; } mmio_maps[MMIO_CACHE];
+static struct {
+    uint64_t phys, len, virt;
+} mmio_maps[MMIO_CACHE];
 static unsigned n_mmio_maps;
 
 static uint64_t *new_table(void)
@@ -155,7 +157,10 @@ uint64_t virt_to_phys(const void *v)
     return a;
 }
 
-void *phys_to_virt(uint64_t phys) { return (void *)(uintptr_t)phys; }
+void *phys_to_virt(uint64_t phys)
+{
+    return (void *)(uintptr_t)phys;
+}
 
 void *map_mmio(uint64_t phys, size_t len)
 {

@@ -6,7 +6,7 @@
 #define ARCH_X86_64_POWER_H
 
 /* Codes for power_exit(). QEMU exits with status (code << 1) | 1. */
-#define QEMU_EXIT_OK 0x10     /* QEMU status 33 */
+#define QEMU_EXIT_OK      0x10 /* QEMU status 33 */
 #define QEMU_EXIT_FAILURE 0x11 /* QEMU status 35 */
 
 /**

@@ -36,7 +36,7 @@ static __attribute__((noinline)) void selftest_wx(void)
 
 static __attribute__((noinline)) void selftest_nx(void)
 {
-    static uint8_t data_page[16] = { 0xC3 }; /* ret, in .data */
+    static uint8_t data_page[16] = {0xC3}; /* ret, in .data */
     klog(LOG_INFO, "selftest: calling into .data at %p", (void *)data_page);
     ((void (*)(void))(uintptr_t)data_page)();
     klog(LOG_ERR, "selftest: NX FAILED: data is executable");

@@ -5,6 +5,7 @@
 #include "arch/x86_64/serial.h"
 #include "arch/x86_64/io.h"
 
+/* clang-format off */
 #define COM1 0x3F8
 #define UART_DATA 0      /* rw: rx/tx holding register (DLAB=0) */
 #define UART_IER 1       /* rw: interrupt enable (DLAB=0) */
@@ -23,6 +24,7 @@
 #define   LSR_DATA_READY 0x01
 #define   LSR_THR_EMPTY 0x20
 #define UART_SCR 7       /* rw: scratch */
+/* clang-format on */
 
 static bool present;
 

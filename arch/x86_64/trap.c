@@ -39,15 +39,38 @@ extern const char boot_stack_bottom[], boot_stack_top[];
 void irq_dispatch(uint8_t vector) __attribute__((weak)); /* irq.c */
 
 static const char *const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM device not available",
-    "#DF double fault", "coprocessor segment overrun", "#TS invalid TSS",
-    "#NP segment not present", "#SS stack fault", "#GP general protection",
-    "#PF page fault", "reserved 15", "#MF x87 floating point", "#AC alignment check",
-    "#MC machine check", "#XM SIMD floating point", "#VE virtualization",
-    "#CP control protection", "reserved 22", "reserved 23", "reserved 24",
-    "reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
-    "#VC VMM communication", "#SX security", "reserved 31",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor segment overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved 15",
+    "#MF x87 floating point",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD floating point",
+    "#VE virtualization",
+    "#CP control protection",
+    "reserved 22",
+    "reserved 23",
+    "reserved 24",
+    "reserved 25",
+    "reserved 26",
+    "reserved 27",
+    "#HV hypervisor injection",
+    "#VC VMM communication",
+    "#SX security",
+    "reserved 31",
 };
 
 static void set_gate(int vec, const void *handler, int ist)
@@ -75,7 +98,7 @@ void trap_init(void)
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;
-    } ptr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    } ptr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
     __asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
@@ -168,7 +191,9 @@ static void dump_fault(const struct trap_frame *f)
         /* Page-fault error code, SDM vol. 3, figure 4-12. */
         out("page fault at address 0x%016llx: %s, %s access%s%s\n", (unsigned long long)cr2,
             (f->error & 1) ? "protection violation" : "page not present",
-            (f->error & 16) ? "instruction fetch" : (f->error & 2) ? "write" : "read",
+            (f->error & 16)  ? "instruction fetch"
+            : (f->error & 2) ? "write"
+                             : "read",
             (f->error & 8) ? ", reserved bit set" : "", (f->error & 4) ? ", user mode" : "");
         if (cr2 >= (uintptr_t)boot_stack_bottom - 4096 && cr2 < (uintptr_t)boot_stack_bottom)
             out("the address is in the boot stack's guard page: a stack overflow\n");
@@ -176,7 +201,9 @@ static void dump_fault(const struct trap_frame *f)
             out("the address is in the null page: a NULL pointer dereference\n");
     } else if (f->vector == 13 && f->error) {
         out("selector index 0x%llx (%s)\n", (unsigned long long)(f->error >> 3),
-            (f->error & 2) ? "IDT" : (f->error & 4) ? "LDT" : "GDT");
+            (f->error & 2)   ? "IDT"
+            : (f->error & 4) ? "LDT"
+                             : "GDT");
     }
     print_location("RIP ", f->rip);
     out("RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", (unsigned long long)f->rax,
@@ -189,8 +216,8 @@ static void dump_fault(const struct trap_frame *f)
         (unsigned long long)f->r13, (unsigned long long)f->r14, (unsigned long long)f->r15);
     out("RIP=%016llx RFLAGS=%016llx CS=%04llx SS=%04llx\n", (unsigned long long)f->rip,
         (unsigned long long)f->rflags, (unsigned long long)f->cs, (unsigned long long)f->ss);
-    out("CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n", (unsigned long long)cr0,
-        (unsigned long long)cr2, (unsigned long long)cr3, (unsigned long long)cr4);
+    out("CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n", (unsigned long long)cr0, (unsigned long long)cr2,
+        (unsigned long long)cr3, (unsigned long long)cr4);
     backtrace_print(f->rip, f->rbp);
 }
 

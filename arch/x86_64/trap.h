@@ -26,5 +26,4 @@ void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)))
 /** backtrace_print() - walk the frame-pointer chain from @rbp, printing symbol+offset. */
 void backtrace_print(uint64_t rip, uint64_t rbp);
 
-
 #endif

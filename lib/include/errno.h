@@ -2,6 +2,7 @@
 #ifndef _ERRNO_H
 #define _ERRNO_H
 
+/* clang-format off */
 #define EPERM 1
 #define ENOENT 2
 #define EIO 5
@@ -23,4 +24,5 @@
 
 extern int errno;
 
+/* clang-format on */
 #endif

@@ -10,6 +10,7 @@
 #ifndef NET_PORT_LWIPOPTS_H
 #define NET_PORT_LWIPOPTS_H
 
+/* clang-format off */
 #define NO_SYS 1
 #define SYS_LIGHTWEIGHT_PROT 0
 #define LWIP_SOCKET 0
@@ -126,4 +127,5 @@
  * defined); its assertions stay on (LWIP_NOASSERT is not defined) and end in
  * the kernel's panic with a backtrace. */
 
+/* clang-format on */
 #endif

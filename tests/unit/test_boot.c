@@ -105,9 +105,9 @@ static void test_mb2_full(void **state)
     struct mb2_tag_mmap *mm = mb2_tag(&b, MB2_TAG_MMAP, 16 + 3 * 24);
     mm->entry_size = 24;
     struct mb2_mmap_entry *e = (void *)(mm + 1);
-    e[0] = (struct mb2_mmap_entry){ 0, 0x9fc00, MB_MEM_AVAILABLE, 0 };
-    e[1] = (struct mb2_mmap_entry){ 0x100000, 0x7f00000, MB_MEM_AVAILABLE, 0 };
-    e[2] = (struct mb2_mmap_entry){ 0x8000000, 0x10000, MB_MEM_ACPI_RECLAIMABLE, 0 };
+    e[0] = (struct mb2_mmap_entry){0, 0x9fc00, MB_MEM_AVAILABLE, 0};
+    e[1] = (struct mb2_mmap_entry){0x100000, 0x7f00000, MB_MEM_AVAILABLE, 0};
+    e[2] = (struct mb2_mmap_entry){0x8000000, 0x10000, MB_MEM_ACPI_RECLAIMABLE, 0};
     uint8_t *old = mb2_tag(&b, MB2_TAG_ACPI_OLD, 8 + 20);
     memcpy(old + 8, "RSD PTR old", 11);
     uint8_t *newr = mb2_tag(&b, MB2_TAG_ACPI_NEW, 8 + 36);
@@ -204,7 +204,7 @@ static void test_bad_magic(void **state)
 {
     (void)state;
     static struct boot_info bi;
-    uint32_t junk[4] = { 16, 0, 0, 0 };
+    uint32_t junk[4] = {16, 0, 0, 0};
     assert_int_equal(bootinfo_parse(0x12345678, junk, &bi), -22);
 }
 

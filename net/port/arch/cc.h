@@ -20,9 +20,9 @@ typedef __PTRDIFF_TYPE__ ssize_t;
 #endif
 
 /* The kernel's printf writes to the serial console. */
-#define LWIP_PLATFORM_DIAG(x) \
-    do {                      \
-        printf x;             \
+#define LWIP_PLATFORM_DIAG(x)                                                                                \
+    do {                                                                                                     \
+        printf x;                                                                                            \
     } while (0)
 
 /* An lwIP assertion is a kernel bug: stop with a backtrace. */
