@@ -618,6 +618,12 @@ static bool vp_find_modern(struct vp_dev *vp)
         uint8_t type = pci_cfg_read8(d, (uint16_t)(pos + offsetof(struct virtio_pci_cap, cfg_type)));
         if (len < sizeof(struct virtio_pci_cap))
             continue;
+        /* "The first one the driver can use" (4.1.4.1): we map memory BARs
+         * only, so skip e.g. the notify structure modern-pio-notify puts in
+         * an I/O BAR ahead of the memory one. */
+        uint8_t bar = pci_cfg_read8(d, (uint16_t)(pos + offsetof(struct virtio_pci_cap, bar)));
+        if (bar >= PCI_NUM_BARS || (d->bar[bar].type != PCI_BAR_MEM32 && d->bar[bar].type != PCI_BAR_MEM64))
+            continue;
         if (type == VIRTIO_PCI_CAP_COMMON_CFG && !common)
             common = pos;
         else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !notify && len >= VIRTIO_PCI_NOTIFY_CAP_MULT + 4)

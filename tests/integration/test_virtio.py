@@ -384,10 +384,6 @@ def test_virtio_net_transport_matrix(qemu, kernel, case):
     assert re.search(rf"{INFO}pci: {re.escape(bdf)} 1af4:\S+ .*claimed by virtio-pci\r?$", log, re.M), log
 
 
-@pytest.mark.xfail(strict=True, reason="drivers/virtio_pci.c vp_find_modern() takes the first NOTIFY_CFG "
-                   "capability even when its BAR is an I/O BAR, which vp_map_cap() cannot map: with "
-                   "modern-pio-notify=on QEMU lists a notify capability in I/O BAR 2 (at 0x84) before the one "
-                   "in memory BAR 4 (at 0x70), so the modern interface is rejected")
 @pytest.mark.parametrize("transport", ["modern", "transitional"])
 def test_virtio_notify_capability_in_io_bar(qemu, kernel, transport):
     """A device may offer several structures of one type; the driver uses the
