@@ -46,6 +46,25 @@ test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c
 UNIT_TESTS += http
 test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c
 test_http_CFLAGS := -Ithird_party/http-parser -Wl,--wrap=malloc,--wrap=realloc
+#@@ vnet
+# The virtio-net driver's data path against lwIP 2.1.3 built for the host
+# (third_party/, fetched by scripts/setup.sh; the Makefile's LWIP_SRCS less
+# lwiperf) and the vring device model. lwIP's headers and net/port are
+# -isystem: cc.h redefines BYTE_ORDER over the host's <endian.h>.
+UNIT_TESTS += virtio_net
+test_virtio_net_LWIP := $(addprefix third_party/lwip/src/, \
+	core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c core/memp.c \
+	core/netif.c core/pbuf.c core/stats.c core/sys.c core/tcp.c core/tcp_in.c \
+	core/tcp_out.c core/timeouts.c core/udp.c \
+	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/ip4.c \
+	core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c \
+	core/ipv6/ethip6.c core/ipv6/icmp6.c core/ipv6/inet6.c core/ipv6/ip6.c \
+	core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c core/ipv6/mld6.c core/ipv6/nd6.c \
+	netif/ethernet.c)
+test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+	$(test_virtio_net_LWIP)
+test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
+	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog
 #@@ end
 
 define unit_template
