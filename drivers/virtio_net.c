@@ -190,9 +190,9 @@ static bool csum_complete(struct pbuf *p, unsigned start, unsigned offset)
 }
 
 /*
- * Prepare a frame for checksum offload: find the TCP/UDP header, put the
+ * Prepare a frame for checksum offload: find the TCP header, put the
  * pseudo-header sum in its checksum field and say where it is (5.1.6.2).
- * lwIP left the field zero (NETIF_CHECKSUM_GEN_TCP/UDP are off on this netif).
+ * lwIP left the field zero (NETIF_CHECKSUM_GEN_TCP is off on this netif).
  * Return: true if the header now asks the device for the checksum.
  */
 static bool tx_csum_setup(struct pbuf *p, struct virtio_net_hdr *hdr)
@@ -230,12 +230,11 @@ static bool tx_csum_setup(struct pbuf *p, struct virtio_net_hdr *hdr)
     } else {
         return false;
     }
-    unsigned field;
-    if (proto == IP_PROTO_TCP)
-        field = 16;
-    else if (proto == IP_PROTO_UDP)
-        field = 6;
-    else
+    /* Only TCP: lwIP never fragments a TCP segment, so the whole segment is
+     * here. UDP datagrams can be fragmented, and a fragment cannot be
+     * checksummed alone, so lwIP keeps computing UDP checksums itself. */
+    const unsigned field = 16; /* TCP checksum offset (RFC 9293 3.1) */
+    if (proto != IP_PROTO_TCP)
         return false;
     if (field + 2 > l4_len)
         return false;
@@ -321,23 +320,35 @@ static bool vnet_receive_one(struct vnet *vn)
         rx_drop(&vn->st.rx_drop_bad_merge, "bad num_buffers", head);
         return true;
     }
-    /* Mergeable buffers: the rest of the frame is in the next used buffers. */
+    /* Mergeable buffers: the rest of the frame is in the next used buffers.
+     * The length is added up in 32 bits: lwIP's tot_len is 16 bits and
+     * would wrap on a frame the device made too long. */
+    uint32_t total = len - vn->hdr_len;
     for (unsigned i = 1; i < nbufs; i++) {
         struct vnet_rxbuf *nb = vring_get_used(rx, &len);
         if (!nb) {
             rx_drop(&vn->st.rx_drop_bad_merge, "merge buffers missing", head);
             return true;
         }
-        if (len == 0 || len > vn->rx_bufsize) {
+        if (len == 0 || len > vn->rx_bufsize || total + len > vn->mtu + ETH_MAX_FRAME) {
+            /* Take back every buffer of the frame, then drop it. */
             pbuf_cat(head, rxbuf_pbuf(vn, nb, 0, 0));
-            rx_drop(&vn->st.rx_drop_bad_merge, "bad merge buffer length", head);
+            for (unsigned j = i + 1; j < nbufs; j++) {
+                struct vnet_rxbuf *rest = vring_get_used(rx, &len);
+                if (!rest)
+                    break;
+                pbuf_cat(head, rxbuf_pbuf(vn, rest, 0, 0));
+            }
+            rx_drop(len > vn->rx_bufsize || len == 0 ? &vn->st.rx_drop_bad_merge : &vn->st.rx_drop_oversize,
+                    "bad merge buffer length or frame longer than the MTU", head);
             return true;
         }
+        total += len;
         pbuf_cat(head, rxbuf_pbuf(vn, nb, 0, len));
     }
     if (nbufs > 1)
         vn->st.rx_merged++;
-    if (head->tot_len > vn->mtu + ETH_MAX_FRAME) {
+    if (total > vn->mtu + ETH_MAX_FRAME) {
         rx_drop(&vn->st.rx_drop_oversize, "longer than the MTU", head);
         return true;
     }
@@ -451,18 +462,8 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
 
     struct vnet_txslot *s = vn->tx_free;
     memset(s->hdr, 0, sizeof(*s->hdr));
-    if (vn->csum_tx) {
-        if (tx_csum_setup(p, s->hdr)) {
-            vn->st.tx_csum_offload++;
-        } else {
-            /* Not a frame the device can finish: lwIP did not checksum
-             * TCP/UDP on this netif, so do it here. */
-            struct virtio_net_hdr tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            if (tx_csum_setup(p, &tmp))
-                csum_complete(p, tmp.csum_start, tmp.csum_offset);
-        }
-    }
+    if (vn->csum_tx && tx_csum_setup(p, s->hdr))
+        vn->st.tx_csum_offload++;
     segs[0].addr = s->hdr;
     segs[0].len = vn->hdr_len;
     unsigned k = 1;
@@ -692,10 +693,10 @@ static err_t vnet_netif_init(struct netif *netif)
     netif->output = etharp_output;
     netif->output_ip6 = ethip6_output;
     netif->linkoutput = vnet_linkoutput;
-    /* With CSUM, the device completes TCP/UDP checksums we send. */
+    /* With CSUM, the device completes the TCP checksums we send (UDP: see tx_csum_setup). */
     uint16_t flags = NETIF_CHECKSUM_ENABLE_ALL;
     if (vn->csum_tx)
-        flags &= (uint16_t) ~(NETIF_CHECKSUM_GEN_TCP | NETIF_CHECKSUM_GEN_UDP);
+        flags &= (uint16_t)~NETIF_CHECKSUM_GEN_TCP;
     NETIF_SET_CHECKSUM_CTRL(netif, flags);
     return ERR_OK;
 }
