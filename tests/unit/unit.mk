@@ -52,15 +52,8 @@ test_http_CFLAGS := -Ithird_party/http-parser -Wl,--wrap=malloc,--wrap=realloc
 # lwiperf) and the vring device model. lwIP's headers and net/port are
 # -isystem: cc.h redefines BYTE_ORDER over the host's <endian.h>.
 UNIT_TESTS += virtio_net
-test_virtio_net_LWIP := $(addprefix third_party/lwip/src/, \
-	core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c core/memp.c \
-	core/netif.c core/pbuf.c core/stats.c core/sys.c core/tcp.c core/tcp_in.c \
-	core/tcp_out.c core/timeouts.c core/udp.c \
-	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/ip4.c \
-	core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c \
-	core/ipv6/ethip6.c core/ipv6/icmp6.c core/ipv6/inet6.c core/ipv6/ip6.c \
-	core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c core/ipv6/mld6.c core/ipv6/nd6.c \
-	netif/ethernet.c)
+# The kernel's own lwIP list (this file is included by the top-level Makefile).
+test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
 test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
