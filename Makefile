@@ -107,7 +107,6 @@ APP_SRCS := \
 	apps/hello.c
 APP_OBJS := $(patsubst %,$(BUILD)/%.o,$(APP_SRCS))
 HTTP_PARSER_SRCS := $(HTTP_PARSER_DIR)/http_parser.c
-$(APP_OBJS): KERNEL_CFLAGS += -I$(HTTP_PARSER_DIR)
 $(APP_OBJS) $(HTTP_PARSER_SRCS): | $(HTTP_PARSER_STAMP)
 $(BUILD)/apps/status_page.S.o: apps/status_page.html
 APPS ?=

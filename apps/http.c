@@ -36,6 +36,7 @@
 #include "lib/klog.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 
 struct http_conn {
     struct tcp_pcb *pcb;
@@ -47,6 +48,8 @@ struct http_conn {
     uint32_t request_start_ms;
     bool timing;      /* a request is under way since request_start_ms */
     bool peer_closed; /* FIN received */
+    bool fin_sent;    /* our FIN is out (tcp_shutdown), waiting for the peer's */
+    bool reap;        /* both FINs seen: free the pcb from the main loop (reap()) */
     struct http_proto hp;
 };
 
@@ -124,7 +127,8 @@ static void recved(struct tcp_pcb *pcb, size_t n)
 }
 
 /*
- * Close gracefully: everything we sent is acknowledged, so lwIP holds no
+ * The peer has closed its side: close ours (CLOSE_WAIT -> LAST_ACK, so no
+ * TIME_WAIT here). Everything we sent is acknowledged, so lwIP holds no
  * reference to our memory. Unparsed input is acknowledged first, else
  * tcp_close() would answer with a RST (tcp.c, tcp_close_shutdown()).
  */
@@ -144,6 +148,60 @@ static err_t conn_close(struct http_conn *c)
     st.closed++;
     conn_free(c);
     return ERR_OK;
+}
+
+/*
+ * We close first (an error, "Connection: close", HTTP/1.0): send our FIN
+ * but keep the pcb until the peer's FIN arrives, then drop the pcb's
+ * TIME_WAIT (reap()). Why: lwIP does not accept a new SYN on a 4-tuple in
+ * TIME_WAIT (tcp_timewait_input() answers with an ACK, ignores the peer's
+ * RST), and clients reuse ports quickly: with QEMU's user network, `ab`
+ * hit a TIME_WAIT about once in 50 connections and stalled for seconds.
+ * Dropping it costs only the protection against a lost final ACK, which
+ * the peer recovers from with a RST.
+ */
+static err_t conn_shutdown(struct http_conn *c)
+{
+    recved(c->pcb, c->in.len);
+    app_buf_consume(&c->in, c->in.len);
+    if (tcp_shutdown(c->pcb, 0, 1) != ERR_OK)
+        return conn_abort(c);
+    c->fin_sent = true;
+    return ERR_OK;
+}
+
+static bool reap_scheduled;
+
+/*
+ * From lwIP's timeouts, i.e. the main loop outside tcp_input(), after lwIP
+ * has acknowledged the peer's FIN: free the pcbs both sides have closed.
+ */
+static void reap(void *arg)
+{
+    struct http_conn *c, *next;
+
+    (void)arg;
+    reap_scheduled = false;
+    for (c = conns; c; c = next) {
+        next = c->next;
+        if (!c->reap)
+            continue;
+        detach(c->pcb);
+        if (c->pcb->state == TIME_WAIT)
+            tcp_abort(c->pcb); /* in TIME_WAIT: freed at once, no RST */
+        else
+            tcp_close(c->pcb); /* CLOSING: lwIP finishes it on its own */
+        st.closed++;
+        conn_free(c);
+    }
+}
+
+static void schedule_reap(void)
+{
+    if (!reap_scheduled) {
+        reap_scheduled = true;
+        sys_timeout(0, reap, NULL);
+    }
 }
 
 /* ------------------------------------------------------------ output */
@@ -242,7 +300,7 @@ static err_t conn_run(struct http_conn *c)
     if (err != ERR_OK)
         return err;
     if (http_proto_done(hp) && c->acked == hp->out.pushed)
-        return conn_close(c);
+        return c->peer_closed ? conn_close(c) : conn_shutdown(c);
     return ERR_OK;
 }
 
@@ -252,7 +310,16 @@ static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
 {
     struct http_conn *c = arg;
 
-    (void)pcb;
+    if (c->fin_sent) { /* we have said all we will say */
+        if (p) {
+            recved(pcb, p->tot_len);
+            pbuf_free(p);
+        } else if (!c->reap) {
+            c->reap = true;
+            schedule_reap();
+        }
+        return ERR_OK;
+    }
     if (!p) {
         c->peer_closed = true;
         return conn_run(c);
@@ -282,6 +349,8 @@ static err_t http_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     struct http_outq *q = &c->hp.out;
 
     (void)pcb;
+    if (c->fin_sent)
+        return ERR_OK;
     c->acked += len;
     c->last_progress_ms = sys_now();
     /* Chunks the peer has entirely are no longer referenced by lwIP. */
@@ -296,6 +365,13 @@ static err_t http_poll(void *arg, struct tcp_pcb *pcb)
     uint32_t now = sys_now();
 
     (void)pcb;
+    if (c->fin_sent) { /* waiting for the peer's FIN */
+        if (conf.idle_ms && now - c->last_progress_ms >= conf.idle_ms && !c->reap) {
+            st.timeouts_idle++;
+            return conn_abort(c);
+        }
+        return ERR_OK;
+    }
     if (conf.request_ms && c->timing && now - c->request_start_ms >= conf.request_ms &&
         !http_proto_done(&c->hp)) {
         st.timeouts_request++;

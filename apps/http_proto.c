@@ -495,6 +495,7 @@ static int fail(struct http_proto *hp, unsigned status)
 static void request_reset(struct http_proto *hp)
 {
     hp->in_request = false;
+    hp->began = false;
     hp->last_was_value = false;
     hp->want_json = false;
     hp->route = HTTP_ROUTE_ECHO;
@@ -514,6 +515,7 @@ static int on_message_begin(http_parser *p)
 
     request_reset(hp);
     hp->in_request = true;
+    hp->began = true;
     return 0;
 }
 
@@ -716,7 +718,7 @@ static unsigned invalid_method_status(const struct http_proto *hp, char c)
 {
     if (is_tchar(c))
         return 501;
-    if (c == ' ' && hp->in_request)
+    if (c == ' ' && hp->began)
         return 501;
     return 400;
 }

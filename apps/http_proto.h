@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_parser.h"
+#include "third_party/http-parser/http_parser.h"
 
 struct json_out;
 
@@ -99,7 +99,8 @@ struct http_proto {
     struct http_outq out;
 
     /* The request being received. */
-    bool in_request; /* its first byte has been parsed */
+    bool in_request; /* bytes of it (or CRLFs before it) have been parsed */
+    bool began;      /* http-parser has seen its method's first letter */
     bool done;       /* no more requests: close once the output is sent */
     bool last_was_value;
     bool want_json;
@@ -152,7 +153,10 @@ void http_proto_timeout(struct http_proto *hp);
  */
 void http_proto_finish(struct http_proto *hp);
 
-/** http_proto_in_request() - true while a request has started but not completed. */
+/**
+ * http_proto_in_request() - true while a request has started but not
+ * completed (leading CRLFs count: the request timer covers them too).
+ */
 static inline bool http_proto_in_request(const struct http_proto *hp)
 {
     return hp->in_request;

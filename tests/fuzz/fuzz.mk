@@ -24,6 +24,11 @@ FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_TARGETS := vring
 fuzz_vring_SRCS := tests/fuzz/fuzz_vring.c drivers/vring.c tests/unit/vdev_model.c
 
+# --- apps: the HTTP server's protocol half (apps/http_proto.c) with http-parser
+FUZZ_TARGETS += http
+fuzz_http_SRCS := tests/fuzz/fuzz_http.c apps/http_proto.c apps/json.c tests/unit/http_parser_host.c
+$(FUZZ_BUILD)/fuzz_http: $(wildcard apps/*.h)
+
 define fuzz_template
 $(FUZZ_BUILD)/fuzz_$(1): $$(fuzz_$(1)_SRCS) $$(wildcard tests/unit/*.h drivers/*.h) | $(FUZZ_BUILD)
 	$$(Q)echo "  FUZZCC  $$@"

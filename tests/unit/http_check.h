@@ -34,8 +34,9 @@ struct http_check {
     unsigned last_status;
     char *bytes; /* everything drained, when not NULL (pattern bytes up to cap) */
     size_t len, cap;
-    uint64_t total; /* bytes drained, pattern included */
-    char why[160];  /* what was wrong */
+    uint64_t total;    /* bytes drained, pattern included */
+    size_t last_start; /* offset in bytes of the last response */
+    char why[160];     /* what was wrong */
 };
 
 static bool http_check_fail(struct http_check *st, const char *why)
@@ -62,9 +63,11 @@ static bool http_check_num(const char **p, const char *end, uint64_t *v)
 
     *v = 0;
     while (*p < end && **p >= '0' && **p <= '9') {
-        if (*v > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(**p - '0');
+
+        if (*v > (UINT64_MAX - d) / 10)
             return false;
-        *v = *v * 10 + (uint64_t)(**p - '0');
+        *v = *v * 10 + d;
         (*p)++;
     }
     return *p > s && http_check_lit(p, end, "\r\n");
@@ -72,14 +75,20 @@ static bool http_check_num(const char **p, const char *end, uint64_t *v)
 
 static void http_check_capture(struct http_check *st, const char *data, uint64_t off, uint64_t n)
 {
-    for (uint64_t i = 0; i < n && st->bytes && st->len < st->cap; i++) {
-        if (data) {
-            st->bytes[st->len++] = data[i];
-        } else {
-            size_t avail;
+    uint64_t i = 0;
 
-            st->bytes[st->len++] = *http_pattern_at(off + i, &avail);
-        }
+    while (i < n && st->bytes && st->len < st->cap) {
+        size_t avail = SIZE_MAX;
+        const char *src = data ? data + i : http_pattern_at(off + i, &avail);
+        uint64_t k = n - i;
+
+        if (k > avail)
+            k = avail;
+        if (k > st->cap - st->len)
+            k = st->cap - st->len;
+        memcpy(st->bytes + st->len, src, (size_t)k);
+        st->len += (size_t)k;
+        i += k;
     }
     st->total += n;
 }
@@ -104,6 +113,7 @@ static bool http_check_drain(struct http_outq *q, struct http_check *st)
         if (st->closed)
             return http_check_fail(st, "response after Connection: close");
         end = p + c->len;
+        st->last_start = st->len;
         http_check_capture(st, c->data, 0, c->len);
         if (c->len == 25 && memcmp(p, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0) {
             st->continues++;

@@ -45,7 +45,7 @@ test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c
 # scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
 UNIT_TESTS += http
 test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c
-test_http_CFLAGS := -Ithird_party/http-parser -Wl,--wrap=malloc,--wrap=realloc
+test_http_CFLAGS := -Wl,--wrap=malloc,--wrap=realloc
 #@@ vnet
 # The virtio-net driver's data path against lwIP 2.1.3 built for the host
 # (third_party/, fetched by scripts/setup.sh; the Makefile's LWIP_SRCS less
