@@ -382,8 +382,10 @@ static err_t http_poll(void *arg, struct tcp_pcb *pcb)
         st.timeouts_idle++;
         /* Nothing owed either way: say goodbye. Else the peer stopped
          * reading or sending halfway: there is no graceful way out. */
-        if (c->acked == c->hp.out.pushed && !http_proto_in_request(&c->hp))
-            return conn_close(c);
+        if (c->acked == c->hp.out.pushed && !http_proto_in_request(&c->hp)) {
+            http_proto_finish(&c->hp);
+            return c->peer_closed ? conn_close(c) : conn_shutdown(c);
+        }
         return conn_abort(c);
     }
     return conn_run(c);

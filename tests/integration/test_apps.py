@@ -1,0 +1,538 @@
+"""The apps over the real NIC: the HTTP echo server (exact bytes, keep-alive,
+pipelining, HTTP/1.0, limits and their status codes, timeouts, /bytes/N under
+flow control, connection limits), TCP and UDP echo, the iperf server, the apps=
+option and the status page in a headless Chromium. After the rough tests, the
+server must still answer and lwIP's pools must be back where they started.
+
+The guest sits on a TAP device in a network namespace (conftest.Netns); the
+test's own sockets are created inside that namespace (setns(2) in a helper
+thread: a socket stays in the namespace it was created in). Tools that are not
+installed (wrk, ab, iperf, chromium: `make setup-test`/`sh scripts/setup.sh
+bench`) make their test skip."""
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import NET_READY, Netns, tap_nic
+
+GUEST = Netns.GUEST4
+BASE_CMDLINE = f"ip={GUEST}/24 gw={Netns.HOST4}"
+PATTERN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+\n"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def in_netns(netns, fn):
+    """Run @fn in a thread that has joined @netns; return its result."""
+    out = {}
+
+    def worker():
+        fd = os.open(f"/var/run/netns/{netns.name}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(fd)
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def connect(netns, port=80, timeout=10):
+    s = in_netns(netns, lambda: socket.create_connection((GUEST, port), timeout=timeout))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(min(1 << 20, n - len(data)))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(data)} of {n} bytes: {data[-200:]!r}")
+        data += chunk
+    return data
+
+
+def recv_until_eof(s, limit=1 << 24):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        assert len(data) <= limit
+
+
+def read_response(s):
+    """One response: (status, headers dict, body, raw bytes). Reads exactly its bytes."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        assert c, f"EOF in the header section: {head!r}"
+        head += c
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = dict(line.split(": ", 1) for line in lines[1:] if line)
+    body = recv_exact(s, int(headers.get("Content-Length", "0")))
+    return status, headers, body, head + body
+
+
+# ------------------------------------------------------------ the documented format (docs/apps.md)
+
+def response(status, reason, ctype, body, close=False, head_only=False, no_store=False):
+    h = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+         + ("Cache-Control: no-store\r\n" if no_store else "")
+         + f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n").encode()
+    return h if head_only else h + body
+
+
+def echo(method, target, headers=(), body=b"", version="HTTP/1.1", close=False, head_only=False):
+    text = f"{method} {target} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    return response(200, "OK", "text/plain", text.encode("latin-1") + body, close, head_only)
+
+
+def error(status, reason):
+    return response(status, reason, "text/plain", f"{status} {reason}\n".encode(), close=True)
+
+
+def request(method, target, headers=(), body=b"", version="HTTP/1.1"):
+    return (f"{method} {target} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+            + "\r\n").encode("latin-1") + body
+
+
+# ------------------------------------------------------------ boot and stats
+
+def boot(qemu, kernel, netns, extra=""):
+    q = qemu(kernel=kernel, cmdline=f"{BASE_CMDLINE} {extra}".strip(), netns=netns.name, devices=tap_nic())
+    q.wait_for(NET_READY, timeout=60)
+    return q
+
+
+def stats(netns):
+    s = connect(netns)
+    try:
+        s.sendall(b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n")
+        status, headers, body, _ = read_response(s)
+    finally:
+        s.close()
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    return json.loads(body)
+
+
+def pool_state(d):
+    """What must come back to its starting value once the tests' connections are gone."""
+    memp = d["lwip"]["memp"]
+    return {"tcp_seg": memp["TCP_SEG"]["used"], "pbuf": memp["PBUF"]["used"],
+            "pbuf_pool": memp["PBUF_POOL"]["used"], "tcp_active": d["lwip"]["tcp_pcbs"]["active"],
+            "heap": d["lwip"]["mem"]["used"], "conns_live": d["http"]["conns_live"]}
+
+
+def wait_baseline(netns, baseline, q, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        d = stats(netns)
+        now = pool_state(d)
+        if now == baseline:
+            return d
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pools did not return to baseline:\n  then {baseline}\n  now  {now}\n"
+                                 f"{json.dumps(d['http'])}\n{q.log[-3000:]}")
+        time.sleep(0.5)
+
+
+def wait_server(netns, q):
+    """The first /stats: the server is up. Return the baseline pool state."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return pool_state(stats(netns))
+        except OSError:
+            assert time.monotonic() < deadline, q.log[-3000:]
+            time.sleep(0.3)
+
+
+# ------------------------------------------------------------ HTTP
+
+def test_http_exact_bytes_keepalive_pipelining_and_splits(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    baseline = wait_server(netns, q)
+    s = connect(netns)
+    # One request, then a second on the same connection.
+    s.sendall(request("GET", "/hello?x=1", [("Host", "guest")]))
+    assert recv_exact(s, len(echo("GET", "/hello?x=1", [("Host", "guest")]))) == \
+        echo("GET", "/hello?x=1", [("Host", "guest")])
+    # Pipelined: four requests in one segment, answered in order.
+    chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    batch = (request("GET", "/1") + request("POST", "/2", [("Content-Length", "3")], b"abc")
+             + request("POST", "/3", [("Transfer-Encoding", "chunked")], chunked)
+             + request("HEAD", "/4", [("Accept", "text/plain")]))
+    want = (echo("GET", "/1") + echo("POST", "/2", [("Content-Length", "3")], b"abc")
+            + echo("POST", "/3", [("Transfer-Encoding", "chunked")], b"hello world")
+            + echo("HEAD", "/4", [("Accept", "text/plain")], head_only=True))
+    s.sendall(batch)
+    assert recv_exact(s, len(want)) == want
+    # The same requests one byte per segment.
+    for b in batch:
+        s.send(bytes([b]))
+        time.sleep(0.001)
+    assert recv_exact(s, len(want)) == want
+    # Connection: close: the answer says so, then EOF.
+    s.sendall(request("GET", "/bye", [("Connection", "close")]))
+    assert recv_until_eof(s) == echo("GET", "/bye", [("Connection", "close")], close=True)
+    s.close()
+    # HTTP/1.0 without keep-alive closes; with keep-alive it stays open.
+    s = connect(netns)
+    s.sendall(request("GET", "/old", version="HTTP/1.0"))
+    assert recv_until_eof(s) == echo("GET", "/old", version="HTTP/1.0", close=True)
+    s.close()
+    s = connect(netns)
+    s.sendall(request("GET", "/k", [("Connection", "keep-alive")], version="HTTP/1.0") * 2)
+    one = echo("GET", "/k", [("Connection", "keep-alive")], version="HTTP/1.0")
+    assert recv_exact(s, 2 * len(one)) == one * 2
+    s.close()
+    wait_baseline(netns, baseline, q)
+
+
+def test_http_json_curl_and_expect_continue(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    body = bytes(range(256)) * 4
+    r = netns.run("curl", "-sS", "-m", "20", "-H", "Accept: application/json", "-H", 'X-Q: say "hi"',
+                  "--data-binary", "@-", f"http://{GUEST}/json?a=1", input=body.decode("latin-1"),
+                  encoding="latin-1")
+    d = json.loads(r.stdout)
+    assert d["method"] == "POST" and d["target"] == "/json?a=1" and d["version"] == "HTTP/1.1"
+    assert ["X-Q", 'say "hi"'] in d["headers"]
+    assert d["body"].encode("latin-1") == body  # bytes >= 0x80 come back as \u00XX
+    big = os.urandom(512 * 1024)
+    path = f"/tmp/{netns.name}-upload"
+    try:
+        # 2 MiB, over the 1 MiB limit, with Expect: 100-continue: 413 at once, no upload.
+        with open(path, "wb") as f:
+            f.write(b"z" * (2 << 20))
+        r = netns.run("curl", "-sS", "-m", "20", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                      "Expect: 100-continue", "--data-binary", f"@{path}", f"http://{GUEST}/up", check=False)
+        assert r.stdout.strip() == "413", r.stdout + r.stderr
+        # 512 KiB with Expect: 100-continue: 100, then the echo (curl checks Content-Length).
+        with open(path, "wb") as f:
+            f.write(big)
+        r = subprocess.run(["ip", "netns", "exec", netns.name, "curl", "-sS", "-m", "30", "-H",
+                            "Expect: 100-continue", "-H", "Content-Type:", "-H", "Accept:", "-H",
+                            "User-Agent:", "--data-binary", f"@{path}", f"http://{GUEST}/big"],
+                           check=True, capture_output=True, timeout=60)
+    finally:
+        os.unlink(path)
+    assert r.stdout.endswith(big)
+    assert r.stdout.startswith(b"POST /big HTTP/1.1\r\nHost: " + GUEST.encode())
+
+
+LIMIT_CASES = {
+    "431": (request("GET", "/", [("X-Pad", "p" * 9000)]), error(431, "Request Header Fields Too Large")),
+    "431-line": (request("GET", "/" + "u" * 9000), error(431, "Request Header Fields Too Large")),
+    "431-fields": (request("GET", "/", [("A", "b")] * 200), error(431, "Request Header Fields Too Large")),
+    "400": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 100, error(400, "Bad Request")),
+    "400-header": (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", error(400, "Bad Request")),
+    "413": (request("PUT", "/", [("Content-Length", str(2 << 20))]), error(413, "Content Too Large")),
+    "413-chunked": (request("PUT", "/", [("Transfer-Encoding", "chunked")],
+                            b"100000\r\n" + b"x" * 0x100000 + b"\r\n1\r\nx\r\n0\r\n\r\n"),
+                    error(413, "Content Too Large")),
+    "501": (request("BREW", "/pot"), error(501, "Not Implemented")),
+    "505": (request("GET", "/", version="HTTP/2.0"), error(505, "HTTP Version Not Supported")),
+    "408": (b"GET / HTTP/1.1\r\nHost: slow", error(408, "Request Timeout")),
+}
+
+
+def test_http_limits_answer_close_and_the_server_goes_on(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns, "http_request_ms=1500")
+    baseline = wait_server(netns, q)
+    for case, (data, want) in LIMIT_CASES.items():
+        s = connect(netns)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the answer may come (and the server stop reading) before all is sent
+        got = recv_until_eof(s)
+        assert got == want, f"{case}: {got[:300]!r}"
+        s.close()
+        # The server still serves.
+        s = connect(netns)
+        s.sendall(request("GET", f"/after-{case}"))
+        assert recv_exact(s, len(echo("GET", f"/after-{case}"))) == echo("GET", f"/after-{case}")
+        s.close()
+    d = wait_baseline(netns, baseline, q)
+    assert d["http"]["status_4xx"] >= 8 and d["http"]["status_5xx"] >= 2, d["http"]
+
+
+def test_http_timeouts_idle_and_slowloris(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns, "http_idle_ms=1500 http_request_ms=1000")
+    baseline = wait_server(netns, q)
+    t0 = time.monotonic()
+    idle = connect(netns)                      # says nothing at all
+    used = connect(netns)                      # one request, then nothing
+    used.sendall(request("GET", "/once"))
+    assert recv_exact(used, len(echo("GET", "/once"))) == echo("GET", "/once")
+    slow = connect(netns)                      # slowloris: a header byte every 300 ms
+    slow_got = b""
+    slow.settimeout(0.3)
+    for b in b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 40:
+        try:
+            slow.send(bytes([b]))
+            chunk = slow.recv(4096)
+            slow_got += chunk
+            if not chunk:
+                break
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    slow.settimeout(5)
+    try:
+        slow_got += recv_until_eof(slow)
+    except ConnectionResetError:
+        pass
+    assert slow_got == error(408, "Request Timeout"), slow_got
+    for s in (idle, used):
+        s.settimeout(5)
+        assert recv_until_eof(s) == b""          # closed by the server, gracefully
+        s.close()
+    assert time.monotonic() - t0 < 8
+    d = wait_baseline(netns, baseline, q)
+    assert d["http"]["timeouts_request"] >= 1 and d["http"]["timeouts_idle"] >= 2, d["http"]
+
+
+def pattern_md5(n):
+    h = hashlib.md5()
+    block = PATTERN * 1024
+    while n >= len(block):
+        h.update(block)
+        n -= len(block)
+    h.update((PATTERN * (n // 64 + 1))[:n])
+    return h.hexdigest()
+
+
+def test_bytes_stream_flow_control_and_64bit_length(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    baseline = wait_server(netns, q)
+    n = 40_000_000
+    s = connect(netns, timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(request("GET", f"/bytes/{n}"))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head == response(200, "OK", "application/octet-stream", b"", head_only=True).replace(
+        b"Content-Length: 0", f"Content-Length: {n}".encode())
+    # Stop reading: the window closes, the server must wait (not buffer, not drop).
+    time.sleep(3)
+    d = stats(netns)
+    assert d["http"]["conns_live"] == 2
+    h = hashlib.md5()
+    left = n
+    while left:
+        chunk = s.recv(min(left, 1 << 20))
+        assert chunk, f"EOF with {left} bytes to go"
+        h.update(chunk)
+        left -= len(chunk)
+    assert h.hexdigest() == pattern_md5(n)
+    # The connection is still usable afterwards.
+    s.sendall(request("GET", "/next"))
+    assert recv_exact(s, len(echo("GET", "/next"))) == echo("GET", "/next")
+    s.close()
+    # Past 4 GiB: the length is a 64-bit number; read the start, then hang up mid-stream.
+    s = connect(netns)
+    s.sendall(request("GET", "/bytes/5000000000"))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert b"Content-Length: 5000000000\r\n" in head
+    assert recv_exact(s, 1 << 20) == (PATTERN * (1 << 14))
+    s.close()  # unread data: a RST to the server
+    wait_baseline(netns, baseline, q)
+
+
+def test_connections_beyond_the_limit_get_503_while_others_work(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns, "http_max_conns=100")
+    baseline = wait_server(netns, q)
+    conns = [connect(netns) for _ in range(100)]
+    # Each of the 100 gets an answer (so each is surely accepted)...
+    for i, s in enumerate(conns):
+        s.sendall(request("GET", f"/c{i}"))
+        assert recv_exact(s, len(echo("GET", f"/c{i}"))) == echo("GET", f"/c{i}")
+    # ...and the next ones are refused with a 503, cleanly.
+    extra = [connect(netns) for _ in range(20)]
+    for s in extra:
+        s.settimeout(10)
+        got = recv_until_eof(s)
+        assert got == error(503, "Service Unavailable"), got
+        s.close()
+    for i, s in enumerate(conns):
+        s.sendall(request("GET", f"/again{i}"))
+        assert recv_exact(s, len(echo("GET", f"/again{i}"))) == echo("GET", f"/again{i}")
+        s.close()
+    d = wait_baseline(netns, baseline, q)
+    assert d["http"]["refused_busy"] == 20, d["http"]
+
+
+def test_500_connections_at_once(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    baseline = wait_server(netns, q)
+    conns = [connect(netns, timeout=30) for _ in range(500)]
+    for i, s in enumerate(conns):
+        s.sendall(request("GET", f"/n{i}"))
+    for i, s in enumerate(conns):
+        assert recv_exact(s, len(echo("GET", f"/n{i}"))) == echo("GET", f"/n{i}")
+    d = stats(netns)
+    assert d["http"]["conns_live"] == 501, d["http"]
+    for s in conns:
+        s.close()
+    wait_baseline(netns, baseline, q, timeout=40)
+
+
+@pytest.mark.skipif(not shutil.which("wrk") or not shutil.which("ab"), reason="wrk and ab: sh scripts/setup.sh bench")
+def test_wrk_and_ab_without_errors(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    baseline = wait_server(netns, q)
+    r = netns.run("wrk", "-t2", "-c64", "-d3s", f"http://{GUEST}/wrk", timeout=60)
+    assert "Socket errors" not in r.stdout and "Non-2xx" not in r.stdout, r.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+    assert rate > 100, r.stdout
+    r = netns.run("ab", "-q", "-n", "3000", "-c", "50", f"http://{GUEST}/ab", timeout=120)
+    assert re.search(r"Complete requests:\s+3000", r.stdout), r.stdout
+    assert re.search(r"Failed requests:\s+0", r.stdout) and "Non-2xx" not in r.stdout, r.stdout
+    r = netns.run("ab", "-q", "-k", "-n", "3000", "-c", "50", "-p", "/etc/os-release", f"http://{GUEST}/post",
+                  timeout=120)
+    assert re.search(r"Failed requests:\s+0", r.stdout) and "Non-2xx" not in r.stdout, r.stdout
+    d = wait_baseline(netns, baseline, q, timeout=40)
+    assert d["http"]["aborted"] == 0 and d["http"]["oom"] == 0, d["http"]
+
+
+def test_stats_document(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    a = stats(netns)
+    time.sleep(0.3)
+    b = stats(netns)
+    assert b["uptime_ms"] > a["uptime_ms"]
+    for pool in ("TCP_PCB", "TCP_SEG", "PBUF", "PBUF_POOL"):
+        assert set(a["lwip"]["memp"][pool]) >= {"used", "max", "avail", "err"}
+    assert {"active", "listen", "time_wait"} <= set(a["lwip"]["tcp_pcbs"])
+    assert a["http"]["conns_live"] == 1 and a["http"]["port"] == 80
+    assert {x["name"] for x in a["apps"]} == {"http", "echo", "iperf"}
+    # The page: HTML that polls /stats.
+    s = connect(netns)
+    s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    status, headers, body, _ = read_response(s)
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b'fetch("/stats"' in body and b"<svg" not in body  # rings are drawn by the script
+    s.close()
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed")
+def test_status_page_in_chromium_draws_and_refreshes(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    before = stats(netns)["http"]["requests"]
+    r = netns.run("chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                  "--dump-dom", f"http://{GUEST}/", timeout=120, check=False)
+    dom = r.stdout
+    state = re.search(r'<div id="state"[^>]*>([^<]*)</div>', dom)
+    assert state and "refreshed" in state.group(1), dom[-3000:] + r.stderr[-2000:]
+    # The rings when a provider reports queues, or a note that none does.
+    rings = re.search(r'<div id="rings" class="rings">(.*?)</div>\s*<h2>', dom, re.S)
+    assert rings and ("<svg" in rings.group(1) or "no virtqueue provider" in rings.group(1)), dom[-3000:]
+    assert "TCP_PCB" in dom
+    after = stats(netns)["http"]["requests"]
+    assert after - before >= 4, (before, after)  # GET / and several fetches of /stats
+
+
+# ------------------------------------------------------------ echo, iperf, apps=
+
+def test_tcp_and_udp_echo(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    s = connect(netns, port=7)
+    data = os.urandom(2 << 20)
+    got = bytearray()
+
+    def reader():
+        while len(got) < len(data):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got.extend(chunk)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    s.sendall(data)
+    t.join(60)
+    assert bytes(got) == data
+    s.shutdown(socket.SHUT_WR)
+    assert recv_until_eof(s) == b""
+    s.close()
+
+    u = in_netns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    u.settimeout(5)
+    for size in (1, 100, 1400, 4000):  # 4000: fragmented both ways
+        msg = os.urandom(size)
+        u.sendto(msg, (GUEST, 7))
+        assert u.recvfrom(8192) == (msg, (GUEST, 7))
+    u.close()
+    d = stats(netns)
+    assert d["echo"]["udp_datagrams"] == 4 and d["echo"]["tcp_bytes"] == len(data), d["echo"]
+
+
+@pytest.mark.skipif(not shutil.which("iperf"), reason="iperf: sh scripts/setup.sh bench")
+def test_iperf_server(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    r = netns.run("iperf", "-c", GUEST, "-t", "2", "-f", "m", timeout=60)
+    assert re.search(r"[\d.]+ Mbits/sec", r.stdout), r.stdout + r.stderr
+    q.wait_for(r"iperf: \S+ sent \d+ bytes in \d+ ms: \d+ kbit/s", timeout=20)
+
+
+def test_apps_option_selects_apps_and_ports(qemu, kernel, netns):
+    q = boot(qemu, kernel, netns, "apps=echo,hello,nosuch hello_port=8001")
+    q.wait_for(r"apps: hello on port 8001", timeout=30)
+    assert "apps: echo on port 7" in q.log
+    assert "apps: no app called 'nosuch'" in q.log
+    assert "apps: http on port" not in q.log
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            s = connect(netns, port=8001, timeout=5)
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    assert recv_until_eof(s) == b"hello, visitor 1\n"
+    s.close()
+    with pytest.raises(ConnectionRefusedError):
+        connect(netns, port=80, timeout=5)
+
+
+def test_docs_example_is_apps_hello_c():
+    """docs/apps.md shows apps/hello.c in full; the two must not drift apart."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    doc = open(os.path.join(root, "docs", "apps.md")).read()
+    src = open(os.path.join(root, "apps", "hello.c")).read()
+    blocks = re.findall(r"```c\n(.*?)```", doc, re.S)
+    assert src in blocks, "the example in docs/apps.md differs from apps/hello.c"
