@@ -6,19 +6,24 @@
 
 #include "apps/app.h"
 #include "apps/stats.h"
+#include "lib/cmdline.h"
+#include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
 struct echo_conn {
     struct tcp_pcb *pcb;
     struct app_buf pending; /* received, not yet queued back */
+    uint32_t last_ms;       /* last byte received or acknowledged */
     bool peer_closed;
 };
 
 static struct {
     unsigned live;
-    uint64_t accepted, bytes, datagrams, udp_bytes, udp_dropped, aborted;
+    uint64_t accepted, bytes, datagrams, udp_bytes, udp_dropped, aborted, idle;
 } st;
+
+static uint32_t idle_ms;
 
 static void conn_free(struct echo_conn *c)
 {
@@ -90,6 +95,7 @@ static err_t echo_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
 
     (void)pcb;
     (void)err;
+    c->last_ms = sys_now();
     if (!p) {
         c->peer_closed = true;
         return echo_flush(c);
@@ -104,15 +110,25 @@ static err_t echo_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
 
 static err_t echo_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
+    struct echo_conn *c = arg;
+
     (void)pcb;
     (void)len;
-    return echo_flush(arg);
+    c->last_ms = sys_now();
+    return echo_flush(c);
 }
 
+/* Retries after ERR_MEM, and forgets clients silent for echo_idle_ms. */
 static err_t echo_poll(void *arg, struct tcp_pcb *pcb)
 {
+    struct echo_conn *c = arg;
+
     (void)pcb;
-    return echo_flush(arg);
+    if (idle_ms && sys_now() - c->last_ms >= idle_ms) {
+        st.idle++;
+        return conn_abort(c);
+    }
+    return echo_flush(c);
 }
 
 static void echo_err(void *arg, err_t err)
@@ -135,6 +151,7 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         return ERR_ABRT;
     }
     c->pcb = pcb;
+    c->last_ms = sys_now();
     st.live++;
     st.accepted++;
     tcp_arg(pcb, c);
@@ -171,6 +188,7 @@ static void write_echo_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "tcp_accepted", st.accepted);
     json_kv_u64(o, "tcp_bytes", st.bytes);
     json_kv_u64(o, "tcp_aborted", st.aborted);
+    json_kv_u64(o, "tcp_idle_timeouts", st.idle);
     json_kv_u64(o, "udp_datagrams", st.datagrams);
     json_kv_u64(o, "udp_bytes", st.udp_bytes);
     json_kv_u64(o, "udp_dropped", st.udp_dropped);
@@ -179,6 +197,7 @@ static void write_echo_stats(struct json_out *o, void *ctx)
 
 static int echo_start(uint16_t port)
 {
+    idle_ms = (uint32_t)cmdline_get_u64("echo_idle_ms", ECHO_DEFAULT_IDLE_MS);
     if (!app_tcp_listen("echo", port, echo_accept, NULL))
         return -EBUSY;
     if (!app_udp_bind("echo", port, echo_udp_recv, NULL))
