@@ -407,6 +407,47 @@ def test_500_connections_at_once(qemu, kernel, netns):
     wait_baseline(netns, baseline, q, timeout=40)
 
 
+def test_lwip_pcb_pool_exhausted_then_recovers(qemu, kernel, netns):
+    """With our own limit above lwIP's 600 pcbs, the pool itself runs out: lwIP
+    drops the extra SYNs (the client retries), the open connections keep
+    working, and the waiting clients get in once others leave."""
+    q = boot(qemu, kernel, netns, "http_max_conns=5000")
+    baseline = wait_server(netns, q)
+    conns = []
+    for i in range(650):
+        s = in_netns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        s.setblocking(False)
+        s.connect_ex((GUEST, 80))
+        conns.append(s)
+    time.sleep(2)
+    # Ask on every connection that got through; the others are still in SYN_SENT.
+    ready = []
+    for s in conns:
+        try:
+            s.send(b"GET /p HTTP/1.1\r\n\r\n")
+            ready.append(s)
+        except OSError:
+            pass
+    assert 550 < len(ready) <= 600, len(ready)
+    for s in ready:
+        s.setblocking(True)
+        s.settimeout(20)
+        assert recv_exact(s, len(echo("GET", "/p"))) == echo("GET", "/p")
+    waiting = [s for s in conns if s not in ready]
+    for s in ready[:100]:
+        s.close()
+    # The waiting ones retry their SYN and are served.
+    for s in waiting:
+        s.setblocking(True)
+        s.settimeout(30)
+        s.sendall(b"GET /late HTTP/1.1\r\n\r\n")
+        assert recv_exact(s, len(echo("GET", "/late"))) == echo("GET", "/late")
+    for s in conns:
+        s.close()
+    d = wait_baseline(netns, baseline, q, timeout=60)
+    assert d["http"]["refused_no_pcb"] > 0 and d["lwip"]["memp"]["TCP_PCB"]["err"] > 0, d["http"]
+
+
 @pytest.mark.skipif(not shutil.which("wrk") or not shutil.which("ab"), reason="wrk and ab: sh scripts/setup.sh bench")
 def test_wrk_and_ab_without_errors(qemu, kernel, netns):
     q = boot(qemu, kernel, netns)
