@@ -5,7 +5,9 @@
 #   make test   installs what is missing, runs every test
 #
 # Variables: CROSS=x86_64-elf- (a cross toolchain's prefix), V=1 (show
-# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc.
+# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc,
+# CMDLINE='...' (kernel command line), and for make run/debug: HTTP_PORT, PCAP=file,
+# NIC_OPTS=(virtio-net-pci options), GDB_PORT, GDB_SCRIPT=file.
 
 CROSS ?=
 CC := $(CROSS)gcc
@@ -20,6 +22,7 @@ ACCEL ?= tcg
 MACHINE ?= q35
 MEM ?= 256M
 HTTP_PORT ?= 8080
+GDB_PORT ?= 1234
 
 ifeq ($(V),1)
 Q :=
@@ -137,7 +140,7 @@ KERNEL_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-siz
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
 .DEFAULT_GOAL := all
-.PHONY: all iso run test unit-test integration-test clean help setup setup-test debug format format-check distclean
+.PHONY: all iso run test unit-test integration-test docs-check clean help setup setup-test debug format format-check distclean
 
 all: $(KERNEL)
 
@@ -192,9 +195,16 @@ $(KERNEL): $(KERNEL_OBJS) $(BUILD)/ksyms.S.o linker.ld scripts/check-image.sh
 	$(Q)$(OBJDUMP) -d -S $@ > $(BUILD)/kernel.asm 2>/dev/null || true
 
 # ---------------------------------------------------------------- ISO
-$(ISO): $(KERNEL) scripts/mkiso.sh
+# The command line is baked into grub.cfg, so the ISO is rebuilt whenever
+# CMDLINE differs from the one it was built with (the stamp changes only then).
+$(ISO): $(KERNEL) scripts/mkiso.sh $(BUILD)/iso-cmdline
 	$(Q)echo "  ISO     $@"
 	$(Q)sh scripts/mkiso.sh $(KERNEL) $@ "$(CMDLINE)"
+
+$(BUILD)/iso-cmdline: iso-cmdline-check
+	@mkdir -p $(dir $@)
+	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+.PHONY: iso-cmdline-check
 
 iso: $(ISO)
 
@@ -207,11 +217,13 @@ setup-test:
 
 run: setup
 	$(Q)$(MAKE) --no-print-directory $(ISO)
-	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) PCAP=$(PCAP) \
+	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) PCAP=$(PCAP) NIC_OPTS=$(NIC_OPTS) \
 		sh scripts/run.sh $(ISO)
 
-debug: $(KERNEL)
-	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
+debug: setup
+	$(Q)$(MAKE) --no-print-directory $(KERNEL)
+	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) GDB_PORT=$(GDB_PORT) \
+		NIC_OPTS=$(NIC_OPTS) GDB_SCRIPT=$(GDB_SCRIPT) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
 
 # ---------------------------------------------------------------- tests
 include tests/unit/unit.mk
@@ -219,6 +231,10 @@ include tests/unit/unit.mk
 
 integration-test: $(KERNEL) $(ISO)
 	$(Q)$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# Runs every command of README.md and docs/ (docs/README.md says how); also part of integration-test.
+docs-check: $(KERNEL) $(ISO)
+	$(Q)$(PYTHON) -m pytest -q tests/integration/test_docs.py $(PYTEST_ARGS)
 
 test: setup-test
 	$(Q)$(MAKE) --no-print-directory all $(ISO)
@@ -244,8 +260,10 @@ help:
 	@echo "make iso        build $(ISO) (GRUB, boots on BIOS and UEFI)"
 	@echo "make run        install what is missing, build, boot the ISO in QEMU"
 	@echo "make test       install what is missing, run every test"
-	@echo "make debug      boot with QEMU's gdb stub, gdb breaks at kmain"
+	@echo "make debug      boot with QEMU's gdb stub, gdb breaks at kmain (GDB_SCRIPT=file: run it, batch)"
+	@echo "make docs-check run every command in README.md and docs/"
 	@echo "make clean      remove build outputs"
 	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
+	@echo "           HTTP_PORT=8080 PCAP=out.pcap NIC_OPTS=vectors=0 GDB_PORT=1234"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Boots the ISO in QEMU with the serial console on this terminal and the
 # guest's port 80 forwarded to 127.0.0.1:$HTTP_PORT. Quit with Ctrl-A X.
+# PCAP=file records the guest's frames (QEMU's filter-dump, for tshark);
+# NIC_OPTS=a=b,c=d adds options to the virtio-net-pci device (e.g. vectors=0).
 set -eu
 iso=$1
 accel=${ACCEL:-tcg}
@@ -8,6 +10,7 @@ machine=${MACHINE:-q35}
 mem=${MEM:-256M}
 port=${HTTP_PORT:-8080}
 pcap=${PCAP:-}
+nic_opts=${NIC_OPTS:+,$NIC_OPTS}
 
 if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
     echo "run: ACCEL=kvm but /dev/kvm is not usable; use ACCEL=tcg" >&2
@@ -22,5 +25,5 @@ echo "run: the HTTP server will answer at http://127.0.0.1:$port/"
 exec qemu-system-x86_64 -accel "$accel" -M "$machine" -m "$mem" -cpu max \
     -display none -serial mon:stdio -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-pci,netdev=n0 $dump \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device "virtio-net-pci,netdev=n0$nic_opts" $dump \
     -cdrom "$iso"
