@@ -138,6 +138,11 @@ no_long_mode:
 
     .code64
 _start64:
+    /* Tell debuggers this is the outermost frame: gdb's backtrace ends here
+     * instead of reading the boot loader's leftovers as return addresses. */
+    .cfi_sections .debug_frame
+    .cfi_startproc
+    .cfi_undefined rip
     movw $0x10, %ax
     movw %ax, %ds
     movw %ax, %es
@@ -154,6 +159,7 @@ _start64:
 5:  cli
     hlt
     jmp 5b
+    .cfi_endproc
 
     .section .rodata
 no_lm_msg:
