@@ -1,0 +1,472 @@
+"""The docs check: every command in README.md and docs/*.md is run, and every
+file and function the text cites exists. The convention is written for doc
+writers in docs/README.md ("How the docs are checked"); in short:
+
+- A ```sh block holds commands. Each command (a line, with its `\\`
+  continuation lines or here-document) runs with `bash -e -o pipefail` in a
+  fresh copy of the repository (one copy per markdown file, shared by its
+  blocks in order), stdin from /dev/null, and must exit with 0.
+- `make run ...` starts in the background with its console captured; the
+  check waits for the network-ready line ("net: en0 MAC ..."), or for QEMU to
+  exit (a self test), and the session lasts until `# Ctrl-A X`, the next
+  `make run`, or the end of the file. 8080 in commands and patterns becomes a
+  free port (HTTP_PORT), and :1234 the gdb port (GDB_PORT).
+- `# expect: REGEX` asserts on the output of the command before it;
+  `# console: REGEX` waits (60 s at most) for the running `make run`'s
+  console to match; `# Ctrl-A X` quits QEMU the way a reader does (Ctrl-A X on
+  its stdin) and fails if QEMU does not exit; `# skip: REASON` skips the next
+  command (only for `make test`, which runs this check).
+- Other fences (```text, ```console, ```c, ...) are not run. A block right
+  after `<!-- file: PATH -->` must equal that file.
+- Backticked paths under our top-level folders must exist; backticked
+  `name()` must exist in our sources unless the line says whose it is
+  (Linux, QEMU, SeaBIOS, ... or a linux/ or qemu/ path); in mapping tables
+  (first header cell "ours"), each function of the first column must be
+  defined, in the file the cell names.
+
+Run alone: make docs-check (or pytest -s tests/integration/test_docs.py -k boot).
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port
+
+DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+READY = re.compile(r"net: en0 MAC \S+ IPv4 \S+", re.M)
+MAKE_RUN = re.compile(r"^(\w+=\S+\s+)*make\s+run\b")
+COMMAND_TIMEOUT = 180
+READY_TIMEOUT = 120
+CONSOLE_TIMEOUT = 60
+QUIT_TIMEOUT = 15
+# Whose code a line talks about when it names a function that is not ours.
+FOREIGN_WORDS = re.compile(r"Linux|QEMU|SeaBIOS|FreeBSD|Solo5|xv6|Unikraft|OVMF|GRUB|`linux/|`qemu/")
+SOURCE_EXT = ("c", "h", "S", "py", "sh", "gdb", "md", "ld", "mk", "html", "txt")
+
+
+# ------------------------------------------------------------------ parsing
+
+class Block:
+    def __init__(self, lang, line, lines, file_marker):
+        self.lang = lang            # the fence's info string ("sh", "text", ...)
+        self.line = line            # line number of the opening fence
+        self.lines = lines          # content lines
+        self.file_marker = file_marker  # PATH from <!-- file: PATH --> just before
+
+
+def parse_blocks(text):
+    blocks, lines = [], text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^```(\S*)\s*$", lines[i])
+        if not m:
+            i += 1
+            continue
+        marker = None
+        j = i - 1
+        while j >= 0 and not lines[j].strip():
+            j -= 1
+        if j >= 0:
+            fm = re.match(r"^<!--\s*file:\s*(\S+)\s*-->\s*$", lines[j])
+            marker = fm.group(1) if fm else None
+        start = i + 1
+        i += 1
+        while i < len(lines) and not re.match(r"^```\s*$", lines[i]):
+            i += 1
+        blocks.append(Block(m.group(1), start, lines[start:i], marker))
+        i += 1
+    return blocks
+
+
+def steps_of(block):
+    """A sh block as steps: ("cmd", text, line) or ("expect"|"console"|"quit"|"skip", arg, line)."""
+    steps, lines, i = [], block.lines, 0
+    while i < len(lines):
+        line, lineno = lines[i], block.line + i + 1
+        i += 1
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("#"):
+            m = re.match(r"#\s*(expect|console|skip):\s*(.*)$", s)
+            if m:
+                steps.append((m.group(1), m.group(2).strip(), lineno))
+            elif re.match(r"#\s*Ctrl-A X\b", s):
+                steps.append(("quit", "", lineno))
+            continue
+        cmd = [line]
+        while cmd[-1].endswith("\\") and i < len(lines):
+            cmd.append(lines[i])
+            i += 1
+        here = re.search(r"<<-?\s*'?\"?(\w+)'?\"?", line)
+        if here:
+            while i < len(lines):
+                cmd.append(lines[i])
+                i += 1
+                if lines[i - 1].strip() == here.group(1):
+                    break
+        steps.append(("cmd", "\n".join(cmd), lineno))
+    return steps
+
+
+# ------------------------------------------------------------------ running
+
+def repo_copy(dest):
+    """A copy of the working tree (tracked and untracked files, not ignored
+    ones), with build/ copied (times kept, so make sees it up to date) and
+    third_party/ linked."""
+    try:
+        names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                               check=True, capture_output=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+                 if p.is_file() and not {".git", "build", "third_party"} & set(p.relative_to(ROOT).parts)]
+    for n in names:
+        src = ROOT / n
+        if n and src.is_file():
+            (dest / n).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / n)
+    if (ROOT / "build").is_dir():
+        shutil.copytree(ROOT / "build", dest / "build", symlinks=True,
+                        ignore=shutil.ignore_patterns("fuzz", "*-serial.log"))
+    if (ROOT / "third_party").exists():
+        (dest / "third_party").symlink_to(ROOT / "third_party")
+
+
+def clean_env(http_port, gdb_port):
+    env = dict(os.environ)
+    # A reader's shell: no make flags inherited from `make test`.
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"):
+        env.pop(k, None)
+    env.update(HTTP_PORT=str(http_port), GDB_PORT=str(gdb_port), TERM="dumb", PAGER="cat")
+    return env
+
+
+def kill_group(proc):
+    """Kill a process group this check started (its leader is @proc)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    # Children of the group (QEMU exec'd by run.sh) may outlive the leader.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Session:
+    """`make run ...` in the background: console in a file, stdin a pipe (for Ctrl-A X)."""
+
+    def __init__(self, cmd, cwd, env, log_path, where):
+        self.where = where
+        self.log_path = log_path
+        self.proc = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                     stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.checked_console = False
+        self.ready = False
+
+    @property
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if READY.search(self.log):
+                self.ready = True
+                return
+            if self.proc.poll() is not None:
+                return  # a self test that ends the run: later `# console:` lines judge it
+            time.sleep(0.05)
+        raise AssertionError(f"{self.where}: no network-ready line within {READY_TIMEOUT} s\n{self.tail()}")
+
+    def console(self, pattern, where):
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + CONSOLE_TIMEOUT
+        while True:
+            exited = self.proc.poll() is not None
+            if rx.search(self.log):
+                self.checked_console = True
+                return
+            if exited or time.monotonic() > deadline:
+                why = "QEMU exited" if exited else f"{CONSOLE_TIMEOUT} s passed"
+                raise AssertionError(f"{where}: console never matched /{pattern}/ ({why})\n{self.tail()}")
+            time.sleep(0.05)
+
+    def quit(self, where):
+        """Ctrl-A X, as a reader types it; True if QEMU ended."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"\x01x")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(timeout=QUIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                kill_group(self.proc)
+                raise AssertionError(f"{where}: QEMU did not quit on Ctrl-A X\n{self.tail()}")
+        kill_group(self.proc)  # nothing of the group may outlive the session
+
+    def finish(self):
+        """End of the session: it must have shown it worked."""
+        if not self.ready and not self.checked_console:
+            raise AssertionError(f"{self.where}: `make run` ended before the network-ready line and no "
+                                 f"`# console:` line checked what it printed\n{self.tail()}")
+
+    def tail(self):
+        return "--- console (tail) ---\n" + self.log[-4000:]
+
+
+def run_doc(doc, workdir, report):
+    text = doc.read_text()
+    http_port, gdb_port = free_port(), free_port()
+    env = clean_env(http_port, gdb_port)
+    rel = doc.relative_to(ROOT)
+
+    def ports(s, in_regex=False):
+        s = re.sub(r"\b8080\b", str(http_port), s)
+        return s if in_regex else re.sub(r"(?<=:)1234\b", str(gdb_port), s)
+
+    session, last, skip_next, nsessions, ncommands = None, None, None, 0, 0
+    try:
+        for block in parse_blocks(text):
+            if block.lang != "sh":
+                continue
+            for kind, arg, lineno in steps_of(block):
+                where = f"{rel}:{lineno}"
+                if kind == "skip":
+                    skip_next = arg or "no reason given"
+                    continue
+                if kind == "cmd" and skip_next:
+                    report.append(f"{where}: not run ({skip_next}): {arg.splitlines()[0]}")
+                    skip_next = None
+                    continue
+                if kind == "cmd" and MAKE_RUN.match(arg.strip()):
+                    if session:
+                        session.quit(where)
+                        session.finish()
+                    nsessions += 1
+                    session = Session(ports(arg), workdir, env, workdir / f"session{nsessions}.log", where)
+                    session.wait_ready()
+                    last = None
+                elif kind == "cmd":
+                    ncommands += 1
+                    last = run_command(ports(arg), workdir, env, where)
+                elif kind == "expect":
+                    assert last is not None, f"{where}: `# expect:` follows no command (use `# console:`)"
+                    cmd_text, out = last
+                    assert re.search(ports(arg, True), out, re.M), \
+                        f"{where}: output of `{cmd_text}` does not match /{arg}/\n--- output ---\n{out[-4000:]}"
+                elif kind == "console":
+                    assert session, f"{where}: `# console:` with no `make run` before it"
+                    session.console(ports(arg, True), where)
+                elif kind == "quit":
+                    assert session, f"{where}: `# Ctrl-A X` with no `make run` before it"
+                    session.quit(where)
+                    session.finish()
+                    session = None
+        if session:
+            session.quit(f"{rel}: end")
+            session.finish()
+            session = None
+    finally:
+        if session:
+            kill_group(session.proc)
+    return nsessions, ncommands
+
+
+def run_command(cmd, cwd, env, where):
+    proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", cmd], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        out = proc.communicate()[0]
+        raise AssertionError(f"{where}: `{cmd}` still running after {COMMAND_TIMEOUT} s\n"
+                             f"{out.decode(errors='replace')[-4000:]}")
+    kill_group(proc)
+    out = out.decode(errors="replace")
+    assert proc.returncode == 0, f"{where}: `{cmd}` exited with {proc.returncode}\n--- output ---\n{out[-4000:]}"
+    return cmd, out
+
+
+@pytest.mark.parametrize("doc", DOC_FILES, ids=[str(d.relative_to(ROOT)) for d in DOC_FILES])
+def test_doc_commands(doc, tmp_path):
+    workdir = tmp_path / "repo"
+    workdir.mkdir()
+    repo_copy(workdir)
+    report = []
+    t0 = time.monotonic()
+    nsessions, ncommands = run_doc(doc, workdir, report)
+    for r in report:
+        print(r)
+    print(f"{doc.relative_to(ROOT)}: {ncommands} commands, {nsessions} make run sessions, "
+          f"{time.monotonic() - t0:.1f} s")
+
+
+# ------------------------------------------------------------------ citations
+
+def our_top_dirs():
+    return {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"build"}
+
+
+def source_files():
+    for top in ("apps", "arch", "boot", "drivers", "lib", "net", "tests", "bench", "scripts"):
+        d = ROOT / top
+        if d.is_dir():
+            for ext in ("c", "h", "S"):
+                yield from d.rglob(f"*.{ext}")
+    for d in (ROOT / "third_party" / "lwip" / "src", ROOT / "third_party" / "http-parser"):
+        for ext in ("c", "h"):
+            yield from d.rglob(f"*.{ext}")
+
+
+_idents = None
+_basenames = None
+
+
+def basenames():
+    """The names of all files in our tree (and the third-party sources), for bare `name.c` citations."""
+    global _basenames
+    if _basenames is None:
+        _basenames = set()
+        for d in [ROOT] + [p for p in ROOT.iterdir() if p.is_dir() and p.name not in (".git", "build")]:
+            for f in (d.iterdir() if d == ROOT else d.rglob("*")):
+                if f.is_file():
+                    _basenames.add(f.name)
+    return _basenames
+
+
+def identifiers_called():
+    """Every name followed by '(' in our sources and lwIP's (functions, macros)."""
+    global _idents
+    if _idents is None:
+        _idents = set()
+        for f in source_files():
+            _idents.update(re.findall(r"\b([A-Za-z_]\w*)\s*\(", f.read_text(errors="replace")))
+        # A few the C library and compiler give every C file.
+        _idents.update({"main"})
+    return _idents
+
+
+def defined_in(name, path):
+    """Is @name defined (a function body, a macro, an assembly label) in @path?"""
+    text = path.read_text(errors="replace")
+    if re.search(rf"^\s*#\s*define\s+{name}\b", text, re.M) or re.search(rf"^{name}:", text, re.M):
+        return True
+    for m in re.finditer(rf"^[A-Za-z_][^;=\n]*\b{name}\s*\(", text, re.M):
+        # A declaration ends in ';' before any '{'.
+        rest = text[m.end():m.end() + 2000]
+        brace, semi = rest.find("{"), rest.find(";")
+        if brace != -1 and (semi == -1 or brace < semi):
+            return True
+    return False
+
+
+def backticks(line):
+    return re.findall(r"`([^`\n]+)`", line)
+
+
+def expand_braces(s):
+    m = re.search(r"\{([^{}]*)\}", s)
+    if not m:
+        return [s]
+    return [x for alt in m.group(1).split(",") for x in expand_braces(s[:m.start()] + alt + s[m.end():])]
+
+
+def prose_lines(text):
+    """(line number, line) outside fenced blocks."""
+    fenced = False
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(r"^```", line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            yield i, line
+
+
+def mapping_rows(text):
+    """Rows of tables whose first header cell is 'ours': (line number, cells)."""
+    rows, in_map = [], False
+    for i, line in prose_lines(text):
+        if not line.startswith("|"):
+            in_map = False
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if re.match(r"^:?-+:?$", cells[0]):
+            continue
+        if not in_map and re.match(r"^\**ours\**$", cells[0], re.I):
+            in_map = True
+            continue
+        if in_map:
+            rows.append((i, cells))
+    return rows
+
+
+@pytest.mark.parametrize("doc", DOC_FILES, ids=[str(d.relative_to(ROOT)) for d in DOC_FILES])
+def test_doc_citations(doc):
+    text = doc.read_text()
+    rel = doc.relative_to(ROOT)
+    tops = our_top_dirs()
+    idents = identifiers_called()
+    problems = []
+
+    # Functions named in the foreign columns of mapping tables, anywhere in the book.
+    foreign = set()
+    for d in DOC_FILES:
+        for _, cells in mapping_rows(d.read_text()):
+            for c in cells[1:]:
+                foreign.update(re.findall(r"`([A-Za-z_]\w*)\(", c))
+
+    for i, line in prose_lines(text):
+        for tok in backticks(line):
+            for path in expand_braces(tok.strip()):
+                first = path.split("/")[0]
+                if "/" in path and first in tops and first != "build" and not re.search(r"[<>*$ ]", path):
+                    if not (ROOT / path).exists():
+                        problems.append(f"{rel}:{i}: `{path}` does not exist")
+                elif "/" not in path and re.fullmatch(r"[\w.-]+\.(" + "|".join(SOURCE_EXT) + ")", path):
+                    if path not in basenames():
+                        problems.append(f"{rel}:{i}: no file called `{path}` in the tree")
+            m = re.match(r"^(?:struct\s+)?([A-Za-z_]\w*)\(", tok)
+            if m and m.group(1) not in idents and m.group(1) not in foreign:
+                before = line[:line.find("`" + tok)]
+                if not FOREIGN_WORDS.search(before):
+                    problems.append(f"{rel}:{i}: `{tok}`: no {m.group(1)} in our sources (or say whose it is)")
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", line):
+            if not re.match(r"^[a-z]+:", link) and not (doc.parent / link).exists():
+                problems.append(f"{rel}:{i}: link to {link}, which does not exist")
+
+    for i, cells in mapping_rows(text):
+        first = cells[0]
+        paths = [p for p in backticks(first) if "/" in p and (ROOT / p).is_file()]
+        for name in re.findall(r"`([A-Za-z_]\w*)\(", first):
+            files = [ROOT / p for p in paths] or list(source_files())
+            if not any(defined_in(name, f) for f in files):
+                where = " or ".join(paths) if paths else "our sources"
+                problems.append(f"{rel}:{i}: mapping table: {name}() is not defined in {where}")
+
+    for block in parse_blocks(text):
+        if block.file_marker:
+            want = (ROOT / block.file_marker).read_text()
+            got = "\n".join(block.lines) + "\n"
+            if got != want:
+                problems.append(f"{rel}:{block.line}: the block marked as {block.file_marker} differs from it")
+
+    assert not problems, "\n".join(problems)
