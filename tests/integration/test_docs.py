@@ -318,6 +318,8 @@ def test_doc_commands(doc, tmp_path):
         print(r)
     print(f"{doc.relative_to(ROOT)}: {ncommands} commands, {nsessions} make run sessions, "
           f"{time.monotonic() - t0:.1f} s")
+    # Passed: the copy (tens of MB) goes; a failed one stays for inspection.
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ citations
