@@ -61,7 +61,9 @@ LIB_SRCS := \
 	lib/heap.c \
 	lib/pmm.c \
 	lib/klog.c \
-	lib/cmdline.c
+	lib/cmdline.c \
+	lib/trace.c \
+	lib/prof.c
 
 DRIVER_SRCS := \
 	drivers/pci_cfg.c \
