@@ -469,17 +469,25 @@ bool vring_kick_prepare(struct vring *vr)
     return need;
 }
 
-void vring_notify(struct vring *vr)
+static void notify(struct vring *vr)
 {
     vr->stats.kicks++;
     vr->notify(vr->notify_ctx, vr->index);
+}
+
+void vring_notify(struct vring *vr)
+{
+    /* Outside vring_kick() (a watchdog's re-kick): no decision line tells of it. */
+    if (trace_on(TRACE_VIRTQ))
+        trace_line("virtq %s: notify avail_idx=%u (unconditional)", vr->name, vr->avail_idx);
+    notify(vr);
 }
 
 bool vring_kick(struct vring *vr)
 {
     if (!vring_kick_prepare(vr))
         return false;
-    vring_notify(vr);
+    notify(vr);
     return true;
 }
 

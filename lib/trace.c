@@ -200,11 +200,9 @@ static bool report_due(uint64_t now)
                                                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
-void trace_line(const char *fmt, ...)
+/* May a line go now? Either takes a token or counts the line as suppressed. */
+static bool admit(uint64_t now)
 {
-    uint64_t now = now_ns();
-    va_list ap;
-
     if (!bucket_take(now)) {
         __atomic_fetch_add(&suppressed_total, 1, __ATOMIC_RELAXED);
         /* The first refusal after a quiet spell opens a one-second window;
@@ -214,11 +212,22 @@ void trace_line(const char *fmt, ...)
             __atomic_store_n(&last_report_ns, now, __ATOMIC_RELAXED);
         else if (report_due(now))
             report_suppressed(now);
-        return;
+        return false;
     }
     if (__atomic_load_n(&suppressed_pending, __ATOMIC_RELAXED) && report_due(now))
         report_suppressed(now);
     __atomic_fetch_add(&lines_total, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+void trace_line(const char *fmt, ...)
+{
+    uint64_t now = now_ns();
+    va_list ap;
+
+    /* Refused lines cost no formatting. */
+    if (!admit(now))
+        return;
     va_start(ap, fmt);
     emit(now, fmt, ap);
     va_end(ap);
@@ -239,6 +248,7 @@ void trace_get_stats(struct trace_stats *st)
 {
     st->lines = __atomic_load_n(&lines_total, __ATOMIC_RELAXED);
     st->suppressed = __atomic_load_n(&suppressed_total, __ATOMIC_RELAXED);
+    st->unreported = __atomic_load_n(&suppressed_pending, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ frames */
@@ -627,8 +637,12 @@ size_t trace_frame_decode(const uint8_t *f, size_t caplen, size_t len, char *out
 
 void trace_frame(const char *dir, const uint8_t *f, size_t caplen, size_t len)
 {
+    uint64_t now = now_ns();
     char text[200];
 
+    /* Decode only what will be printed: under a flood most frames are not. */
+    if (!admit(now))
+        return;
     trace_frame_decode(f, caplen, len, text, sizeof(text));
-    trace_line("net %s %zu bytes: %s", dir, len, text);
+    emit_fmt(now, "net %s %zu bytes: %s", dir, len, text);
 }

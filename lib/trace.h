@@ -119,10 +119,11 @@ void trace_frame(const char *dir, const uint8_t *f, size_t caplen, size_t len);
  */
 size_t trace_frame_decode(const uint8_t *f, size_t caplen, size_t len, char *out, size_t size);
 
-/** Counters since boot: lines printed, lines refused by the rate limit. */
+/** Counters since boot. */
 struct trace_stats {
-    uint64_t lines;
-    uint64_t suppressed;
+    uint64_t lines;      /* trace lines printed ("suppressed" reports not counted) */
+    uint64_t suppressed; /* lines the rate limit refused */
+    uint64_t unreported; /* ...of which no "N lines suppressed" line has told yet */
 };
 void trace_get_stats(struct trace_stats *st);
 

@@ -320,6 +320,7 @@ static void stats_trace(struct json_out *o, void *ctx)
     json_kv_string(o, "on", words);
     json_kv_u64(o, "lines", ts.lines);
     json_kv_u64(o, "suppressed", ts.suppressed);
+    json_kv_u64(o, "unreported", ts.unreported);
     json_end_object(o);
 }
 

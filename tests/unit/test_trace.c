@@ -205,6 +205,8 @@ static void test_rate_limit_burst_then_report(void **unused)
     trace_get_stats(&after);
     assert_int_equal(after.lines - before.lines, 5);
     assert_int_equal(after.suppressed - before.suppressed, 15);
+    assert_int_equal(before.unreported, 0);
+    assert_int_equal(after.unreported, 15);
 
     /* Half a second later: 5 intervals of 100 ms have refilled the bucket,
      * but the report waits until a second has passed since the first refusal. */
@@ -219,6 +221,9 @@ static void test_rate_limit_burst_then_report(void **unused)
     trace_tick();
     assert_int_equal(nlines, 7);
     assert_string_equal(lines[6], "[   11.000000] T trace: 15 lines suppressed\n");
+    trace_get_stats(&after);
+    assert_int_equal(after.unreported, 0);
+    assert_int_equal(after.lines - before.lines, 6); /* the report is not a trace line */
     /* Reported once. */
     fake_now += 5000000000ull;
     trace_tick();
@@ -756,11 +761,17 @@ static void vring_lines(uint64_t features, const char *kick, const char *kick_su
     assert_int_equal(nlines, 5);
     assert_string_equal(lines[4] + 17, kick_suppressed);
 
+    /* A forced notification (the tx watchdog's) has a line of its own. */
+    vring_notify(vr);
+    assert_int_equal(nlines, 6);
+    assert_string_equal(lines[5] + 17, "virtq virtio9.tx0: notify avail_idx=2 (unconditional)\n");
+
     /* Off: silent. */
     trace_set_mask(TRACE_NET | TRACE_IRQ);
     assert_int_equal(vring_add(vr, segs, 1, 0, (void *)3), 0);
     vring_kick(vr);
-    assert_int_equal(nlines, 5);
+    vring_notify(vr);
+    assert_int_equal(nlines, 6);
     trace_set_mask(TRACE_ALL);
 
     while (vring_detach_unused(vr))
