@@ -61,7 +61,9 @@ LIB_SRCS := \
 	lib/heap.c \
 	lib/pmm.c \
 	lib/klog.c \
-	lib/cmdline.c
+	lib/cmdline.c \
+	lib/trace.c \
+	lib/prof.c
 
 DRIVER_SRCS := \
 	drivers/pci_cfg.c \
@@ -192,9 +194,17 @@ $(KERNEL): $(KERNEL_OBJS) $(BUILD)/ksyms.S.o linker.ld scripts/check-image.sh
 	$(Q)$(OBJDUMP) -d -S $@ > $(BUILD)/kernel.asm 2>/dev/null || true
 
 # ---------------------------------------------------------------- ISO
-$(ISO): $(KERNEL) scripts/mkiso.sh
+# The command line is baked into the ISO's GRUB entry: $(BUILD)/iso-cmdline is
+# rewritten only when CMDLINE changes, so that `make run CMDLINE=...` rebuilds
+# the ISO exactly then.
+$(ISO): $(KERNEL) scripts/mkiso.sh $(BUILD)/iso-cmdline
 	$(Q)echo "  ISO     $@"
 	$(Q)sh scripts/mkiso.sh $(KERNEL) $@ "$(CMDLINE)"
+
+$(BUILD)/iso-cmdline: iso-cmdline-check
+	@mkdir -p $(dir $@)
+	@printf '%s\n' "$(CMDLINE)" | cmp -s - $@ || printf '%s\n' "$(CMDLINE)" > $@
+.PHONY: iso-cmdline-check
 
 iso: $(ISO)
 

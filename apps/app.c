@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "apps/stats.h"
+#include "arch/x86_64/timer.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
+#include "lib/prof.h"
 
 /* The default list when the command line has no apps= (make APPS=...). */
 #ifndef APPS_DEFAULT
@@ -173,6 +175,16 @@ void apps_start(const char *apps_option)
 }
 
 /* ------------------------------------------------------------ helpers */
+
+uint64_t app_cycles_begin(void)
+{
+    return cycles_now();
+}
+
+void app_cycles_end(uint64_t start)
+{
+    prof_add(PROF_APP, cycles_now() - start);
+}
 
 struct tcp_pcb *app_tcp_listen(const char *who, uint16_t port, tcp_accept_fn accept, void *arg)
 {

@@ -85,6 +85,14 @@ bool app_is_running(const char *name);
 /* ---- helpers for apps ---- */
 
 /**
+ * app_cycles_begin() / app_cycles_end() - count the time an lwIP callback of
+ * an app takes in /stats "cycles" (section "app"):
+ *   uint64_t t0 = app_cycles_begin(); err = work(...); app_cycles_end(t0);
+ */
+uint64_t app_cycles_begin(void);
+void app_cycles_end(uint64_t start);
+
+/**
  * app_tcp_listen() - a TCP listener on @port for IPv4 and IPv6, with
  * @accept called (with @arg) for each new connection. Failures are logged
  * with @who as the prefix.

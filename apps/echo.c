@@ -138,6 +138,23 @@ static void echo_err(void *arg, err_t err)
         conn_free(arg);
 }
 
+/* The callbacks as lwIP sees them: timed for /stats "cycles" (section app). */
+static err_t echo_recv_timed(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    uint64_t t0 = app_cycles_begin();
+    err_t ret = echo_recv(arg, pcb, p, err);
+    app_cycles_end(t0);
+    return ret;
+}
+
+static err_t echo_sent_timed(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    uint64_t t0 = app_cycles_begin();
+    err_t ret = echo_sent(arg, pcb, len);
+    app_cycles_end(t0);
+    return ret;
+}
+
 static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct echo_conn *c;
@@ -155,8 +172,8 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     st.live++;
     st.accepted++;
     tcp_arg(pcb, c);
-    tcp_recv(pcb, echo_recv);
-    tcp_sent(pcb, echo_sent);
+    tcp_recv(pcb, echo_recv_timed);
+    tcp_sent(pcb, echo_sent_timed);
     tcp_err(pcb, echo_err);
     tcp_poll(pcb, echo_poll, 2);
     tcp_nagle_disable(pcb); /* interactive: each line back at once */

@@ -445,6 +445,31 @@ static err_t refuse(struct tcp_pcb *pcb)
     return ERR_OK;
 }
 
+/* The callbacks as lwIP sees them: timed for /stats "cycles" (section app). */
+static err_t http_recv_timed(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    uint64_t t0 = app_cycles_begin();
+    err_t ret = http_recv(arg, pcb, p, err);
+    app_cycles_end(t0);
+    return ret;
+}
+
+static err_t http_sent_timed(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    uint64_t t0 = app_cycles_begin();
+    err_t ret = http_sent(arg, pcb, len);
+    app_cycles_end(t0);
+    return ret;
+}
+
+static err_t http_poll_timed(void *arg, struct tcp_pcb *pcb)
+{
+    uint64_t t0 = app_cycles_begin();
+    err_t ret = http_poll(arg, pcb);
+    app_cycles_end(t0);
+    return ret;
+}
+
 static err_t http_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct http_conn *c;
@@ -474,10 +499,10 @@ static err_t http_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         st.peak = st.live;
 
     tcp_arg(pcb, c);
-    tcp_recv(pcb, http_recv);
-    tcp_sent(pcb, http_sent);
+    tcp_recv(pcb, http_recv_timed);
+    tcp_sent(pcb, http_sent_timed);
     tcp_err(pcb, http_err);
-    tcp_poll(pcb, http_poll, 1); /* every 500 ms: timeouts, and retries after ERR_MEM */
+    tcp_poll(pcb, http_poll_timed, 1); /* every 500 ms: timeouts, and retries after ERR_MEM */
     /* Responses are written whole: Nagle would only hold back the last
      * segment of one while an earlier one is unacknowledged. */
     tcp_nagle_disable(pcb);

@@ -36,6 +36,8 @@
  *    Any other members of the element are shown as text next to its ring.
  *  - interrupt counts: an object member named "vectors" mapping the vector
  *    number (as a string) to its count, e.g. "interrupts":{"vectors":{"33":12}}.
+ *  - cycle counters: the top-level "cycles" (net/net.c) with "tsc_hz" and
+ *    "sections":{"<name>":{"calls","cycles","cycles_per_call","ns_per_call","ns"}}.
  *  - everything else is shown as a table of name: value.
  *
  * Context: everything here runs in the main loop (providers are called while

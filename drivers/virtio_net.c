@@ -26,6 +26,7 @@
 #include "drivers/virtio_pci_regs.h"
 #include "drivers/virtio_ring.h"
 #include "lib/klog.h"
+#include "lib/prof.h"
 #include "net/lwip_port.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
@@ -401,8 +402,10 @@ static void vnet_reclaim_tx(struct vnet *vn)
 static void vnet_kick_tx(struct vnet *vn)
 {
     if (vn->tx_needs_kick) {
+        uint64_t t0 = cycles_now();
         vring_kick(vn->vq[TXQ]);
         vn->tx_needs_kick = false;
+        prof_add(PROF_TX_KICK, cycles_now() - t0);
     }
 }
 

@@ -19,6 +19,7 @@
 #include "drivers/virtio_pci_regs.h"
 #include "drivers/virtio_ring.h"
 #include "lib/klog.h"
+#include "lib/trace.h"
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -246,11 +247,29 @@ static void vp_notify(void *ctx, unsigned index)
         outw(vq->vp->io + VIRTIO_PCI_LEGACY_QUEUE_NOTIFY, (uint16_t)index);
 }
 
+/* trace=virtq: which queue an interrupt was for, and where the used ring stands. */
+static void __attribute__((noinline, cold)) trace_vq_interrupt(struct vp_vq *vq, bool work)
+{
+    struct vring_state st;
+
+    /* On a shared vector only the queues with something to collect are worth a line. */
+    if (!work && vq->vp->vdev.irq_mode != VIRTIO_IRQ_MSIX_PER_VQ)
+        return;
+    vring_get_state(vq->vr, &st);
+    trace_line("virtq %s: interrupt vector=%d used_idx=%u last_used=%u%s", vq->irq_name, irq_current_vector(),
+               st.used_idx, st.last_used_idx, work ? "" : " (nothing new)");
+}
+
 /* One queue's interrupt: like Linux's vring_interrupt(). */
 static bool vp_vq_interrupt(void *ctx)
 {
     struct vp_vq *vq = ctx;
-    if (!vq->vr || !vring_interrupt(vq->vr))
+    if (!vq->vr)
+        return false;
+    bool work = vring_interrupt(vq->vr);
+    if (trace_on(TRACE_VIRTQ))
+        trace_vq_interrupt(vq, work);
+    if (!work)
         return false;
     if (vq->callback)
         vq->callback(vq->vr, vq->ctx);
@@ -260,6 +279,8 @@ static bool vp_vq_interrupt(void *ctx)
 static bool vp_config_interrupt(void *ctx)
 {
     struct vp_dev *vp = ctx;
+    if (trace_on(TRACE_VIRTQ))
+        trace_line("virtq %s: config interrupt vector=%d", vp->vdev.name, irq_current_vector());
     vp->vdev.config_interrupts++;
     if (vp->vdev.config_changed)
         vp->vdev.config_changed(&vp->vdev, vp->vdev.config_ctx);
@@ -380,6 +401,7 @@ static int vp_setup_vq(struct vp_dev *vp, unsigned i, const struct virtio_vq_inf
     vq->callback = info->callback;
     vq->ctx = info->ctx;
     vq->msix_entry = -1;
+    snprintf(vq->irq_name, sizeof(vq->irq_name), "%s.%s", vdev->name, info->name);
     struct vring_config cfg = {
         .index = i,
         .num = num,
@@ -387,6 +409,7 @@ static int vp_setup_vq(struct vp_dev *vp, unsigned i, const struct virtio_vq_inf
         .features = vdev->features,
         .notify = vp_notify,
         .notify_ctx = vq,
+        .name = vq->irq_name,
     };
     vq->vr = vring_create(&cfg);
     if (!vq->vr) {
@@ -421,7 +444,6 @@ static int vp_setup_vq(struct vp_dev *vp, unsigned i, const struct virtio_vq_inf
         }
         outl(vp->io + VIRTIO_PCI_LEGACY_QUEUE_PFN, (uint32_t)(a.desc >> VIRTIO_PCI_LEGACY_QUEUE_ADDR_SHIFT));
     }
-    snprintf(vq->irq_name, sizeof(vq->irq_name), "%s.%s", vdev->name, info->name);
     return 0;
 }
 

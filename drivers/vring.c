@@ -39,6 +39,7 @@
 #include "drivers/vring.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/x86_64/barrier.h"
@@ -46,6 +47,7 @@
 #include "arch/x86_64/paging.h"
 #include "drivers/virtio_ring.h"
 #include "lib/klog.h"
+#include "lib/trace.h"
 
 /* "No descriptor" in a link, "no table" in a chain: above any index (num <= 32768). */
 #define VRING_NONE 0xffffu
@@ -78,6 +80,8 @@ struct vring {
     size_t used_offset;
 
     unsigned index;
+    const char *name;
+    char default_name[12];
     unsigned num; /* power of two: ring positions are idx & (num - 1) */
     bool event_idx;
     bool indirect;
@@ -217,6 +221,12 @@ struct vring *vring_create(const struct vring_config *cfg)
         goto fail_priv;
 
     vr->index = cfg->index;
+    if (cfg->name) {
+        vr->name = cfg->name;
+    } else {
+        snprintf(vr->default_name, sizeof(vr->default_name), "vq%u", cfg->index % 100000u);
+        vr->name = vr->default_name;
+    }
     vr->num = cfg->num;
     vr->event_idx = (cfg->features & VRING_FEATURE(VIRTIO_RING_F_EVENT_IDX)) != 0;
     vr->indirect = ntables > 0;
@@ -276,6 +286,11 @@ unsigned vring_num_free(const struct vring *vr)
     return vr->num_free;
 }
 
+const char *vring_name(const struct vring *vr)
+{
+    return vr->name;
+}
+
 bool vring_is_broken(const struct vring *vr)
 {
     return vr->broken;
@@ -301,6 +316,32 @@ static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, u
     d->len = seg->len;
     d->flags = flags;
     d->next = next;
+}
+
+/* trace=virtq lines; out of line and cold, so that the data path only pays the trace_on() test. */
+static void __attribute__((noinline, cold))
+trace_add(const struct vring *vr, uint16_t head, unsigned segs, bool indirect, uint64_t bytes)
+{
+    trace_line("virtq %s: add head=%u descs=%u%s bytes=%llu avail_idx=%u", vr->name, head, segs,
+               indirect ? " (indirect)" : "", (unsigned long long)bytes, vr->avail_idx);
+}
+
+static void __attribute__((noinline, cold))
+trace_kick(const struct vring *vr, bool need, uint16_t old_idx, uint16_t event, uint16_t flags)
+{
+    if (vr->event_idx)
+        trace_line("virtq %s: %s avail_idx=%u old_idx=%u avail_event=%u", vr->name,
+                   need ? "kick" : "kick suppressed", vr->avail_idx, old_idx, event);
+    else
+        trace_line("virtq %s: %s avail_idx=%u used_flags=%#x", vr->name, need ? "kick" : "kick suppressed",
+                   vr->avail_idx, flags);
+}
+
+static void __attribute__((noinline, cold))
+trace_used(const struct vring *vr, uint32_t id, uint32_t len, uint16_t used_idx)
+{
+    trace_line("virtq %s: used id=%u len=%u last_used=%u used_idx=%u", vr->name, id, len, vr->last_used,
+               used_idx);
 }
 
 int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, unsigned n_in, void *cookie)
@@ -388,6 +429,8 @@ int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, un
 
     vr->num_added++;
     vr->stats.added++;
+    if (trace_on(TRACE_VIRTQ))
+        trace_add(vr, head, total, table != VRING_NONE, bytes);
     /* The kick decision compares 16-bit indices across the batch; a batch of
      * 65535 unkicked chains is the longest it can still measure. */
     if (vr->num_added == 0xffff)
@@ -399,6 +442,7 @@ bool vring_kick_prepare(struct vring *vr)
 {
     uint16_t new_idx = vr->avail_idx;
     uint16_t old_idx = (uint16_t)(new_idx - vr->num_added);
+    uint16_t event = 0, flags = 0;
     bool need;
 
     if (vr->num_added == 0 || vr->broken)
@@ -412,28 +456,38 @@ bool vring_kick_prepare(struct vring *vr)
 
     if (vr->event_idx) {
         /* 2.7.10: kick if this batch moved the index past avail_event. */
-        uint16_t event = shared_read16(vring_avail_event(vr->used, vr->num));
-
+        event = shared_read16(vring_avail_event(vr->used, vr->num));
         need = vring_need_event(event, new_idx, old_idx);
     } else {
-        need = !(shared_read16(&vr->used->flags) & VRING_USED_F_NO_NOTIFY);
+        flags = shared_read16(&vr->used->flags);
+        need = !(flags & VRING_USED_F_NO_NOTIFY);
     }
     if (!need)
         vr->stats.kicks_suppressed++;
+    if (trace_on(TRACE_VIRTQ))
+        trace_kick(vr, need, old_idx, event, flags);
     return need;
+}
+
+static void notify(struct vring *vr)
+{
+    vr->stats.kicks++;
+    vr->notify(vr->notify_ctx, vr->index);
 }
 
 void vring_notify(struct vring *vr)
 {
-    vr->stats.kicks++;
-    vr->notify(vr->notify_ctx, vr->index);
+    /* Outside vring_kick() (a watchdog's re-kick): no decision line tells of it. */
+    if (trace_on(TRACE_VIRTQ))
+        trace_line("virtq %s: notify avail_idx=%u (unconditional)", vr->name, vr->avail_idx);
+    notify(vr);
 }
 
 bool vring_kick(struct vring *vr)
 {
     if (!vring_kick_prepare(vr))
         return false;
-    vring_notify(vr);
+    notify(vr);
     return true;
 }
 
@@ -523,6 +577,8 @@ void *vring_get_used(struct vring *vr, uint32_t *len)
     vr->last_used++;
     cookie = vring_detach(vr, (uint16_t)id);
     vr->stats.used++;
+    if (trace_on(TRACE_VIRTQ))
+        trace_used(vr, id, written, used_idx);
     if (len)
         *len = written;
 

@@ -40,6 +40,7 @@ struct vring_config {
     uint64_t features; /* negotiated features; vring looks at INDIRECT_DESC, EVENT_IDX */
     vring_notify_fn notify;
     void *notify_ctx;
+    const char *name; /* for trace=virtq, e.g. "virtio0.rx0"; must outlive the queue (NULL: "vq<index>") */
 };
 
 /* Longest chain that goes into one indirect table; longer chains use direct descriptors. */
@@ -203,6 +204,9 @@ bool vring_enable_cb_delayed(struct vring *vr);
  * Return: true if the queue has completed chains to collect.
  */
 bool vring_interrupt(struct vring *vr);
+
+/** vring_name() - the name given at creation, for logs and traces. */
+const char *vring_name(const struct vring *vr);
 
 /** vring_is_broken() - did the device break the protocol on this queue? */
 bool vring_is_broken(const struct vring *vr);

@@ -22,6 +22,8 @@
 #include "drivers/virtio_net.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
+#include "lib/prof.h"
+#include "lib/trace.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
@@ -43,9 +45,45 @@ static bool use_dhcp;
 static uint64_t dhcp_deadline_ns;
 static uint64_t next_second_ns;
 
+/* What the netif called before net_init() put its hooks in front. */
+static netif_input_fn stack_input;        /* ethernet_input */
+static netif_linkoutput_fn driver_output; /* the NIC driver's */
+
 struct netif *net_netif(void)
 {
     return vn ? &nif : NULL;
+}
+
+/* ---- the netif hooks: trace=net and the lwip_input / tx cycle counters ---- */
+
+static void __attribute__((noinline, cold)) trace_pbuf(const char *dir, const struct pbuf *p)
+{
+    uint8_t head[TRACE_FRAME_CAP];
+    u16_t n = pbuf_copy_partial(p, head, sizeof(head), 0);
+
+    trace_frame(dir, head, n, p->tot_len);
+}
+
+/* netif->input: every received frame, on its way into lwIP. */
+static err_t net_input(struct pbuf *p, struct netif *netif)
+{
+    if (trace_on(TRACE_NET))
+        trace_pbuf("rx", p);
+    uint64_t t0 = cycles_now();
+    err_t err = stack_input(p, netif);
+    prof_add(PROF_LWIP_INPUT, cycles_now() - t0);
+    return err;
+}
+
+/* netif->linkoutput: every frame lwIP sends, on its way to the driver. */
+static err_t net_linkoutput(struct netif *netif, struct pbuf *p)
+{
+    if (trace_on(TRACE_NET))
+        trace_pbuf("tx", p);
+    uint64_t t0 = cycles_now();
+    err_t err = driver_output(netif, p);
+    prof_add(PROF_TX, cycles_now() - t0);
+    return err;
 }
 
 /* "10.0.0.2/24" -> address and netmask. Return: false if malformed. */
@@ -242,6 +280,50 @@ static void stats_interrupts(struct json_out *o, void *ctx)
     json_end_object(o);
 }
 
+/* The data path's cycle counters (lib/prof.h), with the TSC rate to read them by. */
+static void stats_cycles(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    uint64_t hz = timer_tsc_hz();
+    json_begin_object(o);
+    json_kv_u64(o, "tsc_hz", hz);
+    json_key(o, "sections");
+    json_begin_object(o);
+    for (unsigned i = 0; i < PROF_SECTIONS; i++) {
+        struct prof_counter c = prof_get(i);
+        uint64_t ns = prof_cycles_to_ns(c.cycles, hz);
+        json_key(o, prof_name(i));
+        json_begin_object(o);
+        json_kv_u64(o, "calls", c.calls);
+        json_kv_u64(o, "cycles", c.cycles);
+        json_kv_u64(o, "cycles_per_call", c.calls ? c.cycles / c.calls : 0);
+        json_kv_u64(o, "ns_per_call", c.calls ? ns / c.calls : 0);
+        json_kv_u64(o, "ns", ns);
+        json_end_object(o);
+    }
+    json_end_object(o);
+    json_end_object(o);
+}
+
+static void stats_trace(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    struct trace_stats ts;
+    char words[32];
+    trace_get_stats(&ts);
+    snprintf(words, sizeof(words), "%s%s%s", (trace_mask & TRACE_VIRTQ) ? "virtq," : "",
+             (trace_mask & TRACE_NET) ? "net," : "", (trace_mask & TRACE_IRQ) ? "irq," : "");
+    size_t n = strlen(words);
+    if (n)
+        words[n - 1] = '\0';
+    json_begin_object(o);
+    json_kv_string(o, "on", words);
+    json_kv_u64(o, "lines", ts.lines);
+    json_kv_u64(o, "suppressed", ts.suppressed);
+    json_kv_u64(o, "unreported", ts.unreported);
+    json_end_object(o);
+}
+
 int net_init(void)
 {
     lwip_init();
@@ -255,10 +337,17 @@ int net_init(void)
         vn = NULL;
         return -EIO;
     }
+    /* In front of lwIP and the driver: every frame passes these two hooks. */
+    stack_input = nif.input;
+    nif.input = net_input;
+    driver_output = nif.linkoutput;
+    nif.linkoutput = net_linkoutput;
     netif_set_default(&nif);
     stats_register("virtio_net", stats_vnet, NULL);
     stats_register("netif", stats_netif, NULL);
     stats_register("interrupts", stats_interrupts, NULL);
+    stats_register("cycles", stats_cycles, NULL);
+    stats_register("trace", stats_trace, NULL);
     netif_set_status_callback(&nif, status_changed);
     netif_set_hostname(&nif, "unikernel");
     /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
@@ -311,8 +400,11 @@ void net_run(void)
     for (;;) {
         bool more = false;
         uint64_t now = clock_ns();
-        if (vn)
+        if (vn) {
+            uint64_t t0 = cycles_now();
             more = vnet_poll(vn, RX_BUDGET);
+            prof_add(PROF_RX_POLL, cycles_now() - t0);
+        }
         sys_check_timeouts();
         if (vn) {
             vnet_flush(vn);
@@ -321,6 +413,7 @@ void net_run(void)
                 next_second_ns = now + 1000000000ull;
                 vnet_watchdog(vn);
                 apps_tick();
+                trace_tick();
                 if (stats_interval_ns && now >= next_stats_ns) {
                     next_stats_ns = now + stats_interval_ns;
                     net_dump();

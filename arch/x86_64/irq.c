@@ -22,6 +22,7 @@
 #include "arch/x86_64/pic.h"
 #include "arch/x86_64/timer.h"
 #include "lib/klog.h"
+#include "lib/trace.h"
 
 #define IRQ_MAX_HANDLERS    4           /* sharers of one vector (shared INTx lines) */
 #define MSI_ADDR_BASE       0xfee00000u /* SDM 11.11.1: bits 31-20 = 0xFEE */
@@ -43,13 +44,44 @@ struct irq_vector {
 
 static struct irq_vector vectors[256];
 static uint64_t unexpected, spurious;
+static int current_vector = -1;
 
 static bool in_service(uint8_t vector)
 {
     return (lapic_read(LAPIC_ISR + 0x10 * (vector / 32)) >> (vector % 32)) & 1;
 }
 
+/* trace=irq: one line per interrupt, naming the handlers. */
+static void __attribute__((noinline, cold)) trace_irq(uint8_t vector, const struct irq_vector *v)
+{
+    if (v->n == 0)
+        trace_line("irq vector=%u %s", vector, vector == IRQ_VECTOR_SPURIOUS ? "spurious" : "no handler");
+    else if (v->n == 1)
+        trace_line("irq vector=%u %s", vector, v->h[0].name);
+    else
+        trace_line("irq vector=%u %s (+%u sharing)", vector, v->h[0].name, v->n - 1);
+}
+
+int irq_current_vector(void)
+{
+    return current_vector;
+}
+
+static void dispatch(uint8_t vector);
+
 void irq_dispatch(uint8_t vector)
+{
+    /* Handlers run with interrupts off, so dispatches never nest. */
+    current_vector = vector;
+    /* The LAPIC timer fires up to 100 times a second even when idle: its
+     * lines would use up the trace budget and tell nothing about the NIC. */
+    if (trace_on(TRACE_IRQ) && vector != IRQ_VECTOR_LAPIC_TIMER)
+        trace_irq(vector, &vectors[vector]);
+    dispatch(vector);
+    current_vector = -1;
+}
+
+static void dispatch(uint8_t vector)
 {
     struct irq_vector *v = &vectors[vector];
     v->count++;

@@ -85,6 +85,9 @@ void irq_foreach_stat(void (*fn)(const struct irq_stat *st, void *arg), void *ar
 /** irq_dump() - print the per-vector counters to the log. */
 void irq_dump(void);
 
+/** irq_current_vector() - the vector being handled now (for traces), -1 outside a handler. */
+int irq_current_vector(void);
+
 /* Interrupts that arrived on a vector with no handler, and spurious LAPIC interrupts. */
 uint64_t irq_unexpected_count(void);
 uint64_t irq_spurious_count(void);

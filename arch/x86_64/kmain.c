@@ -31,6 +31,7 @@
 #include "lib/klog.h"
 #include "lib/pmm.h"
 #include "lib/printf.h"
+#include "lib/trace.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -152,6 +153,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
 {
     serial_init();
     klog_set_sink(console_line);
+    trace_set_output(console_line, clock_ns_ull);
     printf_set_sink(console_putc, NULL);
 
     if (bootinfo_parse(magic, (const void *)(uintptr_t)info_phys, &boot_info) < 0) {
@@ -182,6 +184,9 @@ void kmain(uint32_t magic, uint32_t info_phys)
 
     interrupts_init(boot_info.has_rsdp ? boot_info.rsdp : NULL);
     klog_set_clock(clock_ns_ull);
+    /* With the clock running (trace lines carry timestamps and are rate-limited
+     * by it), before the drivers whose rings and interrupts it shows. */
+    trace_init(cmdline_get("trace"));
 
     uint64_t ecam;
     uint8_t bus_start, bus_end;

@@ -107,6 +107,8 @@
 
 /* ---- statistics: /stats shows them ---- */
 #define LWIP_STATS 1
+/* 32-bit protocol counters: the 16-bit default wraps within seconds under load. */
+#define LWIP_STATS_LARGE 1
 #define LWIP_STATS_DISPLAY 1 /* also gives each pool its name, for /stats */
 #define LINK_STATS 1
 #define ETHARP_STATS 1

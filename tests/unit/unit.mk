@@ -30,7 +30,7 @@ test_boot_SRCS := lib/cmdline.c arch/x86_64/bootinfo.c lib/string.c lib/ctype.c
 test_boot_CFLAGS := -include lib/string.h -Dstrlcpy=k_strlcpy -Dstrtoull=k_strtoull
 #@@ acpi
 UNIT_TESTS += acpi
-test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c
+test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c lib/trace.c
 UNIT_TESTS += timer
 test_timer_SRCS := arch/x86_64/timer.c
 #@@ pci
@@ -39,7 +39,7 @@ test_pci_SRCS := drivers/pci.c drivers/pci_cfg.c tests/unit/fake_pcicfg.c
 test_pci_CFLAGS := -Wl,-T,tests/unit/pci_drivers.ld
 #@@ virtio
 UNIT_TESTS += vring
-test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c
+test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c lib/trace.c
 #@@ apps
 # The HTTP server's protocol half with http-parser (third_party/, fetched by
 # scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
@@ -55,9 +55,16 @@ UNIT_TESTS += virtio_net
 # The kernel's own lwIP list (this file is included by the top-level Makefile).
 test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
 test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+	lib/trace.c lib/prof.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog
+#@@ trace
+# trace= (lib/trace.c: words, rate limit, line format, frame decoder), the
+# trace=virtq lines of drivers/vring.c against the device model, lib/prof.c.
+UNIT_TESTS += trace
+test_trace_SRCS := lib/trace.c lib/prof.c drivers/vring.c tests/unit/vdev_model.c
+test_trace_CFLAGS := -Wl,--wrap=klog
 #@@ end
 
 define unit_template
