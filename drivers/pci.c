@@ -27,6 +27,7 @@ static enum irq_pci_chipset chipset;
 static struct pci_dev devs[PCI_MAX_DEVICES];
 static int ndevs;
 static int nbuses;
+static uint8_t root_bus;
 
 /* --- Raw configuration access by address --- */
 
@@ -608,6 +609,7 @@ static int init_with(const struct pci_cfg_ops *ops, uint8_t root, uint8_t last)
     cfg = ops;
     ndevs = 0;
     nbuses = 0;
+    root_bus = root;
     enumerate(root, last);
     /* INTx wiring is chipset specific (irq.h); the host bridge names the chipset. */
     const struct pci_dev *host = pci_get_dev(root, 0, 0);
@@ -638,6 +640,161 @@ int pci_init_ecam(uint64_t base, uint8_t bus_start, uint8_t bus_end)
         return pci_init();
     }
     return init_with(ops, bus_start, bus_end);
+}
+
+/* --- Assigning the BARs the firmware left unassigned --- */
+
+struct range {
+    uint64_t start, end; /* [start, end) */
+};
+
+#define PCI_MAX_RANGES (PCI_MAX_DEVICES * PCI_NUM_BARS)
+
+/* What is taken in one address space: assigned BARs, then ours as we place them. */
+struct space {
+    struct range used[PCI_MAX_RANGES];
+    int n;
+    uint64_t cursor, end;
+};
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+/* The lowest address >= cursor, aligned to @align, where @size bytes overlap nothing taken. */
+static bool space_alloc(struct space *sp, uint64_t size, uint64_t align, uint64_t *out)
+{
+    uint64_t at = align_up(sp->cursor, align);
+    bool moved = true;
+
+    while (moved) {
+        moved = false;
+        if (at < sp->cursor || at + size < at || at + size > sp->end)
+            return false; /* wrapped or past the window */
+        for (int i = 0; i < sp->n; i++) {
+            if (at < sp->used[i].end && sp->used[i].start < at + size) {
+                at = align_up(sp->used[i].end, align);
+                moved = true;
+            }
+        }
+    }
+    if (sp->n < PCI_MAX_RANGES)
+        sp->used[sp->n++] = (struct range){at, at + size};
+    *out = at;
+    return true;
+}
+
+struct bar_ref {
+    struct pci_dev *d;
+    int i;
+};
+
+static void write_bar(struct pci_dev *d, int i, uint64_t addr)
+{
+    struct pci_bar *b = &d->bar[i];
+    uint16_t off = PCI_BAR(i);
+    uint16_t cmd = pci_cfg_read16(d, PCI_COMMAND);
+    uint32_t lo = pci_cfg_read32(d, off);
+
+    /* Decode off while the address changes: a half-written 64-bit BAR must not decode. */
+    pci_cfg_write16(d, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+    if (b->type == PCI_BAR_IO) {
+        pci_cfg_write32(d, off, (uint32_t)addr | (lo & ~PCI_BAR_IO_MASK));
+    } else {
+        pci_cfg_write32(d, off, (uint32_t)addr | (lo & ~PCI_BAR_MEM_MASK));
+        if (b->type == PCI_BAR_MEM64)
+            pci_cfg_write32(d, off + 4, (uint32_t)(addr >> 32));
+    }
+    pci_cfg_write16(d, PCI_COMMAND, cmd);
+}
+
+static uint64_t read_bar_addr(const struct pci_dev *d, int i)
+{
+    uint16_t off = PCI_BAR(i);
+    uint32_t lo = pci_cfg_read32(d, off);
+
+    if (d->bar[i].type == PCI_BAR_IO)
+        return lo & PCI_BAR_IO_MASK;
+    uint64_t addr = lo & PCI_BAR_MEM_MASK;
+    if (d->bar[i].type == PCI_BAR_MEM64)
+        addr |= (uint64_t)pci_cfg_read32(d, off + 4) << 32;
+    return addr;
+}
+
+int pci_assign_unassigned(const struct pci_windows *w)
+{
+    static struct space mem, io; /* 24 KiB each: not for the boot stack */
+    static struct bar_ref todo[PCI_MAX_RANGES];
+    int ntodo = 0, assigned = 0;
+
+    mem = (struct space){.cursor = w->mem_start, .end = w->mem_end};
+    io = (struct space){.cursor = w->io_start, .end = w->io_end};
+    for (int k = 0; k < ndevs; k++) {
+        struct pci_dev *d = &devs[k];
+        for (int i = 0; i < PCI_NUM_BARS; i++) {
+            struct pci_bar *b = &d->bar[i];
+            if (b->type == PCI_BAR_NONE || b->size == 0)
+                continue;
+            struct space *sp = b->type == PCI_BAR_IO ? &io : &mem;
+            if (b->addr != 0) {
+                if (sp->n < PCI_MAX_RANGES)
+                    sp->used[sp->n++] = (struct range){b->addr, b->addr + b->size};
+                continue;
+            }
+            /* A host bridge's BARs are the chipset's business, not ours. */
+            if ((d->class_code >> 8) == PCI_CLASS_BRIDGE_HOST)
+                continue;
+            if (d->bus != root_bus) {
+                klog(LOG_WARN, "pci: " PCI_BDF_FMT ": BAR%d unassigned behind a bridge, left so",
+                     PCI_BDF_ARGS(d), i);
+                continue;
+            }
+            todo[ntodo++] = (struct bar_ref){d, i};
+        }
+    }
+    /* Largest first: each naturally aligned, they then pack without holes. */
+    for (int a = 1; a < ntodo; a++) {
+        struct bar_ref t = todo[a];
+        int j = a;
+        while (j > 0 && todo[j - 1].d->bar[todo[j - 1].i].size < t.d->bar[t.i].size) {
+            todo[j] = todo[j - 1];
+            j--;
+        }
+        todo[j] = t;
+    }
+    for (int k = 0; k < ntodo; k++) {
+        struct pci_dev *d = todo[k].d;
+        int i = todo[k].i;
+        struct pci_bar *b = &d->bar[i];
+        bool is_io = b->type == PCI_BAR_IO;
+        /* Memory BARs get a page at least, so that no two share a mapping. */
+        uint64_t align = is_io || b->size >= 4096 ? b->size : 4096;
+        uint64_t addr;
+
+        if (!space_alloc(is_io ? &io : &mem, b->size, align, &addr)) {
+            klog(LOG_WARN, "pci: " PCI_BDF_FMT ": no room for BAR%d (%llu bytes of %s space)",
+                 PCI_BDF_ARGS(d), i, (unsigned long long)b->size, is_io ? "I/O" : "memory");
+            continue;
+        }
+        write_bar(d, i, addr);
+        uint64_t back = read_bar_addr(d, i);
+        if (back != addr) {
+            klog(LOG_WARN,
+                 "pci: " PCI_BDF_FMT ": BAR%d reads back 0x%llx after writing 0x%llx, left unassigned",
+                 PCI_BDF_ARGS(d), i, (unsigned long long)back, (unsigned long long)addr);
+            write_bar(d, i, 0);
+            continue;
+        }
+        b->addr = addr;
+        assigned++;
+        const char *unit;
+        unsigned long long n = size_value(b->size, &unit);
+        klog(LOG_INFO,
+             "pci: " PCI_BDF_FMT ": BAR%d assigned: %s 0x%llx [size=%llu%s] (the firmware left it at 0)",
+             PCI_BDF_ARGS(d), i, is_io ? "I/O ports at" : "memory at", (unsigned long long)addr, n, unit);
+    }
+    return assigned;
 }
 
 /* Bounds of the .pci_drivers section (linker.ld; tests/unit/pci_drivers.ld on the host). */

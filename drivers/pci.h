@@ -9,11 +9,15 @@
  *       pci_init_ecam(base, start, end);
  *   else                                       pc: ports 0xCF8/0xCFC
  *       pci_init();
+ *   pci_assign_unassigned(&windows);          BARs the firmware left at 0
  *   pci_probe_drivers();                       calls each matching driver's probe()
  *
- * Nothing here assigns resources: bus numbers, BAR addresses and interrupt
- * lines are the ones the firmware (SeaBIOS) programmed. Devices are left as
- * found (decode, bus mastering) until a driver calls pci_enable_device().
+ * Bus numbers and interrupt lines are the ones the firmware programmed, and
+ * so are BAR addresses, except where the firmware left a BAR unassigned:
+ * SeaBIOS assigns everything, but qboot (QEMU's minimal firmware for -kernel
+ * boots) assigns nothing and leaves that to the OS, as Linux does in
+ * pci_assign_unassigned_resources(). Devices are left as found (decode, bus
+ * mastering) until a driver calls pci_enable_device().
  *
  * Context: boot and main loop only; no function here is safe to call from an
  * interrupt handler (port I/O configuration access is a two-step sequence).
@@ -157,6 +161,27 @@ int pci_init_ecam(uint64_t base, uint8_t bus_start, uint8_t bus_end);
  * Return: devices found.
  */
 int pci_init_ops(const struct pci_cfg_ops *ops);
+
+/*
+ * Address ranges pci_assign_unassigned() may give to BARs: [start, end).
+ * The caller (arch code) knows the platform: where RAM ends below 4 GiB, the
+ * ECAM window, the IO-APIC and LAPIC, which ports are legacy devices'.
+ */
+struct pci_windows {
+    uint64_t mem_start, mem_end; /* below 4 GiB: 32-bit BARs fit anywhere in it */
+    uint32_t io_start, io_end;
+};
+
+/**
+ * pci_assign_unassigned() - give an address to every BAR of a device on the
+ * root bus that the firmware left at 0, largest first, each naturally aligned
+ * (memory BARs at least on a page), avoiding every BAR that has an address.
+ * The BAR is written with decode off and read back. Devices behind bridges
+ * are not assigned (their bridge's windows would have to be programmed too):
+ * they are logged. Call after pci_init*(), before pci_probe_drivers().
+ * Return: BARs assigned.
+ */
+int pci_assign_unassigned(const struct pci_windows *w);
 
 /**
  * pci_probe_drivers() - offer each device to the drivers in the .pci_drivers

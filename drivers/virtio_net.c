@@ -181,9 +181,14 @@ static void pbuf_put_be16(struct pbuf *p, unsigned off, uint16_t v)
  * and store the complement there (5.1.6.2, the driver side of what the device
  * would have done). Return: false if the offsets lie outside the frame.
  */
+static bool csum_offsets_ok(const struct pbuf *p, unsigned start, unsigned offset)
+{
+    return start < p->tot_len && offset + 2 <= p->tot_len - start;
+}
+
 static bool csum_complete(struct pbuf *p, unsigned start, unsigned offset)
 {
-    if (start >= p->tot_len || offset + 2 > p->tot_len - start)
+    if (!csum_offsets_ok(p, start, offset))
         return false;
     uint16_t sum = csum_fold(csum_pbuf(p, start, p->tot_len - start));
     pbuf_put_be16(p, start + offset, (uint16_t)~sum);
@@ -354,14 +359,28 @@ static bool vnet_receive_one(struct vnet *vn)
         return true;
     }
 
-    /* Checksums (5.1.6.4): finish partial ones; trust verified ones. */
+    /*
+     * Checksums (5.1.6.4). NEEDS_CSUM: the frame never crossed a wire (a
+     * sender on the host left the checksum to "hardware"), so its data is
+     * as good as verified; Linux marks it CHECKSUM_PARTIAL and checks
+     * nothing. TCP data ends with us, so a TCP checksum (the field 16 bytes
+     * into the header) is left unfinished: summing every received byte was
+     * a whole pass over the payload per frame. Anything else is finished, as
+     * the device would have done, because lwIP may reuse the field (an ICMP
+     * echo reply adjusts the request's checksum). DATA_VALID: trusted.
+     */
     bool l4_ok = false;
     if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-        if (!csum_complete(head, hdr.csum_start, hdr.csum_offset)) {
+        bool tcp = hdr.csum_offset == 16;
+        if (tcp ? !csum_offsets_ok(head, hdr.csum_start, hdr.csum_offset)
+                : !csum_complete(head, hdr.csum_start, hdr.csum_offset)) {
             rx_drop(&vn->st.rx_drop_short, "checksum offsets outside the frame", head);
             return true;
         }
-        vn->st.rx_csum_completed++;
+        if (tcp)
+            vn->st.rx_csum_partial++;
+        else
+            vn->st.rx_csum_completed++;
         l4_ok = true;
     } else if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID)) {
         vn->st.rx_csum_valid++;
@@ -886,15 +905,15 @@ void vnet_dump(const struct vnet *vn)
 {
     const struct vnet_stats *s = &vn->st;
     klog(LOG_INFO,
-         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum completed %llu, valid %llu), drops: short "
-         "%llu "
-         "oversize %llu merge %llu nomem %llu; refills %llu (pool empty %llu), pool free %u/%u",
+         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum partial %llu completed %llu valid %llu), "
+         "drops: short %llu oversize %llu merge %llu nomem %llu; refills %llu (pool empty %llu), pool free "
+         "%u/%u",
          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_merged,
-         (unsigned long long)s->rx_csum_completed, (unsigned long long)s->rx_csum_valid,
-         (unsigned long long)s->rx_drop_short, (unsigned long long)s->rx_drop_oversize,
-         (unsigned long long)s->rx_drop_bad_merge, (unsigned long long)s->rx_drop_nomem,
-         (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty, vn->rx_free_count,
-         vn->n_rxbufs);
+         (unsigned long long)s->rx_csum_partial, (unsigned long long)s->rx_csum_completed,
+         (unsigned long long)s->rx_csum_valid, (unsigned long long)s->rx_drop_short,
+         (unsigned long long)s->rx_drop_oversize, (unsigned long long)s->rx_drop_bad_merge,
+         (unsigned long long)s->rx_drop_nomem, (unsigned long long)s->rx_refills,
+         (unsigned long long)s->rx_refill_empty, vn->rx_free_count, vn->n_rxbufs);
     klog(LOG_INFO,
          "virtio-net: tx %llu pkts %llu bytes %llu segs (csum offload %llu), completed %llu, in flight %u, "
          "ring-full waits %llu drops %llu, watchdog kicks %llu",

@@ -26,7 +26,8 @@ struct vnet_stats {
     uint64_t rx_drop_oversize;  /* longer than the MTU allows */
     uint64_t rx_drop_bad_merge; /* num_buffers 0, too many, or buffers missing */
     uint64_t rx_drop_nomem;     /* lwIP refused the frame */
-    uint64_t rx_csum_completed; /* NEEDS_CSUM frames we finished */
+    uint64_t rx_csum_partial;   /* NEEDS_CSUM TCP frames trusted as they are */
+    uint64_t rx_csum_completed; /* NEEDS_CSUM frames (not TCP) we finished */
     uint64_t rx_csum_valid;     /* DATA_VALID frames lwIP did not re-check */
     uint64_t rx_merged;         /* frames that spanned several buffers */
     uint64_t rx_refills, rx_refill_empty;

@@ -187,6 +187,7 @@ static void stats_vnet(struct json_out *o, void *ctx)
     json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
     json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
     json_kv_u64(o, "rx_merged", st.rx_merged);
+    json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
     json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
     json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
     json_kv_u64(o, "rx_refills", st.rx_refills);

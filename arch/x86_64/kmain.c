@@ -118,6 +118,37 @@ static void memory_init(void)
          (unsigned long)(((uintptr_t)__kernel_end - (uintptr_t)__kernel_start) >> 10));
 }
 
+/*
+ * Where BARs the firmware left unassigned may go. QEMU's pc and q35 route
+ * every address between the end of RAM below 4 GiB and the IO-APIC
+ * (0xFEC00000) to PCI; SeaBIOS starts its own assignments at 0xC0000000 or
+ * at the end of RAM if higher, and so do we, above the ECAM window if it
+ * lies there (q35: 0xB0000000-0xBFFFFFFF), and below any reserved range of
+ * the memory map. I/O ports from 0xC000, as SeaBIOS: below are legacy
+ * devices and the chipset's ACPI and SMBus blocks.
+ */
+static void pci_windows_find(struct pci_windows *w, uint64_t ecam, uint64_t ecam_len)
+{
+    const uint64_t floor = 0xC0000000u, ioapic = 0xFEC00000u;
+    uint64_t start = floor, end = ioapic;
+
+    for (unsigned i = 0; i < boot_info.n_mem; i++) {
+        const struct boot_region *r = &boot_info.mem[i];
+        if (r->base < floor && r->base + r->len > start)
+            start = r->base + r->len;
+    }
+    if (ecam_len && ecam < end && ecam + ecam_len > start)
+        start = ecam + ecam_len;
+    start = (start + 0xFFFFF) & ~0xFFFFFull;
+    for (unsigned i = 0; i < boot_info.n_mem; i++) {
+        const struct boot_region *r = &boot_info.mem[i];
+        if (r->base >= start && r->base < end)
+            end = r->base;
+    }
+    *w = (struct pci_windows){
+        .mem_start = start, .mem_end = end > start ? end : start, .io_start = 0xC000, .io_end = 0x10000};
+}
+
 void kmain(uint32_t magic, uint32_t info_phys)
 {
     serial_init();
@@ -159,10 +190,14 @@ void kmain(uint32_t magic, uint32_t info_phys)
 
     uint64_t ecam;
     uint8_t bus_start, bus_end;
-    if (acpi_mcfg(&ecam, &bus_start, &bus_end) == 0)
+    bool have_ecam = acpi_mcfg(&ecam, &bus_start, &bus_end) == 0;
+    if (have_ecam)
         pci_init_ecam(ecam, bus_start, bus_end);
     else
         pci_init();
+    struct pci_windows win;
+    pci_windows_find(&win, have_ecam ? ecam : 0, have_ecam ? ((uint64_t)bus_end - bus_start + 1) << 20 : 0);
+    pci_assign_unassigned(&win);
     pci_probe_drivers();
     net_init();
 

@@ -945,6 +945,53 @@ static void test_ecam(void **state)
     free(ecam);
 }
 
+/* qboot leaves BARs at 0: the core places them, largest first, around what is taken. */
+static void test_assign_unassigned(void **state)
+{
+    (void)state;
+    struct fake_pcifn *host = fake_pci_add(0, 0, 0, 0x8086, 0x29c0, 0x060000, 0x00);
+    fake_pci_bar_mem32(host, 0, 0, 0x1000, false); /* a host bridge's BAR: not ours to place */
+    struct fake_pcifn *nic = fake_pci_add(0, 2, 0, 0x1af4, 0x1000, 0x020000, 0x00);
+    fake_pci_bar_io(nic, 0, 0, 32);
+    fake_pci_bar_mem32(nic, 1, 0, 0x1000, false);
+    fake_pci_bar_mem64(nic, 4, 0, 0x4000, true);
+    struct fake_pcifn *vga = fake_pci_add(0, 3, 0, 0x1234, 0x1111, 0x030000, 0x00);
+    fake_pci_bar_mem32(vga, 0, 0xC0000000u, 0x100000, true); /* the firmware placed this one */
+    fake_pci_bar_mem32(vga, 2, 0, 0x100, false);             /* small: still a page of its own */
+    fake_pci_bar_io(vga, 4, 0xC000, 16);                     /* taken I/O */
+    struct fake_pcifn *rp = fake_pci_add(0, 4, 0, 0x1b36, 0x000c, 0x060400, 0x01);
+    fake_pci_bridge(rp, 0, 1, 1);
+    struct fake_pcifn *behind = fake_pci_add(1, 0, 0, 0x1af4, 0x1041, 0x020000, 0x00);
+    fake_pci_bar_mem32(behind, 1, 0, 0x1000, false);
+    struct fake_pcifn *huge = fake_pci_add(0, 5, 0, 0x1af4, 0x1042, 0x010000, 0x00);
+    fake_pci_bar_mem32(huge, 0, 0, 0x10000000, false); /* 256 MiB: more than the window */
+
+    assert_int_equal(pci_init_ops(&fake_pci_ops), 6);
+    struct pci_windows w = {
+        .mem_start = 0xC0000000u, .mem_end = 0xC8000000u, .io_start = 0xC000, .io_end = 0x10000};
+    assert_int_equal(pci_assign_unassigned(&w), 4);
+
+    struct pci_dev *d = pci_get_dev(0, 2, 0);
+    assert_int_equal(d->bar[4].addr, 0xC0100000u); /* 16K first, just past the VGA's 1M */
+    assert_int_equal(d->bar[1].addr, 0xC0104000u);
+    assert_int_equal(d->bar[0].addr, 0xC020); /* past the taken 0xC000-0xC00F, 32-aligned */
+    assert_int_equal(pci_get_dev(0, 3, 0)->bar[2].addr, 0xC0105000u);
+    /* Written to the device, with the type bits kept. */
+    assert_int_equal(fake_pci_get32(nic, PCI_BAR(4)),
+                     0xC0100000u | PCI_BAR_MEM_TYPE_64 | PCI_BAR_MEM_PREFETCH);
+    assert_int_equal(fake_pci_get32(nic, PCI_BAR(4) + 4), 0);
+    assert_int_equal(fake_pci_get32(nic, PCI_BAR(0)), 0xC020u | PCI_BAR_SPACE_IO);
+    assert_int_equal(nic->bar_sized_while_decoding, 0);
+    /* Left alone: the host bridge, the device behind the bridge, the one too big. */
+    assert_int_equal(pci_get_dev(0, 0, 0)->bar[0].addr, 0);
+    assert_int_equal(pci_get_dev(1, 0, 0)->bar[1].addr, 0);
+    assert_int_equal(pci_get_dev(0, 5, 0)->bar[0].addr, 0);
+    assert_logged_once("pci: 01:00.0: BAR1 unassigned behind a bridge, left so");
+    assert_logged_once("pci: 00:05.0: no room for BAR0 (268435456 bytes of memory space)");
+    assert_logged_once(
+        "pci: 00:02.0: BAR4 assigned: memory at 0xc0100000 [size=16K] (the firmware left it at 0)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -965,6 +1012,7 @@ int main(void)
         cmocka_unit_test_setup(test_drivers, setup),
         cmocka_unit_test_setup(test_names, setup),
         cmocka_unit_test_setup(test_ecam, setup),
+        cmocka_unit_test_setup(test_assign_unassigned, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1028,7 +1028,7 @@ static void test_tx_no_csum_without_feature(void **unused)
     fx_done(f);
 }
 
-static void test_rx_csum_completed(void **unused)
+static void test_rx_csum_partial_tcp_trusted(void **unused)
 {
     (void)unused;
     struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
@@ -1051,17 +1051,54 @@ static void test_rx_csum_completed(void **unused)
     vnet_poll(f->vn, 64);
 
     assert_int_equal(n_captured, 1);
-    assert_int_equal(stats(f).rx_csum_completed, 1);
+    assert_int_equal(stats(f).rx_csum_partial, 1);
+    assert_int_equal(stats(f).rx_csum_completed, 0);
     static uint8_t got[sizeof(fr)];
     assert_int_equal(captured[0]->tot_len, len);
     pbuf_copy_partial(captured[0], got, (u16_t)len, 0);
-    assert_int_equal(lwip_tcp_check(got, len), 0);
-    /* Only the checksum field changed. */
-    assert_memory_equal(got, fr, 34 + 16);
-    assert_memory_equal(got + 34 + 18, fr + 34 + 18, len - 34 - 18);
-    /* lwIP is told not to check TCP/UDP again for this frame, but still IP. */
+    /* Handed on untouched (no pass over the payload), partial sum and all... */
+    assert_memory_equal(got, fr, len);
+    /* ...and lwIP is told not to check TCP/UDP for this frame, but still IP. */
     assert_false(f->nif.chksum_flags & NETIF_CHECKSUM_CHECK_TCP);
     assert_true(f->nif.chksum_flags & NETIF_CHECKSUM_CHECK_IP);
+    fx_done(f);
+}
+
+/* A partial checksum elsewhere than TCP's field is finished: lwIP may reuse it. */
+static void test_rx_csum_partial_other_completed(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+    static uint8_t fr[14 + 40 + 1001];
+    unsigned len = make_tcp_frame(fr, 1001);
+    uint16_t ps = pseudo_sum(fr);
+    /* The same segment, described as if its checksum lay at offset 16 from a
+     * start 0 bytes later than TCP's: any field other than TCP's is summed. */
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 38, .csum_offset = 12, .num_buffers = 2};
+    const uint32_t lens[2] = {HDR + 34 + 333, len - 34 - 333};
+
+    fr[34 + 16] = (uint8_t)(ps >> 8);
+    fr[34 + 17] = (uint8_t)ps;
+    dev_rx(f, &h, fr, len, lens, 2);
+    vnet_poll(f->vn, 64);
+
+    assert_int_equal(n_captured, 1);
+    assert_int_equal(stats(f).rx_csum_completed, 1);
+    assert_int_equal(stats(f).rx_csum_partial, 0);
+    static uint8_t got[sizeof(fr)];
+    pbuf_copy_partial(captured[0], got, (u16_t)len, 0);
+    /* Summed from byte 38 to the end (the field holding the partial sum),
+     * the complement stored at 38 + 12 = 50. */
+    uint32_t sum = 0;
+    for (unsigned i = 38; i < len; i += 2)
+        sum += (uint32_t)(fr[i] << 8 | (i + 1 < len ? fr[i + 1] : 0));
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    assert_int_equal(got[50] << 8 | got[51], (uint16_t)~sum);
+    assert_memory_equal(got, fr, 50);
+    assert_memory_equal(got + 52, fr + 52, len - 52);
+    assert_memory_not_equal(got + 50, fr + 50, 2);
     fx_done(f);
 }
 
@@ -1156,7 +1193,8 @@ int main(void)
         cmocka_unit_test(test_tx_csum_offload),
         cmocka_unit_test(test_tx_no_csum_without_feature),
         cmocka_unit_test(test_tx_ipv6_udp_fragment_checksummed_by_lwip),
-        cmocka_unit_test(test_rx_csum_completed),
+        cmocka_unit_test(test_rx_csum_partial_tcp_trusted),
+        cmocka_unit_test(test_rx_csum_partial_other_completed),
         cmocka_unit_test(test_rx_csum_flags_ignored_without_feature),
         cmocka_unit_test(test_rx_csum_bad_offsets),
         cmocka_unit_test(test_everything_back_to_baseline),
