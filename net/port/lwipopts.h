@@ -42,8 +42,9 @@
 #define PBUF_POOL_SIZE 512          /* used by lwIP itself (e.g. ICMP replies, reassembly) */
 
 /* Room in front of every pbuf lwIP allocates for sending, for the 12-byte
- * virtio-net header: the driver can then put the header in the same buffer
- * instead of needing a separate descriptor (see net/virtio_netif.c). */
+ * virtio-net header, so a driver could push the header into the frame's first
+ * buffer (Linux's can_push). drivers/virtio_net.c does not: it sends the
+ * header from its own txslot as a separate segment (docs/tx.md). */
 #define PBUF_LINK_ENCAPSULATION_HLEN 12
 
 /* ---- protocols ---- */
