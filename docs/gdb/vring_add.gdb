@@ -1,6 +1,6 @@
 # docs/debugging.md, docs/virtqueue.md: stop in vring_add() when the kernel
 # sends its first frame (the transmit queue is queue 1), step through the
-# start, then watch the chain being published and the device completing it.
+# start, watch the chain being published, then see who frees the frame.
 # Run with: make debug GDB_SCRIPT=docs/gdb/vring_add.gdb
 set trace-commands on
 break vring_add if vr->index == 1
@@ -21,8 +21,12 @@ print vr->avail->ring[0]
 print *vr->used
 delete
 finish
-break vring_get_used if vr->index == 1 && vr->used->idx != vr->last_used
+set $frame = p
+break *pbuf_free if $rdi == $frame
 continue
-print vr->used->ring[0]
-finish
-print *(struct vnet_txslot *)$
+backtrace 3
+continue
+backtrace 4
+frame function vnet_reclaim_tx
+print vn->vq[1]->used->ring[0]
+print vn->vq[1]->last_used

@@ -313,7 +313,16 @@ def test_doc_commands(doc, tmp_path):
     repo_copy(workdir)
     report = []
     t0 = time.monotonic()
-    nsessions, ncommands = run_doc(doc, workdir, report)
+    try:
+        nsessions, ncommands = run_doc(doc, workdir, report)
+    except BaseException:
+        # Keep the consoles where CI can show them (tmp_path is pruned).
+        art = ROOT / "tests" / "artifacts"
+        art.mkdir(parents=True, exist_ok=True)
+        name = str(doc.relative_to(ROOT)).replace("/", "-")
+        for log in workdir.glob("session*.log"):
+            shutil.copy(log, art / f"docs-{name}-{log.name}")
+        raise
     for r in report:
         print(r)
     print(f"{doc.relative_to(ROOT)}: {ncommands} commands, {nsessions} make run sessions, "
