@@ -215,9 +215,11 @@ debug: $(KERNEL)
 
 # ---------------------------------------------------------------- tests
 include tests/unit/unit.mk
+include bench/peer.mk
 -include tests/fuzz/fuzz.mk
 
-integration-test: $(KERNEL) $(ISO)
+# The echo server: tests/integration/test_bench_peer.py compares its bytes with the kernel's.
+integration-test: $(KERNEL) $(ISO) $(BENCH_ECHO)
 	$(Q)$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test: setup-test
