@@ -26,7 +26,7 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 # ---------------------------------------------------------------- packages
 pkgs_run="gcc make binutils libc6-dev git qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf dpkg-dev"
 pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium"
-pkgs_bench="wrk iperf apache2-utils linux-image-amd64 busybox-static"
+pkgs_bench="wrk iperf apache2-utils linux-image-amd64 busybox-static xz-utils"
 
 case $mode in
 sources) want="dpkg-dev" ;;
