@@ -28,10 +28,10 @@ ROWS = [
     Row("boot.kernel.seabios", "boot to first HTTP 200, `-kernel` (ours: kernel.elf, Linux: vmlinuz), SeaBIOS",
         "ms", LOWER),
     Row("boot.kernel.qboot", "boot to first HTTP 200, `-kernel` (kernel.elf / vmlinuz), qboot", "ms", LOWER),
-    Row("boot.pvh.seabios", "boot to first HTTP 200, `-kernel`, SeaBIOS; Linux as uncompressed PVH vmlinux",
-        "ms", LOWER, {"ours": "boot.kernel.seabios"}),
-    Row("boot.pvh.qboot", "boot to first HTTP 200, `-kernel`, qboot; Linux as uncompressed PVH vmlinux",
-        "ms", LOWER, {"ours": "boot.kernel.qboot"}),
+    Row("boot.pvh.seabios", "boot to first HTTP 200, `-kernel`, SeaBIOS; Linux as uncompressed PVH vmlinux "
+        "(ours: the kernel.elf boots above)", "ms", LOWER, {"ours": "boot.kernel.seabios"}),
+    Row("boot.pvh.qboot", "boot to first HTTP 200, `-kernel`, qboot; Linux as uncompressed PVH vmlinux "
+        "(ours: the kernel.elf boots above)", "ms", LOWER, {"ours": "boot.kernel.qboot"}),
     Row("boot.iso.seabios", "boot to first HTTP 200, GRUB ISO (`-cdrom`), SeaBIOS", "ms", LOWER),
     Row("wrk1.rps", "wrk 1 connection, keep-alive, GET /hello: requests/s", "req/s", HIGHER),
     Row("wrk1.p50", "wrk 1 connection, keep-alive, GET /hello: p50 latency", "ms", LOWER),
@@ -62,6 +62,7 @@ class Results:
         self.samples = defaultdict(list)  # (target, row) -> [float]
         self.failures = defaultdict(list)  # (target, row) -> [reason]
         self.notes = []
+        self.retransmits = defaultdict(list)  # (target, figure) -> [{counter: delta}] per repetition
 
     def add(self, target, row, value):
         self.samples[(target, row)].append(float(value))
@@ -79,7 +80,9 @@ class Results:
 
     def to_json(self):
         return {"samples": {f"{t}/{r}": v for (t, r), v in self.samples.items()},
-                "failures": {f"{t}/{r}": v for (t, r), v in self.failures.items()}, "notes": self.notes}
+                "failures": {f"{t}/{r}": v for (t, r), v in self.failures.items()},
+                "client_retransmits": {f"{t}/{f}": v for (t, f), v in self.retransmits.items()},
+                "notes": self.notes}
 
 
 def num(x):
@@ -101,8 +104,8 @@ def num(x):
 
 def short_reason(reasons):
     """The most common reason, shortened: 'tx stall', 'no HTTP 200 within 60 s', ..."""
-    r = max(set(reasons), key=reasons.count)
-    return re.sub(r"\s+", " ", r)[:70]
+    r = re.sub(r"\s+", " ", max(set(reasons), key=reasons.count))
+    return r if len(r) <= 90 else r[:89] + "…"
 
 
 def cell(results, target, row, measured):
@@ -127,6 +130,10 @@ def ratio(a, b):
 
 def better(results, row):
     o, lx = results.median("ours", row.key), results.median("linux", row.key)
+    if o is None and lx is not None and results.cell_data("ours", row.key)[1]:
+        return "Linux (ours fails)"
+    if lx is None and o is not None and results.cell_data("linux", row.key)[1]:
+        return "ours (Linux fails)"
     if o is None or lx is None:
         return "—"
     if o == lx:
@@ -212,10 +219,16 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
   opens a connection per request; **bulk** is one `curl` download of
   `/bytes/N`; **iperf** is `iperf -c` (iperf 2; our kernel runs lwIP's
   lwiperf); **ping** is `ping -i 0.01`. MB is 10^6 bytes.
+- **qboot** (`-bios /usr/share/qemu/qboot.rom`) starts only `-kernel` images:
+  the bench checks once that it does not boot the ISO, and times each
+  `-kernel` image with it and with QEMU's default SeaBIOS.
 - **Memory**: the smallest `-m` (MiB) with which the guest boots and answers
   the reference request, found by bisection (once per run, not per
   repetition); RSS is the peak `VmRSS` of the QEMU process (native: of
   `echo_server`) while wrk runs 64 connections.
+- **Reading the table**: "ours/Linux" and "ours/native" are ratios of the
+  medians; "better" says which of ours and Linux wins the row (more is
+  better for rates, less for times, memory and sizes).
 - Knobs: `BENCH_REPS=N` repetitions, `BENCH_QUICK=1` a smoke run of a minute
   or two (short figures, one repetition; not for quoting), `BENCH_ONLY=ours,
   linux,native` a subset, `ACCEL=kvm` on machines with real VT-x/AMD-V
@@ -235,9 +248,11 @@ def render(results, meta, measured, table_text):
            table_text, ""]
     if results.notes:
         out += ["Notes from this run:", ""] + [f"- {n}" for n in results.notes] + [""]
-    out += ["QEMU command lines (inside `ip netns exec NS`; the serial log path shortened):", ""]
+    out += ["QEMU command lines, each run inside the namespace (`ip netns exec NS ...`); "
+            "`-m` is changed only by the memory search:", "", "```"]
     for label, args in meta["commands"]:
-        out += [f"- {label}:", "", "  ```", "  " + args, "  ```", ""]
+        out += [f"# {label}", args]
+    out += ["```", ""]
     out += [f"Clients (inside `ip netns exec NS`, ADDR = 10.77.0.2 for guests, 10.77.0.1 for native):", ""]
     out += [f"- `{c}`" for c in meta["clients"]] + [""]
     return "\n".join(out)

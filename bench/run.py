@@ -145,25 +145,40 @@ def load_figures(cfg, res, name, addr, pid, fatal):
         ("ping", ["ping.rtt"], lambda: ping_rows(cfg, res, name, addr)),
     ]
     for i, (label, rows, run) in enumerate(steps):
+        before = figures.tcp_counters(cfg.ns)
+        values, error = None, None
         try:
             values = run()
         except Failure as e:
-            why = fatal()
-            if why is None and not figures.alive(ns, addr):
-                why = "stopped answering"
+            error = str(e)
+        # Alive after the figure? A guest that froze half-way leaves wrk with
+        # a low rate and no error (it does not count requests still in flight),
+        # so a figure counts only if the server still answers after it.
+        why = fatal()
+        if why is None and not figures.alive(ns, addr):
+            why = "stopped answering"
+        if why:
             for row in rows:
-                res.fail(name, row, why or str(e))
-            say(f"  {name}: {label}: FAILED: {e}" + (f" ({why})" if why else ""))
-            if why:
-                for _, later, _ in steps[i + 1:]:
-                    for row in later:
-                        res.fail(name, row, why)
-                say(f"  {name}: the server is gone ({why}): the rest of this repetition is not measured")
-                return
+                res.fail(name, row, why)
+            for _, later, _ in steps[i + 1:]:
+                for row in later:
+                    res.fail(name, row, why)
+            say(f"  {name}: {label}: FAILED: {error or 'finished'}, then the server was gone ({why}): "
+                "the rest of this repetition is not measured")
+            return
+        if error:
+            for row in rows:
+                res.fail(name, row, error)
+            say(f"  {name}: {label}: FAILED: {error}")
             continue
         for row, v in values.items():
             res.add(name, row, v)
-        say(f"  {name}: {label}: " + ", ".join(f"{k} {report.num(v)}" for k, v in values.items()))
+        after = figures.tcp_counters(cfg.ns)
+        rexmit = {k: after[k] - before.get(k, 0) for k in after}
+        res.retransmits[(name, label)].append(rexmit)
+        say(f"  {name}: {label}: " + ", ".join(f"{k} {report.num(v)}" for k, v in values.items())
+            + (f" (client retransmissions {rexmit.get('TcpRetransSegs', 0)}, timeouts "
+               f"{rexmit.get('TcpExtTCPTimeouts', 0)})" if rexmit.get("TcpRetransSegs") else ""))
 
 
 def ping_rows(cfg, res, name, addr):
@@ -175,8 +190,12 @@ def ping_rows(cfg, res, name, addr):
 
 # ------------------------------------------------------------ one repetition of one target
 
-def run_vm(cfg, res, target):
+def run_vm(cfg, res, target, rep):
     plan = target.boots()
+    # The boots before the last (which stays up for the load figures) take
+    # turns at going first, so no variant always meets the same host state.
+    k = (rep - 1) % max(1, len(plan) - 1)
+    plan = plan[:-1][k:] + plan[:-1][:k] + plan[-1:]
     for i, boot in enumerate(plan):
         last = i == len(plan) - 1
         g = target.guest(boot).start()
@@ -199,7 +218,7 @@ def run_vm(cfg, res, target):
             g.stop()
 
 
-def run_native(cfg, res, target):
+def run_native(cfg, res, target, rep):
     srv = target.server()
     try:
         try:
@@ -335,7 +354,7 @@ def main():
         for rep in range(1, cfg.reps + 1):
             for t in tlist:
                 say(f"repetition {rep}/{cfg.reps}: {t.name}")
-                (run_vm if t.vm else run_native)(cfg, res, t)
+                (run_vm if t.vm else run_native)(cfg, res, t, rep)
         for t in tlist:
             if t.name == "ours":
                 qboot_iso_check(cfg, res, t)
@@ -361,8 +380,21 @@ def main():
             elif s is not None and q is None and (t.name, f"{row}.qboot") in res.failures:
                 why = report.short_reason(res.failures[(t.name, f"{row}.qboot")])
                 res.notes.append(f"{t.name} {what}: does not serve with qboot ({why}); SeaBIOS {s:.0f} ms")
+    for t in tlist:
+        per = []
+        for (name, label), deltas in res.retransmits.items():
+            segs = [d.get("TcpRetransSegs", 0) for d in deltas]
+            if name == t.name and any(segs):
+                tos = sum(d.get("TcpExtTCPTimeouts", 0) for d in deltas)
+                per.append(f"{label} {'/'.join(map(str, segs))} ({tos} timeouts)")
+        if per:
+            res.notes.append(f"{t.name}: the clients retransmitted TCP segments (per repetition): " + "; ".join(per))
+    by_reason = {}
     for (t, row), reasons in sorted(res.failures.items()):
-        res.notes.append(f"{t}, {row}: {len(reasons)} failure(s): " + "; ".join(sorted(set(reasons)))[:300])
+        for r in set(reasons):
+            by_reason.setdefault((t, r), []).append(f"{row} ({reasons.count(r)}x)")
+    for (t, r), rows in sorted(by_reason.items()):
+        res.notes.append(f"{t}: failed: {r}: {', '.join(rows)}")
 
     elapsed = time.monotonic() - t_start
     measured = [t.name for t in tlist]

@@ -76,7 +76,7 @@ class Guest:
             if re.search(peer.TX_STALL, line):
                 return f"tx stall ({line[:80]})"
             if "no virtio-net device" in line and "has no address assigned" in self.log:
-                return "no NIC: the firmware left the PCI BARs unassigned and our kernel does not assign them"
+                return "no NIC: PCI BARs left unassigned by the firmware (ours does not assign them)"
             return line[:120]
         if self.proc.poll() is not None:
             return f"QEMU exited ({self.proc.returncode})"

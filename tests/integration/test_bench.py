@@ -136,3 +136,40 @@ def test_sigterm_kills_qemu_and_deletes_the_namespace(runner_env, tmp_path):
             p.wait()
     assert p.returncode != 0
     assert leftovers(p.pid, tmp_path / "work") == ([], [])
+
+
+def test_a_guest_frozen_under_load_is_reported_and_the_run_goes_on(runner_env, tmp_path):
+    """The Linux guest's TCG tx stall, played by our kernel: its QEMU is
+    stopped (SIGSTOP) during the load figures. The figure running then and
+    all later ones of that repetition must be reported as failed with the
+    reason, and the run must still finish (memory search, table, cleanup)."""
+    env = dict(runner_env, BENCH_ONLY="ours")
+    work = tmp_path / "work"
+    p = subprocess.Popen([sys.executable, str(RUNNER)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in p.stdout:
+            seen.append(line)
+            if "ours: wrk -c1:" in line:
+                break
+        pids = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 .*{work}/ours-.*-kernel-seabios"],
+                              capture_output=True, text=True).stdout.split()
+        assert len(pids) == 1, ("".join(seen), pids)
+        os.kill(int(pids[0]), signal.SIGSTOP)
+        rest, _ = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = "".join(seen) + rest
+    assert p.returncode == 0, out[-3000:]
+    data = json.loads((work / "results.json").read_text())
+    assert data["samples"]["ours/wrk1.rps"], out
+    for row in ("wrk64.rps", "wrk612.rps", "conn.rps", "bulk.mbs", "iperf.mbs", "ping.rtt"):
+        assert "ours/" + row not in data["samples"], (row, out[-3000:])
+        assert data["failures"]["ours/" + row] == ["stopped answering"], (row, data["failures"])
+    assert data["samples"]["ours/mem.min"], out[-3000:]  # the run went on after the dead guest
+    assert re.search(r"\| wrk 64 connections, keep-alive, GET /hello: requests/s \| req/s \| "
+                     r"failed \(1 of 1 failed: stopped answering\)", out), out[-3000:]
+    assert leftovers(p.pid, work) == ([], [])
