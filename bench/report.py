@@ -215,6 +215,8 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
   reports ("1 of 3 failed: tx stall"), and the run goes on.
 - **Boot** is from QEMU's process start to the first `HTTP/1.1 200` to a
   `GET /bytes/0` polled from the namespace (fresh connects every 20 ms).
+  Our ISO is `make iso`'s with the bench's address on GRUB's multiboot2
+  line (`build/bench/unikernel-bench.iso`, made by `scripts/mkiso.sh`).
 - **wrk** runs one thread for 5 s with `--latency`; **ab** without `-k`
   opens a connection per request; **bulk** is one `curl` download of
   `/bytes/N`; **iperf** is `iperf -c` (iperf 2; our kernel runs lwIP's
@@ -253,7 +255,7 @@ def render(results, meta, measured, table_text):
     for label, args in meta["commands"]:
         out += [f"# {label}", args]
     out += ["```", ""]
-    out += [f"Clients (inside `ip netns exec NS`, ADDR = 10.77.0.2 for guests, 10.77.0.1 for native):", ""]
+    out += ["Clients (inside `ip netns exec NS`, ADDR = 10.77.0.2 for guests, 10.77.0.1 for native):", ""]
     out += [f"- `{c}`" for c in meta["clients"]] + [""]
     return "\n".join(out)
 

@@ -401,7 +401,7 @@ def main():
     table = report.table(res, measured)
     commands = []
     for t in tlist:
-        for variant, args in t.commands.items():
+        for variant, args in sorted(t.commands.items()):
             commands.append((f"{t.name}, {variant.replace('+', ', ')}", shown(args)))
     meta = {"date": report.today(), "command": cfg.command_line, "reps": cfg.reps, "quick": cfg.quick,
             "elapsed": elapsed, "machine": report.machine_info(), "accel": cfg.accel,
@@ -421,4 +421,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the guests and the namespace are gone already (finally blocks)
+        print("\nbench: interrupted; QEMU processes killed, namespace deleted", file=sys.stderr)
+        sys.exit(130)
