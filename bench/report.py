@@ -138,7 +138,18 @@ def better(results, row):
         return "—"
     if o == lx:
         return "="
-    return "ours" if (o > lx) == (row.better == HIGHER) else "Linux"
+    winner = "ours" if (o > lx) == (row.better == HIGHER) else "Linux"
+    return winner + (" (ranges overlap)" if overlap(results, row.key) else "")
+
+
+def overlap(results, row):
+    """True when ours' and Linux's [min, max] over the repetitions overlap: a
+    winner by the medians alone is then within the noise of this run."""
+    a, _ = results.cell_data("ours", row)
+    b, _ = results.cell_data("linux", row)
+    if len(a) < 2 or len(b) < 2:
+        return False
+    return min(a) <= max(b) and min(b) <= max(a)
 
 
 def table(results, measured):
@@ -230,7 +241,8 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
   `echo_server`) while wrk runs 64 connections.
 - **Reading the table**: "ours/Linux" and "ours/native" are ratios of the
   medians; "better" says which of ours and Linux wins the row (more is
-  better for rates, less for times, memory and sizes).
+  better for rates, less for times, memory and sizes), and "ranges overlap"
+  when the two [min–max] ranges do: a lead within this run's noise.
 - Knobs: `BENCH_REPS=N` repetitions, `BENCH_QUICK=1` a smoke run of a minute
   or two (short figures, one repetition; not for quoting), `BENCH_ONLY=ours,
   linux,native` a subset, `ACCEL=kvm` on machines with real VT-x/AMD-V

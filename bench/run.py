@@ -374,9 +374,13 @@ def main():
             if t.name == "ours" and row == "boot.pvh":
                 continue
             if s is not None and q is not None:
+                qs = res.samples[(t.name, f"{row}.qboot")]
+                ss = res.samples[(t.name, f"{row}.seabios")]
                 faster = "qboot" if q < s else "SeaBIOS"
-                res.notes.append(f"{t.name} {what}: {faster} is faster here: qboot {q:.0f} ms, SeaBIOS {s:.0f} ms "
-                                 f"(medians, boot to first HTTP 200)")
+                verdict = (f"{faster} is faster here" if min(qs) > max(ss) or min(ss) > max(qs) else
+                           f"{faster} by the medians, but the ranges overlap")
+                res.notes.append(f"{t.name} {what}: {verdict}: qboot {q:.0f} ms [{min(qs):.0f}–{max(qs):.0f}], "
+                                 f"SeaBIOS {s:.0f} ms [{min(ss):.0f}–{max(ss):.0f}] (boot to first HTTP 200)")
             elif s is not None and q is None and (t.name, f"{row}.qboot") in res.failures:
                 why = report.short_reason(res.failures[(t.name, f"{row}.qboot")])
                 res.notes.append(f"{t.name} {what}: does not serve with qboot ({why}); SeaBIOS {s:.0f} ms")
