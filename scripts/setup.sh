@@ -5,7 +5,7 @@
 #
 #   sh scripts/setup.sh run     what `make run` needs (toolchain, QEMU, GRUB, lwIP)
 #   sh scripts/setup.sh test    that, plus the test tools
-#   sh scripts/setup.sh bench   that, plus the benchmark tools
+#   sh scripts/setup.sh bench   what `make run` needs, plus the benchmark tools and peers
 #   sh scripts/setup.sh sources only fetch the third-party sources (what `make` needs)
 #
 # Debian packages are installed with apt-get, as root or through sudo.
@@ -26,13 +26,14 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 # ---------------------------------------------------------------- packages
 pkgs_run="gcc make binutils libc6-dev git qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf dpkg-dev"
 pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark"
-pkgs_bench="wrk iperf apache2-utils"
+# make bench: its clients and the Linux guest's parts (bench/README.md); not the test set.
+pkgs_bench="python3 iproute2 iputils-ping curl wrk iperf apache2-utils linux-image-amd64 busybox-static xz-utils"
 
 case $mode in
 sources) want="dpkg-dev" ;;
 run) want=$pkgs_run ;;
 test) want="$pkgs_run $pkgs_test" ;;
-bench) want="$pkgs_run $pkgs_test $pkgs_bench" ;;
+bench) want="$pkgs_run $pkgs_bench" ;;
 *) die "unknown mode '$mode' (run, test, bench or sources)" ;;
 esac
 
