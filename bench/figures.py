@@ -14,6 +14,7 @@ import errno
 import re
 import select
 import socket
+import json
 import subprocess
 import threading
 import time
@@ -183,6 +184,16 @@ def parse_wrk(out):
             "errors": sum(int(x) for x in errs.groups()) if errs else 0,
             "error_text": errs.group(0) if errs else "",
             "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def cycles(ns, addr, timeout=10):
+    """Our kernel's TSC cycle counters (GET /stats "cycles"), or None for a
+    server without them (Linux, native: /stats is 404 there)."""
+    try:
+        r = ns.run("curl", "-s", "-m", str(timeout), f"http://{addr}/stats", check=False, timeout=timeout + 5)
+        return json.loads(r.stdout)["cycles"]
+    except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        return None
 
 
 def wrk(ns, url, conns, seconds):

@@ -63,6 +63,7 @@ class Results:
         self.failures = defaultdict(list)  # (target, row) -> [reason]
         self.notes = []
         self.retransmits = defaultdict(list)  # (target, figure) -> [{counter: delta}] per repetition
+        self.profiles = defaultdict(list)  # (target, figure) -> [profile_delta()] per repetition
 
     def add(self, target, row, value):
         self.samples[(target, row)].append(float(value))
@@ -82,6 +83,7 @@ class Results:
         return {"samples": {f"{t}/{r}": v for (t, r), v in self.samples.items()},
                 "failures": {f"{t}/{r}": v for (t, r), v in self.failures.items()},
                 "client_retransmits": {f"{t}/{f}": v for (t, f), v in self.retransmits.items()},
+                "profiles": {f"{t}/{f}": v for (t, f), v in self.profiles.items()},
                 "notes": self.notes}
 
 
@@ -252,6 +254,45 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
 """
 
 
+SECTIONS = [("rx_poll", "rx poll: used rx buffers into lwIP, refill (holds the three below)"),
+            ("lwip_input", "lwIP input: one frame through ethernet, IP, TCP (holds the app and tx)"),
+            ("app", "the HTTP app's callbacks: parse, answer"),
+            ("tx", "tx: a frame into the ring (linkoutput)"),
+            ("tx_kick", "tx kick: the notify write, a VM exit into QEMU")]
+FIGURES = [("wrk1", "wrk -c1 /hello"), ("wrk64", "wrk -c64 /hello"), ("wrk612", "wrk -c30 /bytes/612")]
+
+
+def profile_delta(c0, c1, requests):
+    """Per request, between two /stats "cycles" snapshots: calls and ns of each section."""
+    out = {"requests": requests}
+    for key, _ in SECTIONS:
+        a, b = c0["sections"].get(key), c1["sections"].get(key)
+        if a and b and requests:
+            out[key] = {"calls": (b["calls"] - a["calls"]) / requests, "ns": (b["ns"] - a["ns"]) / requests}
+    return out
+
+
+def profile_table(results, target="ours"):
+    """Medians over the repetitions of each figure's per-request profile."""
+    cols = [(k, label) for k, label in FIGURES if results.profiles.get((target, k))]
+    if not cols:
+        return ""
+    head = "| section | " + " | ".join(f"{label}: calls / ns per request" for _, label in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
+    for key, label in SECTIONS:
+        cells = []
+        for fig, _ in cols:
+            runs = [p[key] for p in results.profiles[(target, fig)] if key in p]
+            if not runs:
+                cells.append("—")
+                continue
+            calls = statistics.median(r["calls"] for r in runs)
+            ns = statistics.median(r["ns"] for r in runs)
+            cells.append(f"{calls:.2f} / {ns:,.0f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def render(results, meta, measured, table_text):
     m = meta["machine"]
     out = [METHOD, f"## Results of {meta['date']}", "",
@@ -260,6 +301,13 @@ def render(results, meta, measured, table_text):
            f"{m['kernel']}, load average at the end {m['load']}. {m['qemu']}. Accel: **{meta['accel']}**, "
            f"machine `{meta['machine_type']}`, `-m {meta['mem']}` for all but the memory search.", "",
            table_text, ""]
+    prof = profile_table(results)
+    if prof:
+        out += ["Where our kernel's time goes, from its TSC cycle counters (`GET /stats`, \"cycles\") "
+                "read before and after each wrk figure, divided by the requests wrk counted (medians over "
+                "the repetitions). The sections nest: rx poll holds lwIP input, which holds the app and "
+                "most tx; what is left of a request's latency is QEMU and the host (the device model, "
+                "the TAP, the client).", "", prof, ""]
     if results.notes:
         out += ["Notes from this run:", ""] + [f"- {n}" for n in results.notes] + [""]
     out += ["QEMU command lines, each run inside the namespace (`ip netns exec NS ...`); "

@@ -124,11 +124,16 @@ def load_figures(cfg, res, name, addr, pid, fatal):
     def wrk_rows(prefix, conns, path, rss=False):
         def run():
             sampler = figures.RssSampler(pid) if rss else None
+            # Our kernel's cycle counters around the figure: where each request's time goes.
+            c0 = figures.cycles(cfg.ns, addr)
             if sampler:
                 with sampler:
                     w = figures.wrk(cfg.ns, url + path, conns, cfg.secs)
             else:
                 w = figures.wrk(cfg.ns, url + path, conns, cfg.secs)
+            c1 = figures.cycles(cfg.ns, addr) if c0 else None
+            if c0 and c1:
+                res.profiles[(name, prefix)].append(report.profile_delta(c0, c1, w["requests"]))
             out = {f"{prefix}.rps": w["rps"], f"{prefix}.p50": w["p50"], f"{prefix}.p99": w["p99"]}
             if sampler:
                 out["mem.rss"] = sampler.peak_mib
