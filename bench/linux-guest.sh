@@ -11,8 +11,16 @@
 #                    and an /init that brings eth0 up from the kernel command
 #                    line and prints BENCH-READY on the console
 #
-#   sh bench/linux-guest.sh ECHO_SERVER OUT
+#   sh bench/linux-guest.sh ECHO_SERVER OUT [DEBS]
 #   (make bench-peer: ECHO_SERVER=build/bench/echo_server OUT=build/bench/linux)
+#
+# The kernel, its modules and busybox come from DEBS (third_party/bench):
+# Debian's packages as `sh scripts/setup.sh guest` (or `bench`) unpacks them
+# there, DEBS/linux-image-<version>/{boot,lib/modules/<version>} and
+# DEBS/busybox-static/bin/busybox. Never from /boot, /lib/modules or
+# /bin/busybox: the host need not have them, and if it does they play no part.
+# iperf and its libraries are the host's (scripts/setup.sh bench installs it
+# as a benchmark client anyway).
 #
 # The guest's command line (bench/peer.py has the whole QEMU command):
 #   console=ttyS0 loglevel=4 benchip=10.77.0.2/24 [benchgw=10.77.0.1]
@@ -24,9 +32,10 @@
 # names, fixed times, uncompressed: see below).
 set -eu
 
-echo_server=${1:?usage: linux-guest.sh ECHO_SERVER OUT}
-out=${2:?usage: linux-guest.sh ECHO_SERVER OUT}
+echo_server=${1:?usage: linux-guest.sh ECHO_SERVER OUT [DEBS]}
+out=${2:?usage: linux-guest.sh ECHO_SERVER OUT [DEBS]}
 top=$(cd "$(dirname "$0")/.." && pwd)
+debs=${3:-$top/third_party/bench}
 self="$top/bench/linux-guest.sh"
 
 say() { echo "linux-guest: $*"; }
@@ -37,21 +46,36 @@ die() {
 
 # ---------------------------------------------------------------- inputs
 [ -x "$echo_server" ] || die "$echo_server missing: make bench-echo"
-busybox=/bin/busybox
-dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
-    die "busybox-static is not installed: sh scripts/setup.sh bench"
+fetch="sh scripts/setup.sh guest"
+# stamp DIR: the version in DIR's .fetched-<version> stamp (setup.sh writes it last).
+stamp() {
+    for f in "$1"/.fetched-*; do
+        [ -f "$f" ] && echo "${f##*/.fetched-}" && return 0
+    done
+    return 1
+}
+bbver=$(stamp "$debs/busybox-static") || die "no busybox-static in $debs: $fetch"
+busybox=$debs/busybox-static/bin/busybox
+[ -x "$busybox" ] || die "$busybox missing: rm -rf $debs/busybox-static; $fetch"
 iperf=/usr/bin/iperf
 [ -x "$iperf" ] || die "iperf is not installed: sh scripts/setup.sh bench"
 
-# The kernel linux-image-amd64 points at (others may be installed too).
-kpkg=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null | tr ',' '\n' |
-    sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1)
-[ -n "$kpkg" ] || die "linux-image-amd64 is not installed: sh scripts/setup.sh bench"
+# The kernel linux-image-amd64 depended on when setup.sh fetched it (it
+# keeps one).
+kdir=""
+for d in "$debs"/linux-image-*-amd64; do
+    [ -d "$d" ] || continue
+    [ -z "$kdir" ] || die "more than one kernel in $debs: ${kdir##*/}, ${d##*/}"
+    kdir=$d
+done
+[ -n "$kdir" ] || die "no linux-image-<version>-amd64 in $debs: $fetch"
+kpkg=${kdir##*/}
+kdebver=$(stamp "$kdir") || die "$kdir is incomplete (no .fetched-* stamp): rm -rf $kdir; $fetch"
 kver=${kpkg#linux-image-}
-vmlinuz=/boot/vmlinuz-$kver
-moddir=/lib/modules/$kver
+vmlinuz=$kdir/boot/vmlinuz-$kver
+moddir=$kdir/lib/modules/$kver
 [ -f "$vmlinuz" ] || die "$vmlinuz missing (package $kpkg)"
-[ -f "$moddir/modules.dep" ] || die "$moddir/modules.dep missing (package $kpkg)"
+[ -f "$moddir/modules.dep" ] || die "$moddir/modules.dep missing (package $kpkg): rm -rf $kdir; $fetch"
 
 # The NIC: virtio_pci (the transport) and virtio_net, each after what it needs.
 want_modules="virtio_pci virtio_net"
@@ -83,7 +107,8 @@ iperf_libs=$(ldd "$iperf" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-li
 manifest=$(mktemp)
 trap 'rm -f "$manifest"' EXIT
 {
-    echo "kernel $kpkg"
+    echo "kernel $kpkg $kdebver"
+    echo "busybox-static $bbver"
     # shellcheck disable=SC2086
     sha256sum "$self" "$echo_server" "$busybox" "$iperf" "$vmlinuz" $iperf_libs
     for m in $modules; do sha256sum "$moddir/$m"; done
@@ -94,9 +119,15 @@ if [ -f "$out/vmlinuz" ] && [ -f "$out/vmlinux" ] && [ -f "$out/initrd.img" ] &&
     say "up to date ($out, kernel $kver)"
     exit 0
 fi
+# Where each input comes from, relative to the repository where it is in it.
+rel() { echo "${1#"$top"/}"; }
+say "kernel: $(rel "$vmlinuz") ($kpkg $kdebver)"
+say "modules: $(rel "$moddir")/{$(echo "$modules" | sed 's|.*/||' | tr '\n' ' ' | sed 's/ $//; s/ /,/g')}"
+say "busybox: $(rel "$busybox") (busybox-static $bbver)"
+say "iperf: $iperf and $(echo "$iperf_libs" | tr '\n' ' ' | sed 's/ $//')"
 
 # ---------------------------------------------------------------- initramfs tree
-say "building from $kpkg, busybox-static, iperf and $echo_server"
+say "building from $kpkg, busybox-static, iperf and $(rel "$echo_server")"
 mkdir -p "$out"
 stage="$out/.stage"
 rm -rf "$stage"

@@ -2,9 +2,10 @@
 # program, and a Linux guest that runs it. Included by the top-level Makefile.
 #
 #   make bench-echo    build/bench/echo_server (static; also run natively)
-#   make bench-peer    that, and build/bench/linux/{vmlinuz,initrd.img}
-#                      (needs `sh scripts/setup.sh bench`: Debian's kernel,
-#                      busybox-static, iperf)
+#   make bench-peer    that, and build/bench/linux/{vmlinuz,vmlinux,initrd.img}
+#                      from Debian's kernel and busybox-static, fetched (not
+#                      installed) into third_party/bench by `sh scripts/setup.sh
+#                      guest`, and the host's iperf (`sh scripts/setup.sh bench`)
 
 BENCH_BUILD := $(BUILD)/bench
 BENCH_ECHO := $(BENCH_BUILD)/echo_server
@@ -41,7 +42,9 @@ $(BENCH_ECHO): $(BENCH_ECHO_OBJS)
 .PHONY: bench-echo bench-peer
 bench-echo: $(BENCH_ECHO)
 
-# The script decides what to rebuild: its inputs (the installed Debian
-# kernel, its modules, busybox, iperf, the echo server) are outside make's view.
+# The script decides what to rebuild: its inputs (Debian's kernel, its
+# modules and busybox under third_party/bench, iperf, the echo server) are
+# outside make's view. setup.sh guest returns at once when they are fetched.
 bench-peer: $(BENCH_ECHO)
+	$(Q)sh scripts/setup.sh guest
 	$(Q)sh bench/linux-guest.sh $(BENCH_ECHO) $(BENCH_LINUX)
