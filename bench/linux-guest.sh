@@ -28,8 +28,9 @@
 # virtio_net's "TX timeout on queue" (the tx stall of shared/guide/testing.md).
 #
 # Idempotent: the inputs' hashes go to OUT/inputs; when they and the outputs
-# are unchanged nothing is rebuilt. The archive is reproducible (sorted
-# names, fixed times, uncompressed: see below).
+# are unchanged nothing is rebuilt. The archive has sorted names and fixed
+# times (uncompressed: see below), so its contents depend only on the inputs;
+# its bytes do not quite (busybox's cpio writes inode numbers).
 set -eu
 
 echo_server=${1:?usage: linux-guest.sh ECHO_SERVER OUT [DEBS]}
