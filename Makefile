@@ -142,7 +142,7 @@ KERNEL_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-siz
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
 .DEFAULT_GOAL := all
-.PHONY: all iso run test unit-test integration-test docs-check clean help setup setup-test debug format format-check distclean
+.PHONY: all iso run test unit-test integration-test docs-check clean help setup setup-test debug bench format format-check distclean
 
 all: $(KERNEL)
 
@@ -228,11 +228,32 @@ debug: setup
 	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) GDB_PORT=$(GDB_PORT) \
 		NIC_OPTS=$(NIC_OPTS) GDB_SCRIPT=$(GDB_SCRIPT) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
 
+# ---------------------------------------------------------------- benchmarks
+# `make bench` (docs/benchmarks.md): our kernel, the Linux guest and the
+# native echo server (bench/README.md) measured side by side by bench/run.py,
+# as root. Knobs: BENCH_REPS=N, BENCH_QUICK=1 (a smoke run), BENCH_ONLY=
+# ours,linux,native, BENCH_OUT=file, and ACCEL, MACHINE, MEM as for `make run`.
+BENCH_REPS ?=
+BENCH_QUICK ?=
+BENCH_ONLY ?=
+BENCH_OUT ?=
+# The Linux guest (Debian's kernel) is built only when it is measured.
+BENCH_PEERS := $(if $(findstring linux,$(or $(BENCH_ONLY),linux)),bench-peer,bench-echo)
+
+bench:
+	$(Q)sh scripts/setup.sh bench
+	$(Q)$(MAKE) --no-print-directory all $(ISO) $(BENCH_PEERS)
+	$(Q)BENCH_COMMAND="make bench" BENCH_REPS=$(BENCH_REPS) BENCH_QUICK=$(BENCH_QUICK) \
+		BENCH_ONLY=$(BENCH_ONLY) BENCH_OUT=$(BENCH_OUT) ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) \
+		$(PYTHON) bench/run.py
+
 # ---------------------------------------------------------------- tests
 include tests/unit/unit.mk
+include bench/peer.mk
 -include tests/fuzz/fuzz.mk
 
-integration-test: $(KERNEL) $(ISO)
+# The echo server: tests/integration/test_bench_peer.py compares its bytes with the kernel's.
+integration-test: $(KERNEL) $(ISO) $(BENCH_ECHO)
 	$(Q)$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # Runs every command of README.md and docs/ (docs/README.md says how); also part of integration-test.
@@ -263,10 +284,12 @@ help:
 	@echo "make iso        build $(ISO) (GRUB, boots on BIOS and UEFI)"
 	@echo "make run        install what is missing, build, boot the ISO in QEMU"
 	@echo "make test       install what is missing, run every test"
+	@echo "make bench      install what is missing, measure ours beside a Linux guest and native (root)"
 	@echo "make debug      boot with QEMU's gdb stub, gdb breaks at kmain (GDB_SCRIPT=file: run it, batch)"
 	@echo "make docs-check run every command in README.md and docs/"
 	@echo "make clean      remove build outputs"
 	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
 	@echo "           HTTP_PORT=8080 PCAP=out.pcap NIC_OPTS=vectors=0 GDB_PORT=1234"
+	@echo "           BENCH_REPS=3 BENCH_QUICK=1 BENCH_ONLY=ours,linux,native BENCH_OUT=docs/benchmarks.md"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

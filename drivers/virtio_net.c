@@ -428,8 +428,9 @@ static void vnet_kick_tx(struct vnet *vn)
     }
 }
 
-/* A full ring waits for the device instead of dropping (bounded). */
-static bool vnet_wait_tx_room(struct vnet *vn, unsigned descs)
+/* A full ring waits for the device instead of dropping (bounded); room for
+ * a chain of @nsegs, whose cost changes as indirect tables come back. */
+static bool vnet_wait_tx_room(struct vnet *vn, unsigned nsegs)
 {
     uint64_t deadline = clock_ns() + TX_WAIT_NS;
     vn->st.tx_ring_full_waits++;
@@ -437,7 +438,7 @@ static bool vnet_wait_tx_room(struct vnet *vn, unsigned descs)
     vnet_kick_tx(vn);
     do {
         vnet_reclaim_tx(vn);
-        if (vn->tx_free && vring_num_free(vn->vq[TXQ]) >= descs)
+        if (vn->tx_free && vring_num_free(vn->vq[TXQ]) >= vring_add_cost(vn->vq[TXQ], nsegs))
             return true;
         if (vring_is_broken(vn->vq[TXQ]))
             return false;
@@ -469,10 +470,9 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
         p = copy;
         n = 1;
     }
-    /* Without indirect descriptors the chain takes 1 + n ring slots. */
-    unsigned descs =
-        virtio_has_feature(vn->vdev, VIRTIO_RING_F_INDIRECT_DESC) && n + 1 <= VRING_INDIRECT_MAX ? 1 : n + 1;
-    if ((!vn->tx_free || vring_num_free(tx) < descs) && !vnet_wait_tx_room(vn, descs)) {
+    /* The header and n pbufs: one slot in an indirect table, else 1 + n. */
+    unsigned descs = vring_add_cost(tx, n + 1);
+    if ((!vn->tx_free || vring_num_free(tx) < descs) && !vnet_wait_tx_room(vn, n + 1)) {
         vn->st.tx_drop_ring_full++;
         if (klog_ratelimit(&tx_rl))
             klog(LOG_WARN, "virtio-net: transmit ring stayed full for %llu ms; frame dropped",

@@ -286,6 +286,17 @@ unsigned vring_num_free(const struct vring *vr)
     return vr->num_free;
 }
 
+/* The same choice vring_add() makes. */
+static bool use_table(const struct vring *vr, unsigned total)
+{
+    return vr->indirect && total > 1 && total <= VRING_INDIRECT_MAX && vr->tables_free > 0;
+}
+
+unsigned vring_add_cost(const struct vring *vr, unsigned nsegs)
+{
+    return use_table(vr, nsegs) ? 1 : nsegs;
+}
+
 const char *vring_name(const struct vring *vr)
 {
     return vr->name;
@@ -366,7 +377,7 @@ int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, un
         return -EINVAL;
 
     /* An indirect table costs one ring descriptor whatever the chain length. */
-    if (vr->indirect && total > 1 && total <= VRING_INDIRECT_MAX && vr->tables_free > 0)
+    if (use_table(vr, total))
         table = vr->table_stack[vr->tables_free - 1];
     ndesc = table != VRING_NONE ? 1 : total;
     if (vr->num_free < ndesc) {

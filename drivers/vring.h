@@ -45,8 +45,11 @@ struct vring_config {
 
 /* Longest chain that goes into one indirect table; longer chains use direct descriptors. */
 #define VRING_INDIRECT_MAX 16
-/* At most this many indirect tables are preallocated per queue. */
-#define VRING_INDIRECT_TABLES 128
+/* At most this many indirect tables are preallocated per queue: enough for
+ * a full ring of 256 (a transmit ring of lwIP frames, each header + 1-3
+ * pbufs, would otherwise fall back to direct chains of 3-4 descriptors once
+ * the tables ran out, and fill up at a third of its size). */
+#define VRING_INDIRECT_TABLES 256
 
 /* Where the device finds the queue: program these into the transport. */
 struct vring_addrs {
@@ -118,6 +121,12 @@ void vring_get_addrs(const struct vring *vr, struct vring_addrs *addrs);
 /** vring_num() - the queue size. vring_num_free() - free descriptors now. */
 unsigned vring_num(const struct vring *vr);
 unsigned vring_num_free(const struct vring *vr);
+/**
+ * vring_add_cost() - ring descriptors a vring_add() of @nsegs segments would
+ * take now: 1 while an indirect table is free for it, else @nsegs. A caller
+ * that must wait for room (a full transmit ring) waits for this many.
+ */
+unsigned vring_add_cost(const struct vring *vr, unsigned nsegs);
 
 /**
  * vring_add() - publish one buffer chain to the device (2.7.13.1-3).

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Flags (7.21.6.1p6). */
 #define F_LEFT  0x01 /* '-': pad on the right */
@@ -23,10 +24,18 @@ enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T };
 /* Widths and precisions past this are clamped; no sane format gets close. */
 #define PRINTF_FIELD_MAX 4096
 
+/*
+ * Where the characters go: a callback, or (fn NULL) straight into buf, as
+ * snprintf wants. The buffer path matters: one indirect call per character
+ * was most of an HTTP response's formatting time under QEMU's TCG, where an
+ * indirect call and its return each cost a translation-block lookup.
+ */
 struct sink {
     printf_out_fn fn;
     void *arg;
-    size_t count;
+    char *buf; /* fn == NULL: store here, up to size - 1 characters */
+    size_t size;
+    size_t count; /* characters produced so far, stored or not */
 };
 
 struct conv {
@@ -35,14 +44,36 @@ struct conv {
     int prec; /* -1: none given */
 };
 
-static void put(struct sink *o, char c)
+static inline void put(struct sink *o, char c)
 {
-    o->fn(c, o->arg);
+    if (o->fn)
+        o->fn(c, o->arg);
+    else if (o->count + 1 < o->size)
+        o->buf[o->count] = c;
     o->count++;
+}
+
+/* @n characters of @s, copied in one go into a buffer sink. */
+static void put_n(struct sink *o, const char *s, size_t n)
+{
+    if (o->fn) {
+        for (size_t i = 0; i < n; i++)
+            o->fn(s[i], o->arg);
+    } else if (o->count + 1 < o->size) {
+        size_t room = o->size - 1 - o->count;
+        memcpy(o->buf + o->count, s, n < room ? n : room);
+    }
+    o->count += n;
 }
 
 static void pad(struct sink *o, char c, int n)
 {
+    if (n > 0 && !o->fn && o->count + 1 < o->size) {
+        size_t room = o->size - 1 - o->count;
+        memset(o->buf + o->count, c, (size_t)n < room ? (size_t)n : room);
+        o->count += (size_t)n;
+        return;
+    }
     while (n-- > 0)
         put(o, c);
 }
@@ -58,8 +89,7 @@ static void put_str(struct sink *o, const struct conv *cv, const char *s)
         len++;
     if (!(cv->flags & F_LEFT))
         pad(o, ' ', cv->width - len);
-    for (int i = 0; i < len; i++)
-        put(o, s[i]);
+    put_n(o, s, (size_t)len);
     if (cv->flags & F_LEFT)
         pad(o, ' ', cv->width - len);
 }
@@ -128,9 +158,9 @@ static int parse_field(const char **fmt)
     return v;
 }
 
-int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
+static int format(struct sink *sink, const char *fmt, va_list ap)
 {
-    struct sink o = {.fn = out, .arg = arg, .count = 0};
+    struct sink o = *sink;
     va_list args;
 
     /* A local copy, so the list can be advanced here whatever va_list is. */
@@ -141,7 +171,10 @@ int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
         enum length len = LEN_NONE;
 
         if (*fmt != '%') {
-            put(&o, *fmt++);
+            const char *lit = fmt;
+            while (*fmt && *fmt != '%')
+                fmt++;
+            put_n(&o, lit, (size_t)(fmt - lit));
             continue;
         }
         fmt++;
@@ -336,7 +369,15 @@ int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
         }
     }
     va_end(args);
+    sink->count = o.count;
     return o.count > INT_MAX ? INT_MAX : (int)o.count;
+}
+
+int vcbprintf(printf_out_fn out, void *arg, const char *fmt, va_list ap)
+{
+    struct sink o = {.fn = out, .arg = arg};
+
+    return format(&o, fmt, ap);
 }
 
 int cbprintf(printf_out_fn out, void *arg, const char *fmt, ...)
@@ -352,28 +393,13 @@ int cbprintf(printf_out_fn out, void *arg, const char *fmt, ...)
 
 /* --- into a buffer --- */
 
-struct buf_sink {
-    char *buf;
-    size_t size;
-    size_t pos; /* characters produced so far, stored or not */
-};
-
-static void buf_out(char c, void *arg)
-{
-    struct buf_sink *b = arg;
-
-    if (b->pos + 1 < b->size)
-        b->buf[b->pos] = c;
-    b->pos++;
-}
-
 int KLIB(vsnprintf)(char *restrict buf, size_t size, const char *restrict fmt, va_list ap)
 {
-    struct buf_sink b = {.buf = buf, .size = size, .pos = 0};
-    int n = vcbprintf(buf_out, &b, fmt, ap);
+    struct sink o = {.buf = buf, .size = size};
+    int n = format(&o, fmt, ap);
 
     if (size > 0)
-        buf[b.pos < size ? b.pos : size - 1] = '\0';
+        buf[o.count < size ? o.count : size - 1] = '\0';
     return n;
 }
 

@@ -208,6 +208,21 @@ static void test_truncation(void **state)
     char want[OUT];
     int full = snprintf(want, sizeof(want), fmt, "key", 0xabcdu, -17, (long long)INT64_MIN);
 
+    /* Literal runs, padded strings and padding are copied in blocks: cut
+     * them at every length too. */
+    const char *fmt2 = "a literal run %12s|%-9.3s|%*d|%.*s tail";
+    char want2[OUT];
+    int full2 = snprintf(want2, sizeof(want2), fmt2, "str", "abcdef", 20, 5, 4, "xyzzy");
+    for (size_t size = 0; size <= (size_t)full2 + 2; size++) {
+        char k[OUT], h[OUT];
+        memset(k, '#', sizeof(k));
+        memset(h, '#', sizeof(h));
+        int kn = k_snprintf(k, size, fmt2, "str", "abcdef", 20, 5, 4, "xyzzy");
+        int hn = snprintf(h, size, fmt2, "str", "abcdef", 20, 5, 4, "xyzzy");
+        assert_int_equal(kn, full2);
+        assert_int_equal(kn, hn);
+        assert_memory_equal(k, h, sizeof(k));
+    }
     for (size_t size = 0; size <= (size_t)full + 2; size++) {
         char k[OUT], h[OUT];
         memset(k, '#', sizeof(k));

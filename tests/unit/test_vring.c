@@ -439,22 +439,25 @@ static void test_indirect_tables(void **unused)
     struct vdev_elem e;
     unsigned long calls;
     unsigned i;
+    const unsigned N = 2 * VRING_INDIRECT_TABLES; /* more ring than tables */
 
     (void)unused;
-    fx_init(&f, 256, F_INDIRECT, false);
+    fx_init(&f, N, F_INDIRECT, false);
     assert_true(state_of(&f).indirect);
 
     /* Three segments: one ring descriptor, a table of three. */
+    assert_int_equal(vring_add_cost(f.vr, 3), 1);
+    assert_int_equal(vring_add_cost(f.vr, VRING_INDIRECT_MAX + 1), VRING_INDIRECT_MAX + 1);
     calls = vdev_virt_to_phys_calls;
     assert_int_equal(add_chain(&f, 1, 2, COOKIE(1)), 0);
     assert_int_equal(vdev_virt_to_phys_calls - calls, 4); /* 3 segments + the table */
-    assert_int_equal(vring_num_free(f.vr), 255);
+    assert_int_equal(vring_num_free(f.vr), N - 1);
     /* One segment: direct. */
     assert_int_equal(add_chain(&f, 1, 0, COOKIE(2)), 0);
-    assert_int_equal(vring_num_free(f.vr), 254);
+    assert_int_equal(vring_num_free(f.vr), N - 2);
     /* Longer than a table holds: direct, one descriptor per segment. */
     assert_int_equal(add_chain(&f, 10, VRING_INDIRECT_MAX, COOKIE(3)), 0);
-    assert_int_equal(vring_num_free(f.vr), 254 - 10 - VRING_INDIRECT_MAX);
+    assert_int_equal(vring_num_free(f.vr), N - 2 - 10 - VRING_INDIRECT_MAX);
     vring_kick(f.vr);
 
     assert_int_equal(vdev_pop(&f.m, &e), 1);
@@ -473,25 +476,27 @@ static void test_indirect_tables(void **unused)
     vdev_push(&f.m, &e, 64);
     for (i = 1; i <= 3; i++)
         assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(i));
-    assert_int_equal(vring_num_free(f.vr), 256);
+    assert_int_equal(vring_num_free(f.vr), N);
 
     /* Empty the table pool: the next multi-segment chains fall back to direct. */
     for (i = 0; i < VRING_INDIRECT_TABLES; i++)
         assert_int_equal(add_chain(&f, 1, 1, COOKIE(100 + i)), 0);
-    assert_int_equal(vring_num_free(f.vr), 256 - VRING_INDIRECT_TABLES);
+    assert_int_equal(vring_num_free(f.vr), N - VRING_INDIRECT_TABLES);
+    assert_int_equal(vring_add_cost(f.vr, 2), 2); /* what the next add will take */
+    assert_int_equal(vring_add_cost(f.vr, 1), 1);
     assert_int_equal(add_chain(&f, 1, 1, COOKIE(999)), 0);
-    assert_int_equal(vring_num_free(f.vr), 256 - VRING_INDIRECT_TABLES - 2);
+    assert_int_equal(vring_num_free(f.vr), N - VRING_INDIRECT_TABLES - 2);
     vring_kick(f.vr);
     assert_int_equal(vdev_process(&f.m, 1000), VRING_INDIRECT_TABLES + 1);
     for (i = 0; i < VRING_INDIRECT_TABLES; i++)
         assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(100 + i));
     assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(999));
-    assert_int_equal(vring_num_free(f.vr), 256);
+    assert_int_equal(vring_num_free(f.vr), N);
 
     /* Every table came back: a full pool's worth goes indirect again. */
     for (i = 0; i < VRING_INDIRECT_TABLES; i++)
         assert_int_equal(add_chain(&f, 2, 0, COOKIE(i)), 0);
-    assert_int_equal(vring_num_free(f.vr), 256 - VRING_INDIRECT_TABLES);
+    assert_int_equal(vring_num_free(f.vr), N - VRING_INDIRECT_TABLES);
     fx_fini(&f);
 }
 

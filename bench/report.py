@@ -1,0 +1,337 @@
+"""The table of `make bench` (issue 8) and docs/benchmarks.md.
+
+Results are kept as Results: for each (target, row) a list of samples and a
+list of failure reasons. A row's cell is "median [min-max]" over the runs
+that gave a number, and says how many runs failed and why.
+"""
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+from collections import defaultdict
+
+TARGETS = ("ours", "linux", "native")
+LABELS = {"ours": "ours", "linux": "Linux", "native": "native"}
+
+HIGHER, LOWER = "higher", "lower"
+
+
+class Row:
+    def __init__(self, key, label, unit, better, alias=None):
+        # alias: {target: other row key} - that target's samples come from another row.
+        self.key, self.label, self.unit, self.better, self.alias = key, label, unit, better, alias or {}
+
+
+ROWS = [
+    Row("boot.kernel.seabios", "boot to first HTTP 200, `-kernel` (ours: kernel.elf, Linux: vmlinuz), SeaBIOS",
+        "ms", LOWER),
+    Row("boot.kernel.qboot", "boot to first HTTP 200, `-kernel` (kernel.elf / vmlinuz), qboot", "ms", LOWER),
+    Row("boot.pvh.seabios", "boot to first HTTP 200, `-kernel`, SeaBIOS; Linux as uncompressed PVH vmlinux "
+        "(ours: the kernel.elf boots above)", "ms", LOWER, {"ours": "boot.kernel.seabios"}),
+    Row("boot.pvh.qboot", "boot to first HTTP 200, `-kernel`, qboot; Linux as uncompressed PVH vmlinux "
+        "(ours: the kernel.elf boots above)", "ms", LOWER, {"ours": "boot.kernel.qboot"}),
+    Row("boot.iso.seabios", "boot to first HTTP 200, GRUB ISO (`-cdrom`), SeaBIOS", "ms", LOWER),
+    Row("wrk1.rps", "wrk 1 connection, keep-alive, GET /hello: requests/s", "req/s", HIGHER),
+    Row("wrk1.p50", "wrk 1 connection, keep-alive, GET /hello: p50 latency", "ms", LOWER),
+    Row("wrk1.p99", "wrk 1 connection, keep-alive, GET /hello: p99 latency", "ms", LOWER),
+    Row("wrk64.rps", "wrk 64 connections, keep-alive, GET /hello: requests/s", "req/s", HIGHER),
+    Row("wrk64.p50", "wrk 64 connections, keep-alive, GET /hello: p50 latency", "ms", LOWER),
+    Row("wrk64.p99", "wrk 64 connections, keep-alive, GET /hello: p99 latency", "ms", LOWER),
+    Row("wrk612.rps", "wrk 30 connections, keep-alive, GET /bytes/612 (Unikraft's nginx setup): requests/s",
+        "req/s", HIGHER),
+    Row("wrk612.p50", "wrk 30 connections, GET /bytes/612: p50 latency", "ms", LOWER),
+    Row("wrk612.p99", "wrk 30 connections, GET /bytes/612: p99 latency", "ms", LOWER),
+    Row("conn.rps", "new connections/s: ab, no keep-alive, 16 concurrent, GET /hello", "conn/s", HIGHER),
+    Row("bulk.mbs", "bulk: curl GET /bytes/N to /dev/null", "MB/s", HIGHER),
+    Row("iperf.mbs", "bulk: iperf 2 client to the server's iperf", "MB/s", HIGHER),
+    Row("ping.rtt", "ping RTT (average, -i 0.01)", "ms", LOWER),
+    Row("mem.min", "smallest `-m` that boots and serves (searched once)", "MiB", LOWER),
+    Row("mem.rss", "RSS under load (wrk 64 connections): QEMU, native: echo_server", "MiB", LOWER),
+    Row("size.image", "image: kernel.elf / vmlinuz + initrd.img / native: echo_server (static)", "KiB", LOWER),
+    Row("size.stripped", "image without symbols: kernel.elf stripped / vmlinuz / echo_server stripped", "KiB",
+        LOWER),
+    Row("size.iso", "image: bootable GRUB ISO (`make iso`)", "KiB", LOWER),
+]
+ROW = {r.key: r for r in ROWS}
+
+
+class Results:
+    def __init__(self):
+        self.samples = defaultdict(list)  # (target, row) -> [float]
+        self.failures = defaultdict(list)  # (target, row) -> [reason]
+        self.notes = []
+        self.retransmits = defaultdict(list)  # (target, figure) -> [{counter: delta}] per repetition
+        self.profiles = defaultdict(list)  # (target, figure) -> [profile_delta()] per repetition
+
+    def add(self, target, row, value):
+        self.samples[(target, row)].append(float(value))
+
+    def fail(self, target, row, reason):
+        self.failures[(target, row)].append(reason)
+
+    def cell_data(self, target, row):
+        key = ROW[row].alias.get(target, row)
+        return self.samples.get((target, key), []), self.failures.get((target, key), [])
+
+    def median(self, target, row):
+        xs, _ = self.cell_data(target, row)
+        return statistics.median(xs) if xs else None
+
+    def to_json(self):
+        return {"samples": {f"{t}/{r}": v for (t, r), v in self.samples.items()},
+                "failures": {f"{t}/{r}": v for (t, r), v in self.failures.items()},
+                "client_retransmits": {f"{t}/{f}": v for (t, f), v in self.retransmits.items()},
+                "profiles": {f"{t}/{f}": v for (t, f), v in self.profiles.items()},
+                "notes": self.notes}
+
+
+def num(x):
+    if x is None:
+        return "—"
+    a = abs(x)
+    if x == int(x) and a < 1000:
+        return str(int(x))
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def short_reason(reasons):
+    """The most common reason, shortened: 'tx stall', 'no HTTP 200 within 60 s', ..."""
+    r = re.sub(r"\s+", " ", max(set(reasons), key=reasons.count))
+    return r if len(r) <= 90 else r[:89] + "…"
+
+
+def cell(results, target, row, measured):
+    if target not in measured:
+        return "—"
+    xs, fails = results.cell_data(target, row)
+    if not xs and not fails:
+        return "—"
+    text = num(statistics.median(xs)) if xs else "failed"
+    if len(xs) > 1:
+        text += f" [{num(min(xs))}–{num(max(xs))}]"
+    if fails:
+        text += f" ({len(fails)} of {len(xs) + len(fails)} failed: {short_reason(fails)})"
+    return text
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}"
+
+
+def better(results, row):
+    o, lx = results.median("ours", row.key), results.median("linux", row.key)
+    if o is None and lx is not None and results.cell_data("ours", row.key)[1]:
+        return "Linux (ours fails)"
+    if lx is None and o is not None and results.cell_data("linux", row.key)[1]:
+        return "ours (Linux fails)"
+    if o is None or lx is None:
+        return "—"
+    if o == lx:
+        return "="
+    winner = "ours" if (o > lx) == (row.better == HIGHER) else "Linux"
+    return winner + (" (ranges overlap)" if overlap(results, row.key) else "")
+
+
+def overlap(results, row):
+    """True when ours' and Linux's [min, max] over the repetitions overlap: a
+    winner by the medians alone is then within the noise of this run."""
+    a, _ = results.cell_data("ours", row)
+    b, _ = results.cell_data("linux", row)
+    if len(a) < 2 or len(b) < 2:
+        return False
+    return min(a) <= max(b) and min(b) <= max(a)
+
+
+def table(results, measured):
+    lines = ["| figure | unit | ours | Linux | native | ours/Linux | ours/native | better |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in ROWS:
+        cells = [cell(results, t, row.key, measured) for t in TARGETS]
+        if all(c == "—" for c in cells) or (row.alias and cells[1] == "—"):
+            continue
+        o = results.median("ours", row.key)
+        lines.append(f"| {row.label} | {row.unit} | " + " | ".join(cells)
+                     + f" | {ratio(o, results.median('linux', row.key))}"
+                     + f" | {ratio(o, results.median('native', row.key))} | {better(results, row)} |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ the machine
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+            mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, AttributeError):
+        pass
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "qemu": qemu.splitlines()[0] if qemu else "?",
+            "kernel": platform.release(), "load": load}
+
+
+# ------------------------------------------------------------ docs/benchmarks.md
+
+KEEP_MARKER = "<!-- bench/run.py writes everything above this line; text below it is kept -->"
+
+METHOD = """\
+# Benchmarks: our kernel beside a Linux guest and the host
+
+`make bench` measures our unikernel, a small Linux guest running the same
+HTTP server, and that server run natively on the host, in one run, and
+writes this page. The peers are described in `bench/README.md`: the Linux
+guest is Debian's kernel with a busybox initramfs that runs `echo_server`
+(our kernel's own HTTP code, `apps/http_proto.c`, over epoll: byte for byte
+the same answers) and `iperf -s`; native is the same `echo_server` run as a
+process in the namespace, the host-side limit.
+
+How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
+
+- **Same setup.** Every guest runs in the same QEMU with the same `-accel`,
+  `-M`, `-cpu max`, `-smp 1`, `-m` and `-device virtio-net-pci` on a TAP
+  device in a network namespace the bench creates (10.77.0.1 on tap0, the
+  guest 10.77.0.2); every client runs inside that namespace
+  (`ip netns exec`), so no traffic leaves it. Native clients talk to
+  10.77.0.1 (the host's loopback path).
+- **Interleaved.** Each repetition measures ours, then Linux, then native;
+  the table gives the median and [min–max] over the repetitions. A target
+  is booted once per repetition for its boot-time figures and the last boot
+  (`-kernel`, SeaBIOS) stays up for the load figures.
+- **Checked.** Before any load figure, each server must answer a reference
+  request (an echo, and `GET /bytes/612`) with exactly the documented bytes.
+  After a failed figure the bench asks whether the guest still answers; a
+  dead guest (e.g. the Linux guest's virtio-net tx stall under TCG, 1 boot
+  in 10 here) fails the rest of that repetition's figures, which the table
+  reports ("1 of 3 failed: tx stall"), and the run goes on.
+- **Boot** is from QEMU's process start to the first `HTTP/1.1 200` to a
+  `GET /bytes/0` polled from the namespace (fresh connects every 20 ms).
+  Our ISO is `make iso`'s with the bench's address on GRUB's multiboot2
+  line (`build/bench/unikernel-bench.iso`, made by `scripts/mkiso.sh`).
+- **wrk** runs one thread for 5 s with `--latency`; **ab** without `-k`
+  opens a connection per request; **bulk** is one `curl` download of
+  `/bytes/N`; **iperf** is `iperf -c` (iperf 2; our kernel runs lwIP's
+  lwiperf); **ping** is `ping -i 0.01`. MB is 10^6 bytes.
+- **qboot** (`-bios /usr/share/qemu/qboot.rom`) starts only `-kernel` images:
+  the bench checks once that it does not boot the ISO, and times each
+  `-kernel` image with it and with QEMU's default SeaBIOS.
+- **Memory**: the smallest `-m` (MiB) with which the guest boots and answers
+  the reference request, found by bisection (once per run, not per
+  repetition); RSS is the peak `VmRSS` of the QEMU process (native: of
+  `echo_server`) while wrk runs 64 connections.
+- **Reading the table**: "ours/Linux" and "ours/native" are ratios of the
+  medians; "better" says which of ours and Linux wins the row (more is
+  better for rates, less for times, memory and sizes), and "ranges overlap"
+  when the two [min–max] ranges do: a lead within this run's noise.
+- Knobs: `BENCH_REPS=N` repetitions, `BENCH_QUICK=1` a smoke run of a minute
+  or two (short figures, one repetition; not for quoting), `BENCH_ONLY=ours,
+  linux,native` a subset, `ACCEL=kvm` on machines with real VT-x/AMD-V
+  (TCG is the default: here `/dev/kvm` is a slow PVM backend),
+  `MACHINE=q35|pc`, `BENCH_OUT=file` where to write this page. Raw samples
+  and every guest's serial log are kept in `build/bench/run/`.
+"""
+
+
+SECTIONS = [("rx_poll", "rx poll: used rx buffers into lwIP, refill (holds the three below)"),
+            ("lwip_input", "lwIP input: one frame through ethernet, IP, TCP (holds the app and tx)"),
+            ("app", "the HTTP app's callbacks: parse, answer"),
+            ("tx", "tx: a frame into the ring (linkoutput)"),
+            ("tx_kick", "tx kick: the notify write, a VM exit into QEMU")]
+FIGURES = [("wrk1", "wrk -c1 /hello"), ("wrk64", "wrk -c64 /hello"), ("wrk612", "wrk -c30 /bytes/612")]
+
+
+def profile_delta(c0, c1, requests):
+    """Per request, between two /stats "cycles" snapshots: calls and ns of each section."""
+    out = {"requests": requests}
+    for key, _ in SECTIONS:
+        a, b = c0["sections"].get(key), c1["sections"].get(key)
+        if a and b and requests:
+            out[key] = {"calls": (b["calls"] - a["calls"]) / requests, "ns": (b["ns"] - a["ns"]) / requests}
+    return out
+
+
+def profile_table(results, target="ours"):
+    """Medians over the repetitions of each figure's per-request profile."""
+    cols = [(k, label) for k, label in FIGURES if results.profiles.get((target, k))]
+    if not cols:
+        return ""
+    head = "| section | " + " | ".join(f"{label}: calls / ns per request" for _, label in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
+    for key, label in SECTIONS:
+        cells = []
+        for fig, _ in cols:
+            runs = [p[key] for p in results.profiles[(target, fig)] if key in p]
+            if not runs:
+                cells.append("—")
+                continue
+            calls = statistics.median(r["calls"] for r in runs)
+            ns = statistics.median(r["ns"] for r in runs)
+            cells.append(f"{calls:.2f} / {ns:,.0f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render(results, meta, measured, table_text):
+    m = meta["machine"]
+    out = [METHOD, f"## Results of {meta['date']}", "",
+           f"Produced by `{meta['command']}` ({meta['reps']} repetition(s){', quick mode' if meta['quick'] else ''}, "
+           f"{meta['elapsed']:.0f} s). Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} memory, host Linux "
+           f"{m['kernel']}, load average at the end {m['load']}. {m['qemu']}. Accel: **{meta['accel']}**, "
+           f"machine `{meta['machine_type']}`, `-m {meta['mem']}` for all but the memory search.", "",
+           table_text, ""]
+    prof = profile_table(results)
+    if prof:
+        out += ["Where our kernel's time goes, from its TSC cycle counters (`GET /stats`, \"cycles\") "
+                "read before and after each wrk figure, divided by the requests wrk counted (medians over "
+                "the repetitions). The sections nest: rx poll holds lwIP input, which holds the app and "
+                "most tx; what is left of a request's latency is QEMU and the host (the device model, "
+                "the TAP, the client).", "", prof, ""]
+    if results.notes:
+        out += ["Notes from this run:", ""] + [f"- {n}" for n in results.notes] + [""]
+    out += ["QEMU command lines, each run inside the namespace (`ip netns exec NS ...`); "
+            "`-m` is changed only by the memory search:", "", "```"]
+    for label, args in meta["commands"]:
+        out += [f"# {label}", args]
+    out += ["```", ""]
+    out += ["Clients (inside `ip netns exec NS`, ADDR = 10.77.0.2 for guests, 10.77.0.1 for native):", ""]
+    out += [f"- `{c}`" for c in meta["clients"]] + [""]
+    return "\n".join(out)
+
+
+def write_doc(path, text):
+    """Write @text, keeping whatever follows KEEP_MARKER in the existing file."""
+    kept = ""
+    try:
+        old = path.read_text()
+        if KEEP_MARKER in old:
+            kept = old.split(KEEP_MARKER, 1)[1]
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip() + "\n\n" + KEEP_MARKER + (kept if kept else "\n"))
+
+
+def today():
+    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,234 @@
+"""What `make bench` measures (issue 8): our kernel and the Linux guest, each
+in the same QEMU (machine, -cpu, -m, -smp, virtio-net-pci on the namespace's
+tap0), and the native echo_server run inside the namespace.
+
+A QEMU guest is started by `ip netns exec NS qemu-system-x86_64 ...` (ip
+execs QEMU: the Popen's PID is QEMU's, and it is killed by that PID). The
+Linux guest's command line comes from bench/peer.py (the peer's own), ours
+is built here with the same options; only the firmware (-bios), the image
+(-kernel/-initrd/-append or -cdrom) and -m differ between boots.
+"""
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import peer
+from figures import Failure, first_200
+
+ROOT = peer.ROOT
+QBOOT = Path("/usr/share/qemu/qboot.rom")
+KERNEL = ROOT / "build" / "kernel.elf"
+ISO = ROOT / "build" / "unikernel.iso"  # `make iso`: its size is reported
+BENCH_ISO = ROOT / "build" / "bench" / "unikernel-bench.iso"  # the same, with ip= in grub.cfg
+OURS_CMDLINE = f"ip={peer.GUEST4}/24 gw={peer.HOST4}"
+NETDEV = "tap,id=n0,ifname=tap0,script=no,downscript=no"
+
+# Serial lines after which a guest will never answer: fail at once instead of
+# waiting for the deadline. Ours: a panic, or no NIC (e.g. qboot leaves PCI
+# BARs unassigned). Linux: a panic, /init's error, or the virtio-net tx
+# watchdog (the TCG tx stall: shared/guide/testing.md).
+OURS_FATAL = r"\*\*\* KERNEL PANIC: .*|\*\*\* system halted|net: no virtio-net device.*"
+LINUX_FATAL = r"Kernel panic - .*|BENCH-ERROR .*|.*(?:" + peer.TX_STALL + r").*"
+
+
+class Boot:
+    """One way to boot a target: the table row its boot time goes to, the image, the firmware."""
+
+    def __init__(self, row, image, firmware):
+        self.row, self.image, self.firmware = row, image, firmware
+
+    def __repr__(self):
+        return f"{self.image}+{self.firmware}"
+
+
+class Guest:
+    """One QEMU process in the namespace, its serial console in a file."""
+
+    def __init__(self, ns, args, serial, fatal_rx, label):
+        self.ns, self.args, self.serial, self.fatal_rx, self.label = ns, args, Path(serial), fatal_rx, label
+        self.proc = None
+        self.started_at = None
+
+    def start(self):
+        self.serial.write_bytes(b"")
+        self.started_at = time.monotonic()
+        self.proc = self.ns.popen(*self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=open(self.serial.with_suffix(".stderr"), "wb"))
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def log(self):
+        try:
+            return self.serial.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def fatal(self):
+        """Why this guest will not answer any more, or None."""
+        m = re.search(self.fatal_rx, self.log)
+        if m:
+            line = m.group(0).strip()
+            if re.search(peer.TX_STALL, line):
+                return f"tx stall ({line[:80]})"
+            if "no virtio-net device" in line and "has no address assigned" in self.log:
+                return "no NIC: PCI BARs left unassigned by the firmware (ours does not assign them)"
+            return line[:120]
+        if self.proc.poll() is not None:
+            return f"QEMU exited ({self.proc.returncode})"
+        return None
+
+    def first_200(self, timeout):
+        return first_200(self.ns.name, peer.GUEST4, self.started_at, self.proc, self.fatal, timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class QemuTarget:
+    """Common to ours and the Linux guest."""
+
+    vm = True
+    addr = peer.GUEST4
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.commands = {}  # "image+firmware" -> the QEMU command line (for the report)
+        self._n = 0
+
+    def common(self, serial, firmware, mem):
+        args = ["qemu-system-x86_64", "-accel", self.cfg.accel, "-M", self.cfg.machine, "-m", mem,
+                "-smp", "1", "-cpu", "max", "-display", "none", "-no-reboot", "-serial", f"file:{serial}"]
+        if firmware == "qboot":
+            args += ["-bios", str(QBOOT)]
+        return args
+
+    def guest(self, boot, mem=None):
+        self._n += 1
+        serial = self.cfg.workdir / f"{self.name}-{self._n:03d}-{boot.image}-{boot.firmware}.log"
+        args = self.qemu_args(boot, serial, mem or self.cfg.mem)
+        self.commands.setdefault(f"{boot.image}+{boot.firmware}", args)
+        return Guest(self.cfg.ns, args, serial, self.fatal_rx, self.name)
+
+
+class Ours(QemuTarget):
+    name = "ours"
+    fatal_rx = OURS_FATAL
+    boot_timeout = 60
+
+    def boots(self):
+        plan = [Boot("boot.kernel.qboot", "kernel", "qboot"), Boot("boot.iso.seabios", "iso", "seabios")]
+        # The last one stays up for the load figures.
+        return plan + [Boot("boot.kernel.seabios", "kernel", "seabios")]
+
+    def qemu_args(self, boot, serial, mem):
+        args = self.common(serial, boot.firmware, mem)
+        if boot.image == "iso":
+            args += ["-cdrom", str(BENCH_ISO)]
+        else:
+            args += ["-kernel", str(KERNEL), "-append", OURS_CMDLINE]
+        return args + ["-netdev", NETDEV, "-device", "virtio-net-pci,netdev=n0"]
+
+    def sizes(self):
+        stripped = self.cfg.workdir / "kernel.stripped.elf"
+        subprocess.run(["strip", "--strip-all", "-o", str(stripped), str(KERNEL)], check=True)
+        return {"size.image": KERNEL.stat().st_size / 1024, "size.stripped": stripped.stat().st_size / 1024,
+                "size.iso": ISO.stat().st_size / 1024 if ISO.exists() else BENCH_ISO.stat().st_size / 1024}
+
+    @staticmethod
+    def missing():
+        return [str(p) for p in (KERNEL, QBOOT) if not p.exists()]
+
+
+class Linux(QemuTarget):
+    name = "linux"
+    fatal_rx = LINUX_FATAL
+    boot_timeout = 150
+
+    def boots(self):
+        if self.cfg.quick:
+            return [Boot("boot.pvh.seabios", "vmlinux", "seabios")]
+        return [Boot("boot.kernel.qboot", "vmlinuz", "qboot"), Boot("boot.pvh.seabios", "vmlinux", "seabios"),
+                Boot("boot.pvh.qboot", "vmlinux", "qboot"), Boot("boot.kernel.seabios", "vmlinuz", "seabios")]
+
+    def qemu_args(self, boot, serial, mem):
+        extra = ["-bios", str(QBOOT)] if boot.firmware == "qboot" else []
+        return peer.linux_qemu_args(serial, kernel=boot.image, accel=self.cfg.accel, machine=self.cfg.machine,
+                                    mem=mem, extra=extra)
+
+    def sizes(self):
+        z, i = peer.VMLINUZ.stat().st_size, peer.INITRD.stat().st_size
+        return {"size.image": (z + i) / 1024, "size.stripped": z / 1024}
+
+    @staticmethod
+    def missing():
+        return [str(p) for p in (peer.VMLINUZ, peer.VMLINUX, peer.INITRD) if not p.exists()]
+
+
+class NativeServer:
+    """echo_server (and iperf -s) as processes in the namespace: the host-side limit."""
+
+    def __init__(self, ns):
+        self.ns = ns
+        self.echo = self.iperf = None
+
+    def start(self):
+        self.echo = peer.start_native(self.ns, port=80, addr=peer.HOST4)
+        self.iperf = self.ns.popen("iperf", "-s", "-B", peer.HOST4, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while ":5001" not in self.ns.run("ss", "-Hltn", check=False).stdout:
+            if self.iperf.poll() is not None or time.monotonic() > deadline:
+                raise Failure("iperf -s did not start listening")
+            time.sleep(0.05)
+        return self
+
+    @property
+    def pid(self):
+        return self.echo.pid
+
+    def fatal(self):
+        if self.echo.poll() is not None:
+            return f"echo_server exited ({self.echo.returncode})"
+        return None
+
+    def stop(self):
+        for p in (self.echo, self.iperf):
+            if p and p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+class Native:
+    name = "native"
+    vm = False
+    addr = peer.HOST4
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.commands = {}
+
+    def server(self):
+        return NativeServer(self.cfg.ns)
+
+    def sizes(self):
+        stripped = self.cfg.workdir / "echo_server.stripped"
+        subprocess.run(["strip", "--strip-all", "-o", str(stripped), str(peer.ECHO_SERVER)], check=True)
+        return {"size.image": peer.ECHO_SERVER.stat().st_size / 1024,
+                "size.stripped": stripped.stat().st_size / 1024}
+
+    @staticmethod
+    def missing():
+        return [str(p) for p in (peer.ECHO_SERVER,) if not p.exists()]
