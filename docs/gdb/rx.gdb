@@ -6,6 +6,7 @@ set trace-commands on
 # itself would race with the device, which writes it while the CPU is stopped.)
 break pbuf_alloced_custom if length == 590
 continue
+delete
 backtrace 4
 finish
 set $p = $
@@ -19,5 +20,6 @@ backtrace
 print *p
 print p->payload - (void *)$b->data
 set $before = $b->vn->rx_free_count
+delete
 finish
 print $b->vn->rx_free_count - $before

@@ -3,6 +3,7 @@
 set trace-commands on
 break vnet_rx_irq
 continue
+delete
 backtrace
 print 'arch/x86_64/irq.c'::vectors[49]
 finish

@@ -5,6 +5,7 @@
 set trace-commands on
 break vring_add if vr->index == 1
 continue
+delete
 backtrace
 print segs[0]@n_out
 print vr->free_head
@@ -22,10 +23,15 @@ print *vr->used
 delete
 finish
 set $frame = p
-break *pbuf_free if $rdi == $frame
+# lwIP drops its reference as soon as the send returns (2 -> 1)...
+break *pbuf_free if $rdi == $frame && ((struct pbuf *)$rdi)->ref == 2
 continue
+delete
 backtrace 3
+# ...the driver drops the last one once the device is done (1 -> 0).
+break *pbuf_free if $rdi == $frame && ((struct pbuf *)$rdi)->ref == 1
 continue
+delete
 backtrace 4
 frame function vnet_reclaim_tx
 print vn->vq[1]->used->ring[0]

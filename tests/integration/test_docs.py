@@ -321,7 +321,7 @@ def test_doc_commands(doc, tmp_path):
         art.mkdir(parents=True, exist_ok=True)
         name = str(doc.relative_to(ROOT)).replace("/", "-")
         for log in workdir.glob("session*.log"):
-            shutil.copy(log, art / f"docs-{name}-{log.name}")
+            shutil.copy(log, art / f"docs-check-{name}-{log.name}")
         raise
     for r in report:
         print(r)
