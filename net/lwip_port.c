@@ -12,16 +12,21 @@ void lwip_port_assert(const char *msg, const char *file, int line)
 }
 
 /*
- * TCP sequence numbers, ephemeral ports and DHCP transaction ids:
- * xorshift64* seeded from the TSC. Good enough to avoid collisions between
- * boots; not unpredictable to an attacker who can time the boot (TODO: RDRAND).
+ * TCP initial sequence numbers, ephemeral ports and DHCP transaction ids. An
+ * ISN an attacker can predict lets them inject into or reset connections
+ * they cannot see (RFC 6528), so each value comes from the CPU's RDRAND when
+ * it has one (QEMU's -cpu max does, under TCG too). Without it: xorshift64*,
+ * reseeded with the TSC at every call, which avoids collisions between boots
+ * but is not unpredictable.
  */
 uint32_t lwip_port_rand(void)
 {
     static uint64_t state;
+    uint64_t r;
 
-    if (state == 0)
-        state = rdtsc() | 1;
+    if (cpu_random64(&r))
+        return (uint32_t)(r ^ (r >> 32));
+    state ^= rdtsc() | 1;
     state ^= state >> 12;
     state ^= state << 25;
     state ^= state >> 27;

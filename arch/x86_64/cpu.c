@@ -49,6 +49,7 @@ static void detect(void)
     info.apic = (d >> 9) & 1;
     info.x2apic = (c >> 21) & 1;
     info.tsc_deadline = (c >> 24) & 1;
+    info.rdrand = (c >> 30) & 1;
     bool hv = (c >> 31) & 1;
 
     if (info.max_leaf >= 6) {
@@ -110,10 +111,28 @@ void cpu_init(void)
         brand++;
     klog(LOG_INFO, "cpu: %s family %u model %u stepping %u '%s'%s%s", ci->vendor, ci->family, ci->model,
          ci->stepping, brand, ci->hypervisor[0] ? " hypervisor " : "", ci->hypervisor);
-    klog(LOG_INFO, "cpu: features: tsc=%d invariant_tsc=%d tsc_deadline=%d apic=%d x2apic=%d arat=%d",
-         ci->tsc, ci->invariant_tsc, ci->tsc_deadline, ci->apic, ci->x2apic, ci->arat);
+    klog(LOG_INFO,
+         "cpu: features: tsc=%d invariant_tsc=%d tsc_deadline=%d apic=%d x2apic=%d arat=%d rdrand=%d",
+         ci->tsc, ci->invariant_tsc, ci->tsc_deadline, ci->apic, ci->x2apic, ci->arat, ci->rdrand);
     if (ci->tsc_hz_cpuid)
         klog(LOG_INFO, "cpu: CPUID reports a TSC of %llu kHz", (unsigned long long)(ci->tsc_hz_cpuid / 1000));
+}
+
+bool cpu_random64(uint64_t *out)
+{
+    if (!cpu_get_info()->rdrand)
+        return false;
+    for (int i = 0; i < 10; i++) {
+        uint64_t v;
+        uint8_t ok;
+        /* CF=1: a random value was delivered (SDM vol. 2B "RDRAND"). */
+        __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) : : "cc");
+        if (ok) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
 }
 
 uint64_t cpu_irq_save(void)

@@ -32,6 +32,7 @@ struct cpu_info {
     bool apic;                /* CPUID.1:EDX[9] */
     bool x2apic;              /* CPUID.1:ECX[21] */
     bool tsc_deadline;        /* CPUID.1:ECX[24] */
+    bool rdrand;              /* CPUID.1:ECX[30] */
     bool invariant_tsc;       /* CPUID.80000007H:EDX[8]: constant rate in all P-/C-states */
     bool arat;                /* CPUID.6:EAX[2]: the LAPIC timer keeps running in deep C-states */
     uint64_t tsc_hz_cpuid;    /* from leaf 15H or the hypervisor leaf 40000010H, 0 if unknown */
@@ -71,6 +72,13 @@ void cpu_init(void);
 
 /** cpu_get_info() - what cpu_init() found (detects on first call if needed). */
 const struct cpu_info *cpu_get_info(void);
+
+/**
+ * cpu_random64() - 64 random bits from the CPU's hardware generator (RDRAND),
+ * retried a few times as Intel's DRNG guide advises when it is momentarily
+ * drained. Return: false if there is no RDRAND or it kept failing.
+ */
+bool cpu_random64(uint64_t *out);
 
 /** cpu_irq_save() - disable interrupts; return the previous RFLAGS for cpu_irq_restore(). */
 uint64_t cpu_irq_save(void);

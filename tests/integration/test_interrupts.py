@@ -89,7 +89,7 @@ def test_boot_log_matches_qemu(qemu, kernel, machine, smp):
     log = q.log
 
     assert re.search(r"cpu: \S+ family \d+ model \d+", log), log
-    assert re.search(r"cpu: features: tsc=1 invariant_tsc=\d tsc_deadline=\d apic=1 x2apic=\d", log), log
+    assert re.search(r"cpu: features: tsc=1 invariant_tsc=\d tsc_deadline=\d apic=1 x2apic=\d arat=\d rdrand=1", log), log
     assert f"acpi: MADT: local APIC at 0xfee00000, {smp} CPUs ({smp} enabled), 8259s present" in log, log
     for i in range(smp):
         assert f"acpi:   cpu uid {i} apic id {i}\n" in log, log
