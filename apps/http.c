@@ -206,21 +206,6 @@ static void schedule_reap(void)
 
 /* ------------------------------------------------------------ output */
 
-/* The chunk holding output byte @pos, and where in it. */
-static struct http_chunk *chunk_at(const struct http_outq *q, uint64_t pos, uint64_t *off)
-{
-    uint64_t start = q->popped;
-
-    for (struct http_chunk *c = q->head; c; c = c->next) {
-        if (pos < start + c->len) {
-            *off = pos - start;
-            return c;
-        }
-        start += c->len;
-    }
-    return NULL;
-}
-
 /* Hand lwIP as much queued output as it takes. Return: ERR_OK or ERR_ABRT. */
 static err_t conn_send(struct http_conn *c)
 {
@@ -229,7 +214,7 @@ static err_t conn_send(struct http_conn *c)
 
     while (c->written < q->pushed) {
         uint64_t off;
-        struct http_chunk *ch = chunk_at(q, c->written, &off);
+        struct http_chunk *ch = http_outq_at(q, c->written, &off);
         size_t room = tcp_sndbuf(c->pcb);
         uint64_t want = ch->len - off;
         const char *p;

@@ -58,6 +58,22 @@ static void outq_push(struct http_outq *q, struct http_chunk *c)
     q->chunks++;
 }
 
+struct http_chunk *http_outq_at(const struct http_outq *q, uint64_t pos, uint64_t *off)
+{
+    uint64_t start = q->popped;
+
+    if (pos < start)
+        return NULL;
+    for (struct http_chunk *c = q->head; c; c = c->next) {
+        if (pos < start + c->len) {
+            *off = pos - start;
+            return c;
+        }
+        start += c->len;
+    }
+    return NULL;
+}
+
 void http_outq_pop(struct http_outq *q)
 {
     struct http_chunk *c = q->head;

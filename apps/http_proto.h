@@ -76,6 +76,13 @@ struct http_outq {
 /** http_outq_pop() - free the oldest chunk (the caller has sent all of it). */
 void http_outq_pop(struct http_outq *q);
 
+/**
+ * http_outq_at() - the queued chunk holding output byte @pos (counted from
+ * the connection's first byte), with @off set to where in it; NULL if @pos
+ * is past what was pushed or before what was popped.
+ */
+struct http_chunk *http_outq_at(const struct http_outq *q, uint64_t pos, uint64_t *off);
+
 struct http_config {
     uint64_t max_body; /* request bodies over this get 413 */
     /* Writes the /stats document (one JSON value); NULL: /stats is 404. */

@@ -165,21 +165,6 @@ static void set_events(struct conn *c, uint32_t events)
 
 /* ------------------------------------------------------------ output */
 
-/* The chunk holding output byte @pos, and where in it (apps/http.c's chunk_at()). */
-static struct http_chunk *chunk_at(const struct http_outq *q, uint64_t pos, uint64_t *off)
-{
-    uint64_t start = q->popped;
-
-    for (struct http_chunk *ch = q->head; ch; ch = ch->next) {
-        if (pos < start + ch->len) {
-            *off = pos - start;
-            return ch;
-        }
-        start += ch->len;
-    }
-    return NULL;
-}
-
 /*
  * Write as much queued output as the socket takes. The socket copies, so a
  * chunk is freed as soon as it is written. Return: 0, or -1 when the
@@ -194,7 +179,7 @@ static int conn_send(struct conn *c)
         int n_iov = 0;
         size_t total = 0;
         uint64_t off, pos = c->written;
-        struct http_chunk *ch = chunk_at(q, pos, &off);
+        struct http_chunk *ch = http_outq_at(q, pos, &off);
 
         while (ch && n_iov < OUT_IOV_MAX && total < OUT_SEND_MAX) {
             uint64_t want = ch->len - off;

@@ -630,6 +630,36 @@ static void test_json_writer(void **state)
     assert_memory_equal(buf, "{\"p\":[{\"dangling\":null}]}", json_len(&o));
 }
 
+/* http_outq_at(): which chunk holds a byte, before and after pops. */
+static void test_outq_at(void **state)
+{
+    (void)state;
+    struct http_chunk *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    uint64_t off = 99;
+
+    a->data = "hello ";
+    a->len = 6;
+    b->data = "world";
+    b->len = 5;
+    a->next = b;
+    struct http_outq q = {.head = a, .tail = b, .pushed = 11, .chunks = 2};
+    assert_ptr_equal(http_outq_at(&q, 0, &off), a);
+    assert_int_equal(off, 0);
+    assert_ptr_equal(http_outq_at(&q, 5, &off), a);
+    assert_int_equal(off, 5);
+    assert_ptr_equal(http_outq_at(&q, 6, &off), b);
+    assert_int_equal(off, 0);
+    assert_ptr_equal(http_outq_at(&q, 10, &off), b);
+    assert_int_equal(off, 4);
+    assert_null(http_outq_at(&q, 11, &off));
+    http_outq_pop(&q);
+    assert_ptr_equal(http_outq_at(&q, 7, &off), b);
+    assert_int_equal(off, 1);
+    assert_null(http_outq_at(&q, 5, &off)); /* popped already */
+    http_outq_pop(&q);
+    assert_null(http_outq_at(&q, 11, &off));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,7 +670,7 @@ int main(void)
         cmocka_unit_test(test_400_and_501_and_505), cmocka_unit_test(test_timeout_and_finish),
         cmocka_unit_test(test_expect_continue),     cmocka_unit_test(test_bytes_route),
         cmocka_unit_test(test_stats_and_page),      cmocka_unit_test(test_allocation_failures),
-        cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_json_writer),         cmocka_unit_test(test_outq_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
