@@ -253,19 +253,21 @@ include bench/peer.mk
 -include tests/fuzz/fuzz.mk
 
 # The echo server: tests/integration/test_bench_peer.py compares its bytes with the kernel's.
+# -rs: every skipped test is listed with its reason. Under `make test` a skip fails the run
+# (STRICT_SKIPS=1, tests/integration/conftest.py) unless ALLOW_SKIP=word names a word of its reason.
 integration-test: $(KERNEL) $(ISO) $(BENCH_ECHO)
-	$(Q)$(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(Q)$(PYTHON) -m pytest -q -rs tests/integration $(PYTEST_ARGS)
 
 # Runs every command of README.md and docs/ (docs/README.md says how); also part of integration-test.
 docs-check: $(KERNEL) $(ISO)
-	$(Q)$(PYTHON) -m pytest -q tests/integration/test_docs.py $(PYTEST_ARGS)
+	$(Q)$(PYTHON) -m pytest -q -rs tests/integration/test_docs.py $(PYTEST_ARGS)
 
 test: setup-test
 	$(Q)$(MAKE) --no-print-directory all $(ISO)
 	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory unit-test
-	$(Q)if $(MAKE) -n fuzz-smoke >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz-smoke; fi
-	$(Q)$(MAKE) --no-print-directory integration-test
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+	$(Q)STRICT_SKIPS=1 $(MAKE) --no-print-directory integration-test
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

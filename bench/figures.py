@@ -190,7 +190,7 @@ def cycles(ns, addr, timeout=10):
     """Our kernel's TSC cycle counters (GET /stats "cycles"), or None for a
     server without them (Linux, native: /stats is 404 there)."""
     try:
-        r = ns.run("curl", "-s", "-m", str(timeout), f"http://{addr}/stats", check=False, timeout=timeout + 5)
+        r = ns.run("curl", "-s", "-m", str(timeout), f"http://{addr}:{PORT}/stats", check=False, timeout=timeout + 5)
         return json.loads(r.stdout)["cycles"]
     except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
         return None
@@ -231,7 +231,7 @@ def ab(ns, url, conc, seconds):
 def bulk(ns, addr, nbytes, timeout=120):
     """curl GET /bytes/N to /dev/null: MB/s (10^6 bytes), all N bytes required."""
     r = _run(ns, ["curl", "-s", "-o", "/dev/null", "--max-time", str(timeout), "-w",
-                  "%{http_code} %{size_download} %{speed_download}", f"http://{addr}/bytes/{nbytes}"],
+                  "%{http_code} %{size_download} %{speed_download}", f"http://{addr}:{PORT}/bytes/{nbytes}"],
              timeout=timeout + 10)
     parts = r.stdout.split()
     if len(parts) != 3 or parts[0] != "200" or int(parts[1]) != nbytes:

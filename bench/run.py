@@ -112,7 +112,7 @@ def load_figures(cfg, res, name, addr, pid, fatal):
     """Every load figure against one running server; a failure is recorded, and
     if the server is dead the rest of this repetition's figures fail with the reason."""
     ns = cfg.ns.name
-    url = f"http://{addr}"
+    url = f"http://{addr}:{figures.PORT}"
     try:
         figures.verify(ns, addr)
     except Failure as e:
@@ -321,12 +321,12 @@ def shown(args):
 
 def clients(cfg):
     n = cfg.secs
-    return [f"wrk -t1 -c1 -d{n}s --latency --timeout 5s http://ADDR/hello",
-            f"wrk -t1 -c64 -d{n}s --latency --timeout 5s http://ADDR/hello",
-            f"wrk -t1 -c30 -d{n}s --latency --timeout 5s http://ADDR/bytes/612",
-            f"ab -q -r -s 5 -c 16 -t {n} -n 10000000 http://ADDR/hello",
+    return [f"wrk -t1 -c1 -d{n}s --latency --timeout 5s http://ADDR:80/hello",
+            f"wrk -t1 -c64 -d{n}s --latency --timeout 5s http://ADDR:80/hello",
+            f"wrk -t1 -c30 -d{n}s --latency --timeout 5s http://ADDR:80/bytes/612",
+            f"ab -q -r -s 5 -c 16 -t {n} -n 10000000 http://ADDR:80/hello",
             f"curl -s -o /dev/null -w '%{{http_code}} %{{size_download}} %{{speed_download}}' "
-            f"http://ADDR/bytes/{cfg.bulk_bytes}",
+            f"http://ADDR:80/bytes/{cfg.bulk_bytes}",
             f"iperf -c ADDR -t {n} -y C",
             f"ping -c {cfg.pings} -i 0.01 -q -W 2 ADDR"]
 

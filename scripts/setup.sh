@@ -41,11 +41,14 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- packages
 pkgs_run="gcc make binutils libc6-dev git gdb qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf dpkg-dev"
-pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark"
+# netbase (/etc/services, /etc/protocols: wrk and ab resolve a URL's scheme to a port through it,
+# Python's socket module and scapy read protocol names from it) and procps (sysctl, pgrep, ps)
+# are absent from a minimal root (debootstrap --variant=minbase, container images).
+pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark netbase procps"
 # make bench: its clients and the tools that build the Linux guest (bench/README.md): iperf
 # (also copied into the guest), xz-utils (the kernel image is xz-compressed), kmod (depmod).
 # The guest's kernel and busybox are fetched below, not installed. Not the test set.
-pkgs_bench="python3 iproute2 iputils-ping curl wrk iperf apache2-utils xz-utils kmod"
+pkgs_bench="python3 iproute2 iputils-ping curl wrk iperf apache2-utils xz-utils kmod netbase procps"
 
 case $mode in
 sources) want="dpkg-dev" ;;
@@ -55,6 +58,26 @@ test) want="$pkgs_run $pkgs_test" ;;
 bench) want="$pkgs_run $pkgs_bench" ;;
 *) die "unknown mode '$mode' (run, test, bench, sources or guest)" ;;
 esac
+
+# why PACKAGE: what it is for, for the one line that says what is installed.
+why() {
+    case $1 in
+    gcc | make | binutils | libc6-dev) echo "build" ;;
+    git) echo "format check's file list" ;;
+    gdb) echo "make debug" ;;
+    qemu-system-x86) echo "QEMU" ;;
+    grub-* | xorriso | mtools) echo "the ISO" ;;
+    ovmf) echo "UEFI firmware" ;;
+    dpkg-dev) echo "apt-get source of lwIP and http-parser" ;;
+    libcmocka-dev | clang | libclang-rt-14-dev) echo "host unit tests and fuzzers" ;;
+    clang-format) echo "format check" ;;
+    python3 | python3-pytest) echo "integration tests" ;;
+    netbase) echo "/etc/services for wrk and ab" ;;
+    procps) echo "sysctl and pgrep in tests" ;;
+    xz-utils | kmod) echo "the bench's Linux guest" ;;
+    *) echo "a test client" ;;
+    esac
+}
 
 missing=""
 for p in $want; do
@@ -72,7 +95,9 @@ if [ -n "$missing" ]; then
         die "missing Debian packages:$missing
   install them as root: apt-get install$missing"
     fi
-    say "installing:$missing"
+    reasons=""
+    for p in $missing; do reasons="$reasons${reasons:+, }$p: $(why "$p")"; done
+    say "installing for '$mode': $reasons"
     export DEBIAN_FRONTEND=noninteractive
     # A fresh machine may have no package lists yet, or stale ones.
     if ! $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1; then

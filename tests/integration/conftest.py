@@ -191,10 +191,29 @@ def qemu(tmp_path, request):
             shutil.copy(q.serial_path, art / f"{request.node.name}-{q.name}.log")
 
 
+# Under `make test` (and so CI) a skipped test is a test that did not run: STRICT_SKIPS=1 turns
+# every skip into a failure unless ALLOW_SKIP (comma-separated words) names a word of its reason,
+# e.g. ALLOW_SKIP=root,chromium. Run by hand, pytest only reports skips (-rs in the Makefile).
+STRICT_SKIPS = os.environ.get("STRICT_SKIPS") == "1"
+ALLOW_SKIP = [w.strip().lower() for w in os.environ.get("ALLOW_SKIP", "").split(",") if w.strip()]
+
+
+def skip_allowed(reason):
+    words = set(re.findall(r"[a-z0-9_-]+", reason.lower()))
+    return any(w in words for w in ALLOW_SKIP)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if STRICT_SKIPS and rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        if not skip_allowed(reason):
+            rep.outcome = "failed"
+            rep.longrepr = (f"skipped under make test (STRICT_SKIPS=1): {reason}\n"
+                            f"install what it needs (sh scripts/setup.sh test), run as root, or opt out "
+                            f"by naming a word of the reason: ALLOW_SKIP=word")
     setattr(item, "rep_" + rep.when, rep)
 
 

@@ -217,7 +217,7 @@ def test_http_json_curl_and_expect_continue(qemu, kernel, netns):
     wait_server(netns, q)
     body = bytes(range(256)) * 4
     r = netns.run("curl", "-sS", "-m", "20", "-H", "Accept: application/json", "-H", 'X-Q: say "hi"',
-                  "--data-binary", "@-", f"http://{GUEST}/json?a=1", input=body.decode("latin-1"),
+                  "--data-binary", "@-", f"http://{GUEST}:80/json?a=1", input=body.decode("latin-1"),
                   encoding="latin-1")
     d = json.loads(r.stdout)
     assert d["method"] == "POST" and d["target"] == "/json?a=1" and d["version"] == "HTTP/1.1"
@@ -230,14 +230,14 @@ def test_http_json_curl_and_expect_continue(qemu, kernel, netns):
         with open(path, "wb") as f:
             f.write(b"z" * (2 << 20))
         r = netns.run("curl", "-sS", "-m", "20", "-o", "/dev/null", "-w", "%{http_code}", "-H",
-                      "Expect: 100-continue", "--data-binary", f"@{path}", f"http://{GUEST}/up", check=False)
+                      "Expect: 100-continue", "--data-binary", f"@{path}", f"http://{GUEST}:80/up", check=False)
         assert r.stdout.strip() == "413", r.stdout + r.stderr
         # 512 KiB with Expect: 100-continue: 100, then the echo (curl checks Content-Length).
         with open(path, "wb") as f:
             f.write(big)
         r = subprocess.run(["ip", "netns", "exec", netns.name, "curl", "-sS", "-m", "30", "-H",
                             "Expect: 100-continue", "-H", "Content-Type:", "-H", "Accept:", "-H",
-                            "User-Agent:", "--data-binary", f"@{path}", f"http://{GUEST}/big"],
+                            "User-Agent:", "--data-binary", f"@{path}", f"http://{GUEST}:80/big"],
                            check=True, capture_output=True, timeout=60)
     finally:
         os.unlink(path)
@@ -477,16 +477,16 @@ def test_wrk_and_ab_without_errors(qemu, kernel, netns, tmp_path):
     want = f"GET /wrk HTTP/1.1\\r\\nHost: {GUEST}\\r\\n\\r\\n"
     script = tmp_path / "check.lua"
     script.write_text(f'want = "{want}"\n' + WRK_CHECK)
-    r = netns.run("wrk", "-t2", "-c64", "-d10s", "-s", str(script), f"http://{GUEST}/wrk", timeout=90)
+    r = netns.run("wrk", "-t2", "-c64", "-d10s", "-s", str(script), f"http://{GUEST}:80/wrk", timeout=90)
     assert "Socket errors" not in r.stdout and "Non-2xx" not in r.stdout, r.stdout
     m = re.search(r"CHECKED good=(\d+) bad=(\d+) requests=(\d+)", r.stdout)
     assert m, r.stdout + r.stderr
     good, bad, total = map(int, m.groups())
     assert bad == 0 and good == total and good > 1000, r.stdout
-    r = netns.run("ab", "-q", "-n", "3000", "-c", "50", f"http://{GUEST}/ab", timeout=120)
+    r = netns.run("ab", "-q", "-n", "3000", "-c", "50", f"http://{GUEST}:80/ab", timeout=120)
     assert re.search(r"Complete requests:\s+3000", r.stdout), r.stdout
     assert re.search(r"Failed requests:\s+0", r.stdout) and "Non-2xx" not in r.stdout, r.stdout
-    r = netns.run("ab", "-q", "-k", "-n", "3000", "-c", "50", "-p", "/etc/os-release", f"http://{GUEST}/post",
+    r = netns.run("ab", "-q", "-k", "-n", "3000", "-c", "50", "-p", "/etc/os-release", f"http://{GUEST}:80/post",
                   timeout=120)
     assert re.search(r"Complete requests:\s+3000", r.stdout), r.stdout
     assert re.search(r"Keep-Alive requests:\s+3000", r.stdout), r.stdout
@@ -499,7 +499,7 @@ def test_wrk_and_ab_without_errors(qemu, kernel, netns, tmp_path):
 def test_curl_and_python_http_client(qemu, kernel, netns, tmp_path):
     q = boot(qemu, kernel, netns)
     baseline = wait_server(netns, q)
-    url = f"http://{GUEST}"
+    url = f"http://{GUEST}:80"
     host = ("Host", GUEST)
     ua = ("User-Agent", "curl/test")
 
@@ -596,7 +596,7 @@ def test_status_page_in_chromium_draws_the_rings_from_stats(qemu, kernel, netns)
     q = boot(qemu, kernel, netns)
     wait_server(netns, q)
     before = stats(netns)
-    r = netns.run(*CHROMIUM, "--dump-dom", f"http://{GUEST}/", timeout=120, check=False)
+    r = netns.run(*CHROMIUM, "--dump-dom", f"http://{GUEST}:80/", timeout=120, check=False)
     after = stats(netns)
     dom = r.stdout
     state = re.search(r'<div id="state"[^>]*>([^<]*)</div>', dom)
@@ -621,7 +621,7 @@ def test_status_page_in_chromium_draws_the_rings_from_stats(qemu, kernel, netns)
     png = os.path.abspath(os.path.join(art, "status_page.png"))
     if os.path.exists(png):
         os.unlink(png)
-    r = netns.run(*CHROMIUM, "--window-size=1200,1400", f"--screenshot={png}", f"http://{GUEST}/", timeout=120,
+    r = netns.run(*CHROMIUM, "--window-size=1200,1400", f"--screenshot={png}", f"http://{GUEST}:80/", timeout=120,
                   check=False)
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n", r.stderr[-2000:]

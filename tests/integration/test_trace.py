@@ -303,7 +303,7 @@ def test_ping_flood_with_trace_all_is_rate_limited(qemu, kernel, netns):
     # lines of the next requests are printed, not suppressed.
     time.sleep(2.5)
     assert ping(netns, Netns.GUEST4, 20, interval="0.05")[1] == 20
-    r = netns.run("curl", "-s", "-m", "30", f"http://{Netns.GUEST4}/stats", check=False)
+    r = netns.run("curl", "-s", "-m", "30", f"http://{Netns.GUEST4}:80/stats", check=False)
     assert r.returncode == 0, r.stderr
     st = json.loads(r.stdout)["trace"]
 
