@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -145,14 +146,22 @@ static void test_mb2_malformed_tags_stop_the_walk(void **state)
     assert_string_equal(bi.cmdline, "a");
     assert_string_equal(bi.loader_name, "");
 
-    /* A tag running past total_size is not read. */
+    /* A tag running past total_size is not read. Past the end lie bytes that
+     * would be valid entries (non-zero length: zero-length ones are dropped
+     * anyway), so a walk that trusted the tag's size would count them. */
     mb2_begin(&b);
     struct mb2_tag_mmap *mm = mb2_tag(&b, MB2_TAG_MMAP, 16 + 24);
     mm->entry_size = 24;
-    mm->size = 4000; /* lies */
+    mm->size = 16 + 4 * 24; /* lies: three more entries than the info holds */
+    struct mb2_mmap_entry *in = (void *)(mm + 1);
+    *in = (struct mb2_mmap_entry){0x100000, 0x100000, MB_MEM_AVAILABLE, 0};
     mb2_end(&b);
+    for (int i = 0; i < 4; i++) /* after the end tag, outside total_size */
+        memcpy(b.buf + b.len + 24u * i,
+               &(struct mb2_mmap_entry){0x200000u * (i + 1), 0x1000, MB_MEM_AVAILABLE, 0}, 24);
     assert_int_equal(bootinfo_parse(MB2_BOOTLOADER_MAGIC, b.buf, &bi), 0);
     assert_int_equal(bi.n_mem, 0);
+    memset(b.buf + b.len, 0, 4 * 24);
 
     /* An entry size smaller than an entry is refused. */
     mb2_begin(&b);
@@ -179,14 +188,89 @@ static void test_mb2_long_cmdline_truncated(void **state)
 
 /* ---- multiboot1 ---- */
 
-static void test_mb1_mmap(void **state)
+/* The loader's structures hold 32-bit physical addresses: the test data must
+ * sit below 4 GiB, which MAP_32BIT gives (below 2 GiB). */
+static uint8_t *low_mem(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    assert_true(p != MAP_FAILED);
+    assert_true((uintptr_t)p + len <= 0xFFFFFFFFu);
+    return p;
+}
+
+static uint32_t low_addr(const void *p)
+{
+    return (uint32_t)(uintptr_t)p;
+}
+
+static void put_mb1_entry(uint8_t *at, uint32_t size, uint64_t addr, uint64_t len, uint32_t type)
+{
+    struct mb1_mmap_entry e = {size, addr, len, type};
+    memcpy(at, &e, sizeof(e));
+}
+
+static void test_mb1_full(void **state)
 {
     (void)state;
     static struct boot_info bi;
-    /* The info structure holds 32-bit physical addresses: that only works on
-     * the host if the test data sits below 4 GiB, which a static array in a
-     * non-PIE test binary does not promise. So test the path without
-     * pointers (mem_lower/upper only) and the magic check. */
+    uint8_t *mem = low_mem(4096);
+    struct mb1_info *mi = (void *)mem;
+    char *cmd = (char *)mem + 256, *name = (char *)mem + 512;
+    struct mb1_module *mods = (void *)(mem + 768);
+    uint8_t *map = mem + 1024;
+
+    memset(mem, 0, 4096);
+    strcpy(cmd, "ip=10.0.0.2/24 log=debug");
+    strcpy(name, "GRUB 2.06");
+    mods[0] = (struct mb1_module){0x200000, 0x201000, 0, 0};
+    mods[1] = (struct mb1_module){0x300000, 0x300000, 0, 0}; /* empty: dropped */
+    /* Entries of size 20 (the minimum) and 24 (an extra field the walk must step over). */
+    put_mb1_entry(map, 20, 0, 0x9fc00, MB_MEM_AVAILABLE);
+    put_mb1_entry(map + 24, 24, 0x100000, 0x7ee0000, MB_MEM_AVAILABLE);
+    put_mb1_entry(map + 24 + 28, 20, 0x7fe0000, 0x20000, MB_MEM_ACPI_RECLAIMABLE);
+    put_mb1_entry(map + 24 + 28 + 24, 20, 0xfffc0000, 0, MB_MEM_RESERVED); /* zero length: dropped */
+    mi->flags = 1 | MB1_INFO_CMDLINE | MB1_INFO_MODS | MB1_INFO_MMAP | MB1_INFO_LOADER_NAME;
+    mi->mem_lower = 639; /* ignored when the map is there */
+    mi->mem_upper = 1;
+    mi->cmdline = low_addr(cmd);
+    mi->boot_loader_name = low_addr(name);
+    mi->mods_count = 2;
+    mi->mods_addr = low_addr(mods);
+    mi->mmap_addr = low_addr(map);
+    mi->mmap_length = 24 + 28 + 24 + 24;
+
+    assert_int_equal(bootinfo_parse(MB1_BOOTLOADER_MAGIC, mi, &bi), 0);
+    assert_int_equal(bi.multiboot_version, 1);
+    assert_string_equal(bi.cmdline, "ip=10.0.0.2/24 log=debug");
+    assert_string_equal(bi.loader_name, "GRUB 2.06");
+    assert_int_equal(bi.n_modules, 1);
+    assert_int_equal(bi.modules[0].start, 0x200000);
+    assert_int_equal(bi.modules[0].end, 0x201000);
+    assert_int_equal(bi.n_mem, 3);
+    assert_int_equal(bi.mem[0].len, 0x9fc00);
+    assert_int_equal(bi.mem[1].base, 0x100000);
+    assert_int_equal(bi.mem[1].len, 0x7ee0000);
+    assert_int_equal(bi.mem[2].base, 0x7fe0000);
+    assert_int_equal(bi.mem[2].type, MB_MEM_ACPI_RECLAIMABLE);
+
+    /* A map length that ends inside an entry: that entry is not read. */
+    mi->mmap_length = 24 + 28 + 10;
+    assert_int_equal(bootinfo_parse(MB1_BOOTLOADER_MAGIC, mi, &bi), 0);
+    assert_int_equal(bi.n_mem, 2);
+
+    /* An entry whose size field is too small ends the walk (it would not advance sanely). */
+    put_mb1_entry(map + 24, 4, 0x100000, 0x7ee0000, MB_MEM_AVAILABLE);
+    mi->mmap_length = 24 + 28 + 24;
+    assert_int_equal(bootinfo_parse(MB1_BOOTLOADER_MAGIC, mi, &bi), 0);
+    assert_int_equal(bi.n_mem, 1);
+    munmap(mem, 4096);
+}
+
+static void test_mb1_mem_fields_only(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    /* Without a map (flags bit 6 clear) only mem_lower/mem_upper (KiB) describe memory. */
     struct mb1_info mi;
     memset(&mi, 0, sizeof(mi));
     mi.flags = 1;
@@ -218,7 +302,8 @@ int main(void)
         cmocka_unit_test(test_mb2_full),
         cmocka_unit_test(test_mb2_malformed_tags_stop_the_walk),
         cmocka_unit_test(test_mb2_long_cmdline_truncated),
-        cmocka_unit_test(test_mb1_mmap),
+        cmocka_unit_test(test_mb1_full),
+        cmocka_unit_test(test_mb1_mem_fields_only),
         cmocka_unit_test(test_bad_magic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
