@@ -219,15 +219,24 @@ static void test_lost_tick_never_steps_back(void **state)
 {
     (void)state;
     run_ms(1);
+    uint64_t before = clock_ns(), sim_before = now_ns, lost = timer_lost_ticks();
     /* Two reloads, one interrupt: the second tick is lost. */
     now_ns = next_tick_ns + 1000000 + 300000;
+    uint64_t elapsed = now_ns - sim_before;
     lapic_pending = true;
     uint64_t c = clock_ns();
     lapic_pending = false;
+    /* Plain tick counting (no invariant TSC here) cannot see a reload whose
+     * interrupt never came: the clock shows the pending reload and the
+     * position inside the current period, 1 ms short of the truth, but it
+     * moved (a frozen clock fails here) and it never goes back. */
+    assert_in_range(c - before, elapsed - 1000000 - 50000, elapsed - 1000000 + 50000);
     next_tick_ns += 2000000;
     timer_handler(timer_ctx);
     uint64_t after = clock_ns();
     assert_true(after >= c);
+    assert_in_range(after - before, c - before, c - before + 50000);
+    assert_int_equal(timer_lost_ticks(), lost); /* only the TSC-anchored mode can count them */
 }
 
 static void test_one_shot_and_periodic(void **state)
@@ -245,7 +254,10 @@ static void test_one_shot_and_periodic(void **state)
     assert_false(timer_armed(&once));
     run_ms(100);
     assert_int_equal(calls[0], 1);
-    assert_true(calls[1] >= 9 && calls[1] <= 10);
+    /* Armed 10 ms ahead with a 10 ms period, then 104 ticks of 1 ms: deadlines at
+     * 10, 20, ... 100 ms have all passed, and a periodic timer is re-armed from its
+     * deadline (not from the late tick that ran it), so none slips: exactly 10. */
+    assert_int_equal(calls[1], 10);
     assert_true(timer_armed(&every));
     timer_cancel(&every);
     assert_false(timer_armed(&every));
@@ -253,6 +265,27 @@ static void test_one_shot_and_periodic(void **state)
     run_ms(30);
     assert_int_equal(calls[1], n);
     timer_cancel(&every); /* harmless when not armed */
+}
+
+/* A periodic timer whose period is not a whole number of ticks, armed between
+ * two ticks: each expiry runs up to a tick late, and the next deadline must be
+ * counted from the deadline, not from that late tick, or the timer drifts and
+ * fires fewer times than the elapsed time allows. */
+static void test_periodic_does_not_drift(void **state)
+{
+    (void)state;
+    memset(calls, 0, sizeof(calls));
+    struct timer every = {0};
+    run_ms(1);
+    now_ns += 300000;
+    uint64_t armed_at = now_ns, period = 10500000;
+    timer_arm(&every, period, period, count_cb, (void *)2);
+    uint64_t last_tick = next_tick_ns + 209 * 1000000ull;
+    run_ms(210);
+    timer_cancel(&every);
+    /* Deadlines at armed_at + k * 10.5 ms; none falls on a tick (offsets .3 and .8 ms). */
+    assert_int_equal(calls[2], (int)((last_tick - armed_at) / period));
+    assert_int_equal(calls[2], 19);
 }
 
 static void test_order_and_fifo(void **state)
@@ -348,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_pending_reload_counted),
         cmocka_unit_test(test_lost_tick_never_steps_back),
         cmocka_unit_test(test_one_shot_and_periodic),
+        cmocka_unit_test(test_periodic_does_not_drift),
         cmocka_unit_test(test_order_and_fifo),
         cmocka_unit_test(test_callbacks_cancel_and_rearm),
         cmocka_unit_test(test_zero_delay_rearm_is_bounded),
