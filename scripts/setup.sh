@@ -74,6 +74,9 @@ why() {
     python3 | python3-pytest) echo "integration tests" ;;
     netbase) echo "/etc/services for wrk and ab" ;;
     procps) echo "sysctl and pgrep in tests" ;;
+    iproute2) echo "ip netns and ss in tests" ;;
+    dnsmasq-base) echo "DHCP and router adverts in tests" ;;
+    tshark) echo "pcap checks in tests" ;;
     xz-utils | kmod) echo "the bench's Linux guest" ;;
     *) echo "a test client" ;;
     esac
