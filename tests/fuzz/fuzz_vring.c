@@ -14,7 +14,11 @@
  *  - broken is sticky until vring_reset(), and a broken queue returns -EIO
  *    from vring_add() and NULL from vring_get_used();
  *  - a device that never lied never breaks the queue, and the device model
- *    never sees a malformed chain from the driver.
+ *    never sees a malformed chain from the driver;
+ *  - while the device is honest, each cookie comes back with exactly the
+ *    length the device completed its chain with (each chain's first segment
+ *    starts at an address unique to its cookie, so the device side can tell
+ *    which cookie a popped chain carries).
  *
  * Build and run: make -f tests/fuzz/fuzz.mk fuzz (see fuzz.mk).
  */
@@ -39,9 +43,10 @@
         }                                                                                                    \
     } while (0)
 
-#define MAX_TOKENS 2048
-#define MAX_POPPED 128
-#define MAX_CHAIN  40 /* below the model's VDEV_MAX_SEGS */
+#define MAX_TOKENS   2048
+#define MAX_POPPED   128
+#define MAX_CHAIN    40 /* below the model's VDEV_MAX_SEGS */
+#define TOKEN_STRIDE 32 /* chain k's first segment starts at buffers[k * TOKEN_STRIDE] */
 
 struct input {
     const uint8_t *p;
@@ -72,6 +77,8 @@ struct world {
     unsigned next_token;
     unsigned live; /* outstanding cookies */
     bool token_live[MAX_TOKENS];
+    bool token_done[MAX_TOKENS];    /* completed honestly by the device... */
+    uint32_t token_len[MAX_TOKENS]; /* ...with this length */
     struct vdev_elem popped[MAX_POPPED];
     unsigned n_popped;
 };
@@ -97,16 +104,33 @@ static void attach_model(struct world *w)
     w->lied = false;
 }
 
-/* A cookie came back from the driver: it must be ours, outstanding, and only once. */
-static void returned(struct world *w, void *cookie)
+/* A cookie came back from the driver: it must be ours, outstanding, and only
+ * once; through the used ring (@len not NULL) of an honest device, completed
+ * by the device and with the length it gave. */
+static void returned(struct world *w, void *cookie, const uint32_t *len)
 {
     uintptr_t k;
 
     CHECK((char *)cookie >= tokens && (char *)cookie < tokens + MAX_TOKENS);
     k = (uintptr_t)((char *)cookie - tokens);
     CHECK(w->token_live[k]);
+    if (len && !w->lied) {
+        CHECK(w->token_done[k]);
+        CHECK(*len == w->token_len[k]);
+    }
     w->token_live[k] = false;
+    w->token_done[k] = false;
     w->live--;
+}
+
+/* The cookie of a chain the device popped, from its first segment's address. */
+static unsigned chain_token(const struct vdev_elem *e)
+{
+    const struct vdev_seg *first = e->n_out ? &e->out[0] : &e->in[0];
+    uintptr_t off = (uintptr_t)((uint8_t *)first->addr - buffers);
+
+    CHECK(e->n_out + e->n_in > 0 && off < sizeof(buffers) && off % TOKEN_STRIDE == 0);
+    return (unsigned)(off / TOKEN_STRIDE);
 }
 
 static void check_state(struct world *w)
@@ -147,16 +171,16 @@ static void op_add(struct world *w, struct input *in)
     if (n_out == 7)
         n_out = take(in, 1) % (MAX_CHAIN - 7); /* sometimes long chains */
     total = n_out + n_in;
+    if (w->next_token >= MAX_TOKENS)
+        return;
+    k = w->next_token;
     for (i = 0; i < total; i++) {
-        uint32_t off = take(in, 2) % sizeof(buffers);
+        uint32_t off = i ? take(in, 2) % sizeof(buffers) : k * TOKEN_STRIDE;
         uint32_t len = take(in, 2) % (sizeof(buffers) - off);
 
         segs[i].addr = &buffers[off];
         segs[i].len = len;
     }
-    if (w->next_token >= MAX_TOKENS)
-        return;
-    k = w->next_token;
     rc = vring_add(w->vr, segs, n_out, n_in, &tokens[k]);
     if (broken) {
         CHECK(rc == -EIO);
@@ -183,7 +207,7 @@ static void op_get_used(struct world *w, struct input *in)
 
     while (n-- && (c = vring_get_used(w->vr, &len)) != NULL) {
         CHECK(!broken);
-        returned(w, c);
+        returned(w, c, &len);
     }
 }
 
@@ -206,6 +230,9 @@ static void op_device_complete(struct world *w, struct input *in)
     e = &w->popped[i];
     len = take(in, 4) % ((uint64_t)e->in_len + 1);
     vdev_write(e, pattern, len < sizeof(pattern) ? len : sizeof(pattern));
+    unsigned k = chain_token(e);
+    w->token_done[k] = true;
+    w->token_len[k] = len;
     vdev_push(&w->m, e, len);
     w->popped[i] = w->popped[--w->n_popped];
     if (take(in, 1) & 1)
@@ -284,7 +311,7 @@ static void op_reset(struct world *w)
     void *c;
 
     while ((c = vring_detach_unused(w->vr)) != NULL)
-        returned(w, c);
+        returned(w, c, NULL);
     CHECK(w->live == 0);
     CHECK(vring_num_free(w->vr) == w->num);
     CHECK(vring_reset(w->vr) == 0);
@@ -354,7 +381,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     while ((c = vring_detach_unused(w.vr)) != NULL)
-        returned(&w, c);
+        returned(&w, c, NULL);
     CHECK(w.live == 0);
     CHECK(vring_num_free(w.vr) == w.num);
     vring_destroy(w.vr);
