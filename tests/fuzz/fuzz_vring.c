@@ -230,9 +230,12 @@ static void op_device_complete(struct world *w, struct input *in)
     e = &w->popped[i];
     len = take(in, 4) % ((uint64_t)e->in_len + 1);
     vdev_write(e, pattern, len < sizeof(pattern) ? len : sizeof(pattern));
-    unsigned k = chain_token(e);
-    w->token_done[k] = true;
-    w->token_len[k] = len;
+    if (!w->lied) {
+        /* After a lie the driver may already have reused what this chain pointed at. */
+        unsigned k = chain_token(e);
+        w->token_done[k] = true;
+        w->token_len[k] = len;
+    }
     vdev_push(&w->m, e, len);
     w->popped[i] = w->popped[--w->n_popped];
     if (take(in, 1) & 1)
