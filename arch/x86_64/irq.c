@@ -73,8 +73,9 @@ void irq_dispatch(uint8_t vector)
 {
     /* Handlers run with interrupts off, so dispatches never nest. */
     current_vector = vector;
-    /* The LAPIC timer fires up to 100 times a second even when idle: its
-     * lines would use up the trace budget and tell nothing about the NIC. */
+    /* The LAPIC timer fires at least 100 times a second even when idle (1000
+     * when it counts ticks, timer.h): its lines would use up the trace budget
+     * and tell nothing about the NIC. */
     if (trace_on(TRACE_IRQ) && vector != IRQ_VECTOR_LAPIC_TIMER)
         trace_irq(vector, &vectors[vector]);
     dispatch(vector);
