@@ -106,7 +106,8 @@ bool tcp_cookie_check(const struct tcp_cookie_keys *k, const struct tcp_tuple *t
     uint64_t slot = now_ns / TCP_COOKIE_SLOT_NS;
 
     for (unsigned age = 0; age < 2 && age <= slot; age++) {
-        if (cookie_hash(k, t, client_isn, slot - age, code) == (cookie & ~((1u << TCP_COOKIE_CODE_BITS) - 1))) {
+        if (cookie_hash(k, t, client_isn, slot - age, code) ==
+            (cookie & ~((1u << TCP_COOKIE_CODE_BITS) - 1))) {
             *mss = tcp_cookie_mss(code);
             *wscale = code >> TCP_COOKIE_MSS_BITS;
             return true;

@@ -30,10 +30,10 @@ struct tcp_cookie_keys {
  * cookie is soon worthless. */
 #define TCP_COOKIE_SLOT_NS (8ull * 1000000000ull)
 /* Low bits of a cookie: 3 for the MSS index, 4 for the peer's window scale. */
-#define TCP_COOKIE_MSS_BITS 3
-#define TCP_COOKIE_WS_BITS 4
+#define TCP_COOKIE_MSS_BITS  3
+#define TCP_COOKIE_WS_BITS   4
 #define TCP_COOKIE_CODE_BITS (TCP_COOKIE_MSS_BITS + TCP_COOKIE_WS_BITS)
-#define TCP_COOKIE_WS_NONE 15 /* the SYN had no window scale option */
+#define TCP_COOKIE_WS_NONE   15 /* the SYN had no window scale option */
 
 /** tcp_cookie_keys_init() - both keys from 256 bits of @seed (the caller's secret). */
 void tcp_cookie_keys_init(struct tcp_cookie_keys *k, const uint64_t seed[4]);

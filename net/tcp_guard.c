@@ -28,6 +28,7 @@
 #include "arch/x86_64/timer.h"
 #include "lib/klog.h"
 #include "net/tcp_cookie.h"
+#include "lwip/etharp.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/memp.h"
@@ -37,7 +38,8 @@
 #include "lwip/timeouts.h"
 #include <stdbool.h>
 
-_Static_assert(TCP_GUARD_HALF_OPEN_LISTENER <= TCP_GUARD_HALF_OPEN_GLOBAL, "per-listener bound within the global");
+_Static_assert(TCP_GUARD_HALF_OPEN_LISTENER <= TCP_GUARD_HALF_OPEN_GLOBAL,
+               "per-listener bound within the global");
 _Static_assert(TCP_GUARD_HALF_OPEN_GLOBAL + TCP_GUARD_PCB_FREE_MIN < MEMP_NUM_TCP_PCB / 4,
                "half-open pcbs stay a small part of the pool");
 
@@ -49,11 +51,13 @@ static struct {
     uint64_t cookies_sent, cookies_send_failed, cookies_accepted, cookies_rejected;
     uint64_t cookie_accept_nomem, cookie_accept_refused, cookie_data_dropped;
     uint64_t cookie_mode_entered, half_open_aged;
+    uint64_t syn_unresolved, arp_asked;
     unsigned half_open_peak;
     bool cookie_mode;
 } st;
 
-static void tuple_of(struct tcp_tuple *t, const ip_addr_t *lip, u16_t lport, const ip_addr_t *rip, u16_t rport)
+static void tuple_of(struct tcp_tuple *t, const ip_addr_t *lip, u16_t lport, const ip_addr_t *rip,
+                     u16_t rport)
 {
     for (unsigned i = 0; i < 4; i++)
         t->local[i] = t->remote[i] = 0;
@@ -96,7 +100,8 @@ static void draw_secrets(void)
     keys_ready = true;
 }
 
-u32_t tcp_guard_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
+u32_t tcp_guard_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                    u16_t remote_port)
 {
     struct tcp_tuple t;
     if (!keys_ready)
@@ -233,6 +238,77 @@ static err_t send_cookie_synack(const struct tcp_pcb_listen *lpcb, const struct 
     return err;
 }
 
+/* ---- next hops that never answer ARP ----
+ *
+ * Every SYN-ACK to an address without an ARP entry makes lwIP create one
+ * (etharp_query(), recycling the oldest: stable entries go before pending
+ * ones) and queue the frame on it. Spoofed on-link sources would churn the
+ * 64-entry table in milliseconds and take the real clients' entries with
+ * them, so their answers would wait on ARP as well. Under pressure (half the
+ * half-open bounds), a SYN whose next hop has no entry therefore gets no
+ * SYN-ACK and no state: only an ARP request, at most one per address per
+ * second and TCP_GUARD_ARP_ASK_PER_S in all. A real peer answers it (lwIP
+ * makes the entry from the reply) and its retransmitted SYN is served;
+ * Linux clients have usually made the entry already, by asking for our
+ * address before their first SYN. IPv6 (neighbour cache) is not covered. */
+
+static bool under_pressure(const struct tcp_pcb_listen *lpcb, unsigned total, unsigned free)
+{
+    return lpcb->accepts_pending >= TCP_GUARD_HALF_OPEN_LISTENER / 2 || total >= TCP_GUARD_HALF_OPEN_ARP ||
+           free <= TCP_GUARD_PCB_FREE_MIN;
+}
+
+/* The next hop etharp_output() would use for @peer: itself on the subnet, else the gateway. */
+static const ip4_addr_t *next_hop(struct netif *netif, const ip4_addr_t *peer)
+{
+    if (ip4_addr_netcmp(peer, netif_ip4_addr(netif), netif_ip4_netmask(netif)) || ip4_addr_islinklocal(peer))
+        return peer;
+    return netif_ip4_gw(netif);
+}
+
+static bool may_ask(const ip4_addr_t *hop)
+{
+    static struct {
+        u32_t addr, at_ms;
+    } asked[64];
+    static u32_t tokens, refill_ms;
+    u32_t now = sys_now();
+    unsigned i = (unsigned)((ip4_addr_get_u32(hop) * 2654435761u) >> 26);
+
+    if (asked[i].addr == ip4_addr_get_u32(hop) && now - asked[i].at_ms < 1000)
+        return false;
+    if (now - refill_ms >= 1000) {
+        tokens = TCP_GUARD_ARP_ASK_PER_S;
+        refill_ms = now;
+    }
+    if (!tokens)
+        return false;
+    tokens--;
+    asked[i].addr = ip4_addr_get_u32(hop);
+    asked[i].at_ms = now;
+    return true;
+}
+
+/* True if the SYN may go on: IPv6, or an IPv4 next hop with an ARP entry. */
+static bool next_hop_known(const struct tcp_pcb_listen *lpcb)
+{
+    if (!IP_IS_V4(ip_current_src_addr()))
+        return true;
+    struct netif *netif = route(lpcb, ip_current_dest_addr(), ip_current_src_addr());
+    if (!netif)
+        return true; /* lwIP will find no route either */
+    const ip4_addr_t *hop = next_hop(netif, ip_2_ip4(ip_current_src_addr()));
+    if (ip4_addr_isany(hop))
+        return true; /* no gateway: lwIP will not send either */
+    struct eth_addr *eth;
+    const ip4_addr_t *ip;
+    if (etharp_find_addr(netif, hop, &eth, &ip) >= 0)
+        return true;
+    if (may_ask(hop) && etharp_request(netif, hop) == ERR_OK)
+        st.arp_asked++;
+    return false;
+}
+
 static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                              const u8_t *opt2)
 {
@@ -241,6 +317,10 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
 
     if (total > st.half_open_peak)
         st.half_open_peak = total;
+    if (under_pressure(lpcb, total, free) && !next_hop_known(lpcb)) {
+        st.syn_unresolved++;
+        return ERR_ABRT; /* dropped: the peer's ARP reply, then its SYN again */
+    }
     if (lpcb->accepts_pending < TCP_GUARD_HALF_OPEN_LISTENER && total < TCP_GUARD_HALF_OPEN_GLOBAL &&
         free > TCP_GUARD_PCB_FREE_MIN)
         return ERR_OK; /* lwIP's own path */
@@ -368,7 +448,8 @@ static void write_stats(struct json_out *o, void *ctx)
     for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next)
         syn_rcvd += pcb->state == SYN_RCVD;
     json_begin_object(o);
-    json_kv_string(o, "isn", keys_strong ? "rfc6528 siphash, rdrand secret" : "rfc6528 siphash, tsc secret (weak)");
+    json_kv_string(o, "isn",
+                   keys_strong ? "rfc6528 siphash, rdrand secret" : "rfc6528 siphash, tsc secret (weak)");
     json_kv_u64(o, "half_open", syn_rcvd);
     json_kv_u64(o, "half_open_peak", st.half_open_peak);
     json_kv_u64(o, "half_open_bound_listener", TCP_GUARD_HALF_OPEN_LISTENER);
@@ -376,6 +457,8 @@ static void write_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "half_open_aged", st.half_open_aged);
     json_kv_bool(o, "cookie_mode", st.cookie_mode);
     json_kv_u64(o, "cookie_mode_entered", st.cookie_mode_entered);
+    json_kv_u64(o, "syn_unresolved", st.syn_unresolved);
+    json_kv_u64(o, "arp_asked", st.arp_asked);
     json_kv_u64(o, "cookies_sent", st.cookies_sent);
     json_kv_u64(o, "cookies_send_failed", st.cookies_send_failed);
     json_kv_u64(o, "cookies_accepted", st.cookies_accepted);
@@ -391,8 +474,9 @@ void tcp_guard_init(void)
     if (!keys_ready)
         draw_secrets();
     if (keys_strong)
-        klog(LOG_INFO, "tcp: ISNs RFC 6528 (SipHash-2-4, secret from RDRAND); SYN cookies beyond %u half-open "
-                       "per listener, %u in all",
+        klog(LOG_INFO,
+             "tcp: ISNs RFC 6528 (SipHash-2-4, secret from RDRAND); SYN cookies beyond %u half-open "
+             "per listener, %u in all",
              TCP_GUARD_HALF_OPEN_LISTENER, TCP_GUARD_HALF_OPEN_GLOBAL);
     else
         klog(LOG_WARN, "tcp: no RDRAND: the ISN and SYN cookie secret comes from the TSC at boot, which an "

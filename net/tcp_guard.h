@@ -11,7 +11,9 @@
  * pcbs are at most TCP_GUARD_HALF_OPEN_LISTENER per listener and
  * TCP_GUARD_HALF_OPEN_GLOBAL in all, and none is allocated when fewer than
  * TCP_GUARD_PCB_FREE_MIN pcbs are free; beyond that, SYNs get a cookie and
- * no state. A half-open pcb lives at most TCP_GUARD_SYN_RCVD_MAX_MS.
+ * no state. A half-open pcb lives at most TCP_GUARD_SYN_RCVD_MAX_MS. Under
+ * pressure, SYNs whose IPv4 next hop has no ARP entry are not answered
+ * (an ARP request instead), so spoofed sources cannot churn the ARP table.
  *
  * Context: lwIP's (the main loop, NO_SYS=1).
  */
@@ -21,10 +23,15 @@
 #include "lwip/opt.h"
 #include <stdint.h>
 
-#define TCP_GUARD_HALF_OPEN_GLOBAL (MEMP_NUM_TCP_PCB / 8)
+#define TCP_GUARD_HALF_OPEN_GLOBAL   (MEMP_NUM_TCP_PCB / 8)
 #define TCP_GUARD_HALF_OPEN_LISTENER 32
-#define TCP_GUARD_PCB_FREE_MIN 8
-#define TCP_GUARD_SYN_RCVD_MAX_MS 5000
+#define TCP_GUARD_PCB_FREE_MIN       8
+#define TCP_GUARD_SYN_RCVD_MAX_MS    5000
+/* Past half the bounds, or this many half-open in all (half the ARP table),
+ * a SYN from a next hop without an ARP entry gets an ARP request, not a
+ * SYN-ACK; at most this many such requests a second. */
+#define TCP_GUARD_HALF_OPEN_ARP (ARP_TABLE_SIZE / 2)
+#define TCP_GUARD_ARP_ASK_PER_S 256
 
 /**
  * tcp_guard_init() - draw the ISN and cookie secrets (RDRAND; the TSC, with

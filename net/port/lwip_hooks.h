@@ -19,7 +19,8 @@ struct tcp_hdr;
 struct pbuf;
 
 /* RFC 6528 ISNs: called by tcp_next_iss() for every new connection. */
-u32_t tcp_guard_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port);
+u32_t tcp_guard_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                    u16_t remote_port);
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port)                                      \
     tcp_guard_isn((local_ip), (local_port), (remote_ip), (remote_port))
 

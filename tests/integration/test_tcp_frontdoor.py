@@ -17,7 +17,7 @@ import time
 import ctypes
 
 from conftest import NET_READY
-from test_apps import GUEST, boot, echo, request, stats, wait_server, pool_state
+from test_apps import GUEST, PATTERN, boot, echo, pool_state, request, stats, wait_server
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
@@ -166,44 +166,40 @@ def test_syn_ack_isns_show_no_arithmetic_pattern(qemu, kernel, netns):
     assert d["tcp_guard"]["cookies_sent"] == 0  # 24 SYNs stay under the half-open bound
 
 
-# ------------------------------------------------------------ (b) SYN flood
+# ------------------------------------------------------------ (b) SYN floods
 
 FLOOD_S = 10
 FLOOD_RATE = 15000  # SYNs per second asked for; the achieved rate is printed
 AFTER_S = 3
-# After the flood, pools are back where they started within: a half-open pcb's
+# After a flood, pools are back where they started within: a half-open pcb's
 # life (TCP_GUARD_SYN_RCVD_MAX_MS, 5 s), then the ARP entry that holds its
 # last SYN-ACK retransmission (ARP_MAXPENDING, 5 s), plus timer granularity.
 RECOVER_S = 12
 
 
 def front_state(d):
+    """Pool levels that must come back. TIME_WAIT pcbs (the clients' /bytes
+    connections the server closed) leave TCP_PCB on their own after 2 MSL and
+    are not counted; the heap may only come back at or below its boot level."""
     memp = d["lwip"]["memp"]
     s = pool_state(d)
-    s.update(tcp_pcb=memp["TCP_PCB"]["used"], arp_queue=memp["ARP_QUEUE"]["used"],
-             half_open=d["tcp_guard"]["half_open"])
+    s.update(tcp_pcb=memp["TCP_PCB"]["used"] - d["lwip"]["tcp_pcbs"]["time_wait"],
+             arp_queue=memp["ARP_QUEUE"]["used"], half_open=d["tcp_guard"]["half_open"])
     return s
 
 
-def test_spoofed_syn_flood_legit_client_still_served(qemu, kernel, netns):
-    q = boot(qemu, kernel, netns)
-    wait_server(netns, q)
-    baseline = front_state(stats(netns))
-    host_mac, guest_mac = macs(netns, q)
-    # Spoofed sources: addresses of the namespace's /24 that no interface has,
-    # so the guest's ARP requests for them are never answered.
-    rnd = random.Random(14)
-    frames = [tcp_frame(bytes([2, 0, 0, 0, 0, a]), guest_mac, f"10.77.0.{a}", GUEST, rnd.randrange(1024, 65535),
-                        80, rnd.getrandbits(32), 0, SYN, MSS_WS[:4])
-              for a in (rnd.randrange(100, 251) for _ in range(8192))]
-    flood_done = threading.Event()
+def back_at(now, baseline):
+    return all(now[k] <= baseline[k] if k == "heap" else now[k] == baseline[k] for k in baseline)
 
-    def flood():
+
+def flooder(frames, rate, seconds, done):
+    """Send @frames round-robin at @rate a second for @seconds; set @done. Return (sent, elapsed)."""
+    def run():
         s = raw_socket()
-        sent, batch = 0, FLOOD_RATE // 100
+        sent, batch = 0, max(1, rate // 100)
         t0 = time.monotonic()
-        while (now := time.monotonic()) - t0 < FLOOD_S:
-            ahead = sent / FLOOD_RATE - (now - t0)
+        while (now := time.monotonic()) - t0 < seconds:
+            ahead = sent / rate - (now - t0)
             if ahead > 0:
                 time.sleep(ahead)
             for i in range(batch):
@@ -213,74 +209,175 @@ def test_spoofed_syn_flood_legit_client_still_served(qemu, kernel, netns):
                     pass
             sent += batch
         elapsed = time.monotonic() - t0
-        flood_done.set()
+        done.set()
         s.close()
         return sent, elapsed
+    return run
 
-    def legit():
-        results = []  # (started relative to the flood's end or None, latency, error)
-        i = 0
-        end_at = None
+
+def legit_client(done, after_s, download=0):
+    """Loop HTTP requests (a new connection each) until @after_s past @done.
+    Return [(during the flood?, seconds, error or None)]."""
+    def run():
+        results, i, end_at = [], 0, None
         while True:
-            if flood_done.is_set() and end_at is None:
-                end_at = time.monotonic() + AFTER_S
+            if done.is_set() and end_at is None:
+                end_at = time.monotonic() + after_s
             if end_at and time.monotonic() > end_at:
                 return results
-            during = not flood_done.is_set()
+            during = not done.is_set()
             t0 = time.monotonic()
+            path = f"/bytes/{download}" if download and i % 5 == 4 else f"/legit-{i}"
             try:
                 c = socket.create_connection((GUEST, 80), timeout=5)
                 c.settimeout(5)
-                want = echo("GET", f"/legit-{i}")
-                c.sendall(request("GET", f"/legit-{i}"))
+                c.sendall(request("GET", path))
                 data = b""
-                while len(data) < len(want):
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                if path.startswith("/bytes/"):
+                    while b"\r\n\r\n" not in data:
+                        data += c.recv(65536)
+                    head, body = data.split(b"\r\n\r\n", 1)
+                    while len(body) < download:
+                        chunk = c.recv(1 << 20)
+                        if not chunk:
+                            break
+                        body += chunk
+                    ok = body == (PATTERN * (download // len(PATTERN) + 1))[:download]
+                else:
+                    want = echo("GET", path)
+                    while len(data) < len(want):
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    ok = data == want
                 c.close()
-                results.append((during, time.monotonic() - t0, None if data == want else f"bytes {data[:80]!r}"))
+                results.append((during, time.monotonic() - t0, None if ok else f"{path}: bytes {data[:80]!r}"))
             except OSError as e:
-                results.append((during, time.monotonic() - t0, repr(e)))
+                results.append((during, time.monotonic() - t0, f"{path}: {e!r}"))
             i += 1
             time.sleep(0.05)
+    return run
 
+
+def flood_with_legit(netns, frames, rate, seconds, download=0):
+    done = threading.Event()
     tx0 = in_ns(netns, lambda: tap_tx(netns))
-    ft, lt = NetnsThread(netns, flood), NetnsThread(netns, legit)
+    ft = NetnsThread(netns, flooder(frames, rate, seconds, done))
+    lt = NetnsThread(netns, legit_client(done, AFTER_S, download))
     ft.start()
     time.sleep(0.5)  # the flood is under way before the first legit request
     lt.start()
-    sent, elapsed = ft.value(timeout=FLOOD_S + 60)
+    sent, elapsed = ft.value(timeout=seconds + 60)
+    flood_end = time.monotonic()
     results = lt.value(timeout=120)
     tx1 = in_ns(netns, lambda: tap_tx(netns))
-    flood_end = time.monotonic()
-
     during = [r for r in results if r[0]]
     after = [r for r in results if not r[0]]
-    delivered = (tx1[0] - tx0[0]) / elapsed
-    print(f"\nflood: {sent} SYNs in {elapsed:.1f} s = {sent / elapsed:.0f}/s asked, tap0 delivered "
-          f"{delivered:.0f}/s to QEMU, dropped {tx1[1] - tx0[1]} (its queue was full)")
-    print(f"legit: {len(during)} requests during the flood, {len(after)} in the {AFTER_S} s after; "
+    failures = [r for r in results if r[2]]
+    print(f"\nflood: {sent} SYNs in {elapsed:.1f} s = {sent / elapsed:.0f}/s sent, tap0 handed "
+          f"{(tx1[0] - tx0[0]) / elapsed:.0f} frames/s to QEMU and dropped {tx1[1] - tx0[1]} (queue full)")
+    print(f"legit: {len(during)} requests served during the flood, {len(after)} in the {AFTER_S} s after; "
           f"max latency during {max((r[1] for r in during), default=0) * 1000:.0f} ms, "
-          f"after {max((r[1] for r in after), default=0) * 1000:.0f} ms; "
-          f"failures {[r for r in results if r[2]][:5]}")
-    assert not [r for r in results if r[2]], [r for r in results if r[2]][:5]
+          f"after {max((r[1] for r in after), default=0) * 1000:.0f} ms; failures {len(failures)} {failures[:3]}")
+    assert not failures, failures[:5]
     assert len(during) >= 20 and len(after) >= 5, (len(during), len(after))
     assert max(r[1] for r in results) <= 1.0, sorted(r[1] for r in results)[-5:]
+    return flood_end
 
-    # Back at the boot baseline: no pcb, ARP queue entry, segment or heap byte left.
-    deadline = flood_end + RECOVER_S
+
+def wait_front_baseline(netns, q, baseline, flood_end):
+    """Poll /stats until the pools are back at @baseline, at most RECOVER_S after the flood."""
     while True:
         d = stats(netns)
         now = front_state(d)
-        if now == baseline:
+        if back_at(now, baseline):
             break
-        assert time.monotonic() < deadline, f"not back at baseline:\n then {baseline}\n now  {now}\n{q.log[-2000:]}"
+        assert time.monotonic() < flood_end + RECOVER_S, \
+            f"not back at baseline:\n then {baseline}\n now  {now}\n{json.dumps(d['tcp_guard'])}\n{q.log[-2000:]}"
         time.sleep(0.5)
+    print(f"back at the boot baseline {time.monotonic() - flood_end:.1f} s after the flood: {now}\n"
+          f"tcp_guard: {json.dumps(d['tcp_guard'])}")
+    return d
+
+
+def test_spoofed_syn_flood_legit_client_still_served(qemu, kernel, netns):
+    """Spoofed sources of the namespace's /24 that no interface has: the
+    guest's ARP requests for them are never answered."""
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    baseline = front_state(stats(netns))
+    host_mac, guest_mac = macs(netns, q)
+    rnd = random.Random(14)
+    frames = [tcp_frame(bytes([2, 0, 0, 0, 0, a]), guest_mac, f"10.77.0.{a}", GUEST, rnd.randrange(1024, 65535),
+                        80, rnd.getrandbits(32), 0, SYN, MSS_WS[:4])
+              for a in (rnd.randrange(100, 251) for _ in range(8192))]
+    flood_end = flood_with_legit(netns, frames, FLOOD_RATE, FLOOD_S)
+    d = wait_front_baseline(netns, q, baseline, flood_end)
     g = d["tcp_guard"]
-    print(f"recovered {time.monotonic() - flood_end:.1f} s after the flood: {now}\ntcp_guard: {json.dumps(g)}")
-    # The flood did reach the bound, and the SYNs beyond it were answered with cookies.
     assert g["half_open_peak"] <= g["half_open_bound_global"]
-    assert g["cookies_sent"] > 0 and g["cookies_accepted"] > 0
+    assert g["syn_unresolved"] > FLOOD_RATE  # the flood did reach the guest, and was shed
+    assert g["arp_asked"] <= 256 * (FLOOD_S + 2)
+
+
+class FakeHost:
+    """A host of the namespace's subnet played by the test: it answers ARP for
+    its address (so the guest's SYN-ACKs to it leave at once), and never
+    answers a SYN-ACK, as a flooding host with a real address would."""
+
+    def __init__(self, netns, ip, mac):
+        self.netns, self.ip, self.mac = netns, ip, mac
+        self.stop = threading.Event()
+        self.rsts = []
+        self.thread = NetnsThread(netns, self.run)
+
+    def run(self):
+        s = raw_socket()
+        s.settimeout(0.2)
+        me = socket.inet_aton(self.ip)
+        while not self.stop.is_set():
+            try:
+                f = s.recv(2048)
+            except socket.timeout:
+                continue
+            if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x01" and f[38:42] == me:
+                s.send(f[6:12] + self.mac + b"\x08\x06" + f[14:20] + b"\x00\x02" + self.mac + me + f[22:28]
+                       + f[28:32])
+            t = parse_tcp(f)
+            if t and t[1] == self.ip and t[6] & RST:
+                self.rsts.append(t)
+        s.close()
+
+
+def test_syn_flood_from_a_real_address_gets_cookies(qemu, kernel, netns):
+    """A flood from an address that answers ARP but never completes a
+    handshake fills the half-open bound; past it, SYNs get cookies. A Linux
+    client is then served through cookie connections (window scaling kept:
+    a 1 MB download among its requests), and a forged ACK is answered with a RST."""
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    baseline = front_state(stats(netns))
+    host_mac, guest_mac = macs(netns, q)
+    fake_ip, fake_mac = "10.77.0.200", bytes([2, 0, 0, 0, 0, 200])
+    fake = FakeHost(netns, fake_ip, fake_mac)
+    fake.thread.start()
+    try:
+        rnd = random.Random(13)
+        frames = [tcp_frame(fake_mac, guest_mac, fake_ip, GUEST, p, 80, rnd.getrandbits(32), 0, SYN, MSS_WS)
+                  for p in rnd.sample(range(1024, 65535), 8192)]
+        flood_end = flood_with_legit(netns, frames, 3000, 6, download=1000000)
+        # A forged ACK (no SYN ever sent from this port): lwIP's RST.
+        in_ns(netns, lambda: raw_socket().send(tcp_frame(fake_mac, guest_mac, fake_ip, GUEST, 999, 80, 12345,
+                                                         0xC0FFEE, ACK)))
+        deadline = time.monotonic() + 5
+        while not [t for t in fake.rsts if t[3] == 999] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [t for t in fake.rsts if t[3] == 999 and t[4] == 0xC0FFEE], fake.rsts[-3:]
+    finally:
+        fake.stop.set()
+        fake.thread.value()
+    d = wait_front_baseline(netns, q, baseline, flood_end)
+    g = d["tcp_guard"]
+    assert g["cookies_sent"] > 3000 and g["cookies_accepted"] >= 20, g
+    assert g["cookies_rejected"] >= 1 and g["cookie_mode_entered"] >= 1, g
     assert "answering SYNs with cookies" in q.log
