@@ -184,7 +184,7 @@ def front_state(d):
     memp = d["lwip"]["memp"]
     s = pool_state(d)
     s.update(tcp_pcb=memp["TCP_PCB"]["used"] - d["lwip"]["tcp_pcbs"]["time_wait"],
-             arp_queue=memp["ARP_QUEUE"]["used"], half_open=d["tcp_guard"]["half_open"])
+             arp_queue=memp["ARP_QUEUE"]["used"], half_open=d.get("tcp_guard", {}).get("half_open", 0))
     return s
 
 
