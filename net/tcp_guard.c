@@ -51,7 +51,7 @@ static struct {
     uint64_t cookies_sent, cookies_send_failed, cookies_accepted, cookies_rejected;
     uint64_t cookie_accept_nomem, cookie_accept_refused, cookie_data_dropped;
     uint64_t cookie_mode_entered, half_open_aged;
-    uint64_t syn_unresolved, arp_asked;
+    uint64_t syn_unresolved, arp_asked, syn_dropped_pool;
     unsigned half_open_peak;
     bool cookie_mode;
 } st;
@@ -309,6 +309,33 @@ static bool next_hop_known(const struct tcp_pcb_listen *lpcb)
     return false;
 }
 
+/* Cookies promise pcbs without taking them. A burst of real SYNs beyond the
+ * pool (hundreds from one client at once) would all get cookies before the
+ * first ACK takes a pcb, and the clients past the pool would believe they
+ * were connected. So the cookies sent to each source (hashed into 256
+ * buckets) in the current second count against the free pcbs; one source's
+ * burst is then cut at the pool's size, and a flood from other addresses,
+ * spread over the buckets, does not take a legitimate client's share. */
+struct promised {
+    u32_t second;
+    u32_t count;
+};
+
+static struct promised *promised_for(const ip_addr_t *src)
+{
+    static struct promised table[256];
+    u32_t h = ip_2_ip4(src)->addr;
+    if (IP_IS_V6(src))
+        h = ip_2_ip6(src)->addr[0] ^ ip_2_ip6(src)->addr[1] ^ ip_2_ip6(src)->addr[2] ^ ip_2_ip6(src)->addr[3];
+    struct promised *p = &table[(h * 2654435761u) >> 24];
+    u32_t now = sys_now() / 1000;
+    if (p->second != now) {
+        p->second = now;
+        p->count = 0;
+    }
+    return p;
+}
+
 static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                              const u8_t *opt2)
 {
@@ -321,10 +348,16 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
         st.syn_unresolved++;
         return ERR_ABRT; /* dropped: the peer's ARP reply, then its SYN again */
     }
-    if (lpcb->accepts_pending < TCP_GUARD_HALF_OPEN_LISTENER && total < TCP_GUARD_HALF_OPEN_GLOBAL &&
-        free > TCP_GUARD_PCB_FREE_MIN)
-        return ERR_OK; /* lwIP's own path */
-
+    if (lpcb->accepts_pending < TCP_GUARD_HALF_OPEN_LISTENER && total < TCP_GUARD_HALF_OPEN_GLOBAL)
+        return ERR_OK; /* lwIP's own path, a full pool included (tcp_alloc() fails, accept hears ERR_MEM) */
+    struct promised *pr = promised_for(ip_current_src_addr());
+    if (free <= TCP_GUARD_PCB_FREE_MIN + pr->count) {
+        /* A cookie would promise a pcb the pool may not have when the ACK
+         * comes, and the client would believe it is connected: drop the SYN,
+         * as a full pool does, and let the client send it again. */
+        st.syn_dropped_pool++;
+        return ERR_ABRT;
+    }
     if (!st.cookie_mode) {
         st.cookie_mode = true;
         st.cookie_mode_entered++;
@@ -342,9 +375,10 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
     syn_options(hdr, optlen, opt1len, opt2, &mss, &ws);
     tuple_of(&t, ip_current_dest_addr(), lpcb->local_port, ip_current_src_addr(), hdr->src);
     u32_t cookie = tcp_cookie_make(&keys, &t, hdr->seqno, clock_ns(), mss, ws);
-    if (send_cookie_synack(lpcb, hdr, cookie, ws != TCP_COOKIE_WS_NONE) == ERR_OK)
+    if (send_cookie_synack(lpcb, hdr, cookie, ws != TCP_COOKIE_WS_NONE) == ERR_OK) {
         st.cookies_sent++;
-    else
+        pr->count++;
+    } else
         st.cookies_send_failed++;
     return ERR_ABRT; /* handled: lwIP drops the SYN */
 }
@@ -397,6 +431,9 @@ static err_t cookie_connection(struct tcp_pcb_listen *lpcb, const struct tcp_hdr
     TCP_REG_ACTIVE(npcb);
     MIB2_STATS_INC(mib2.tcppassiveopens);
     st.cookies_accepted++;
+    struct promised *pr = promised_for(&npcb->remote_ip);
+    if (pr->count)
+        pr->count--; /* the promise is kept: the pool counts this pcb now */
 
     /* Data (or a FIN) on this ACK is dropped: the client sends it again
      * when its retransmission timer fires, and the pcb then takes it. */
@@ -459,6 +496,7 @@ static void write_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "cookie_mode_entered", st.cookie_mode_entered);
     json_kv_u64(o, "syn_unresolved", st.syn_unresolved);
     json_kv_u64(o, "arp_asked", st.arp_asked);
+    json_kv_u64(o, "syn_dropped_pool", st.syn_dropped_pool);
     json_kv_u64(o, "cookies_sent", st.cookies_sent);
     json_kv_u64(o, "cookies_send_failed", st.cookies_send_failed);
     json_kv_u64(o, "cookies_accepted", st.cookies_accepted);

@@ -9,9 +9,10 @@
  *
  * Budget (MEMP_NUM_TCP_PCB = 600 in net/port/lwipopts.h): half-open (SYN_RCVD)
  * pcbs are at most TCP_GUARD_HALF_OPEN_LISTENER per listener and
- * TCP_GUARD_HALF_OPEN_GLOBAL in all, and none is allocated when fewer than
- * TCP_GUARD_PCB_FREE_MIN pcbs are free; beyond that, SYNs get a cookie and
- * no state. A half-open pcb lives at most TCP_GUARD_SYN_RCVD_MAX_MS. Under
+ * TCP_GUARD_HALF_OPEN_GLOBAL in all; beyond that, SYNs get a cookie and no
+ * state, as long as more than TCP_GUARD_PCB_FREE_MIN pcbs are free beyond
+ * the cookies already promised to the same source this second (else the
+ * SYN is dropped and the client sends it again, as with a full pool). A half-open pcb lives at most TCP_GUARD_SYN_RCVD_MAX_MS. Under
  * pressure, SYNs whose IPv4 next hop has no ARP entry are not answered
  * (an ARP request instead), so spoofed sources cannot churn the ARP table.
  *

@@ -380,7 +380,8 @@ def test_syn_flood_from_a_real_address_gets_cookies(qemu, kernel, netns):
         fake.thread.value()
     d = wait_front_baseline(netns, q, baseline, flood_end)
     g = d["tcp_guard"]
-    assert g["cookies_sent"] > 3000 and g["cookies_accepted"] >= 20, g
+    # Past the pool's free pcbs, the flooding address's SYNs are dropped, not given cookies.
+    assert g["cookies_sent"] > 1000 and g["cookies_accepted"] >= 20 and g["syn_dropped_pool"] > 0, g
     assert g["cookies_rejected"] >= 1 and g["cookie_mode_entered"] >= 1, g
     assert "answering SYNs with cookies" in q.log
 
