@@ -66,7 +66,8 @@ LIB_SRCS := \
 	lib/klog.c \
 	lib/cmdline.c \
 	lib/trace.c \
-	lib/prof.c
+	lib/prof.c \
+	lib/siphash.c
 
 DRIVER_SRCS := \
 	drivers/pci_cfg.c \
@@ -78,7 +79,9 @@ DRIVER_SRCS := \
 
 NET_SRCS := \
 	net/lwip_port.c \
-	net/net.c
+	net/net.c \
+	net/tcp_cookie.c \
+	net/tcp_guard.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into
 # third_party/; it is never committed). Only what NO_SYS=1 with IPv4, IPv6,

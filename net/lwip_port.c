@@ -12,12 +12,12 @@ void lwip_port_assert(const char *msg, const char *file, int line)
 }
 
 /*
- * TCP initial sequence numbers, ephemeral ports and DHCP transaction ids. An
- * ISN an attacker can predict lets them inject into or reset connections
- * they cannot see (RFC 6528), so each value comes from the CPU's RDRAND when
- * it has one (QEMU's -cpu max does, under TCG too). Without it: xorshift64*,
- * reseeded with the TSC at every call, which avoids collisions between boots
- * but is not unpredictable.
+ * LWIP_RAND(): lwIP's ephemeral local ports and DHCP transaction ids (not
+ * TCP's initial sequence numbers: those are RFC 6528's, from
+ * net/tcp_guard.c through LWIP_HOOK_TCP_ISN). RDRAND when the CPU has it
+ * (QEMU's -cpu max does, under TCG too); without it, xorshift64* reseeded
+ * with the TSC at every call, which avoids collisions between boots but is
+ * not unpredictable.
  */
 uint32_t lwip_port_rand(void)
 {

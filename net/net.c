@@ -12,6 +12,7 @@
  *      atomically, so an interrupt between the check and the hlt still wakes us.
  */
 #include "net/net.h"
+#include "net/tcp_guard.h"
 #include "apps/app.h"
 #include "apps/json.h"
 #include "apps/stats.h"
@@ -349,6 +350,7 @@ int net_init(void)
     stats_register("interrupts", stats_interrupts, NULL);
     stats_register("cycles", stats_cycles, NULL);
     stats_register("trace", stats_trace, NULL);
+    tcp_guard_init();
     netif_set_status_callback(&nif, status_changed);
     netif_set_hostname(&nif, "unikernel");
     /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */

@@ -93,6 +93,7 @@
 #define LWIP_TCP_KEEPALIVE 1
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_CALLBACK_API 1
+#define LWIP_HOOK_FILENAME "net/port/lwip_hooks.h" /* RFC 6528 ISNs, SYN cookies: net/tcp_guard.c */
 
 /* ---- netif ---- */
 #define LWIP_NETIF_STATUS_CALLBACK 1

@@ -22,6 +22,8 @@ test_string_SRCS := lib/string.c lib/ctype.c
 test_printf_SRCS := lib/printf.c
 test_heap_SRCS := lib/heap.c lib/string.c
 test_pmm_SRCS := lib/pmm.c
+UNIT_TESTS += siphash
+test_siphash_SRCS := lib/siphash.c
 #@@ boot
 # cmdline.c and bootinfo.c call strlcpy/strtoull, which the host's glibc 2.36
 # lacks: point those names at lib/string.c's k_ versions.
@@ -65,6 +67,10 @@ test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/includ
 UNIT_TESTS += trace
 test_trace_SRCS := lib/trace.c lib/prof.c drivers/vring.c tests/unit/vdev_model.c
 test_trace_CFLAGS := -Wl,--wrap=klog
+#@@ tcp_cookie
+# RFC 6528 ISNs and SYN cookies (net/tcp_cookie.c): pure arithmetic, no lwIP.
+UNIT_TESTS += tcp_cookie
+test_tcp_cookie_SRCS := net/tcp_cookie.c lib/siphash.c
 #@@ end
 
 define unit_template

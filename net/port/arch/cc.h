@@ -29,7 +29,7 @@ typedef __PTRDIFF_TYPE__ ssize_t;
 void lwip_port_assert(const char *msg, const char *file, int line) __attribute__((noreturn));
 #define LWIP_PLATFORM_ASSERT(x) lwip_port_assert((x), __FILE__, __LINE__)
 
-/* Random numbers for TCP initial sequence numbers, ports, DHCP xids. */
+/* Random numbers for ports and DHCP xids (TCP ISNs: LWIP_HOOK_TCP_ISN, net/port/lwip_hooks.h). */
 uint32_t lwip_port_rand(void);
 #define LWIP_RAND() lwip_port_rand()
 
