@@ -133,6 +133,13 @@ struct fake_dev {
     uint8_t config[16];
     unsigned nvqs;
     struct fake_q q[3];
+    unsigned qmax;           /* queue_max(); 0: QSIZE */
+    unsigned max_num[3];     /* what the driver said it can afford, per queue */
+    unsigned handlers;       /* interrupt handlers attached (setup_vqs) and not detached (del_vqs) */
+    unsigned resets;         /* status 0 writes */
+    unsigned del_vqs_calls;
+    unsigned ctrl_kicks;     /* notifications on the control queue */
+    void (*on_kick)(struct fake_q *q); /* the device's reaction to a notification (NULL: none) */
 };
 
 static struct fake_dev *to_dev(struct virtio_device *vdev)
@@ -153,6 +160,7 @@ static void fd_set_status(struct virtio_device *vdev, uint8_t status)
 static int fd_reset(struct virtio_device *vdev)
 {
     to_dev(vdev)->status = 0;
+    to_dev(vdev)->resets++;
     return 0;
 }
 
@@ -191,6 +199,10 @@ static void fq_notify(void *ctx, unsigned index)
     if (!(q->dev->status & VIRTIO_STATUS_DRIVER_OK))
         q->kicks_before_ok++;
     vdev_kick(&q->m, index);
+    if (index == 2)
+        q->dev->ctrl_kicks++;
+    if (q->dev->on_kick)
+        q->dev->on_kick(q);
 }
 
 /* The transport's interrupt handler: vring first, then the driver's callback. */
@@ -198,6 +210,8 @@ static void fq_irq(void *ctx)
 {
     struct fake_q *q = ctx;
 
+    if (!q->vr || !q->dev->handlers)
+        return; /* no handler attached: the interrupt goes nowhere */
     if (vring_interrupt(q->vr) && q->info.callback)
         q->info.callback(q->vr, q->info.ctx);
 }
@@ -210,7 +224,13 @@ static int fd_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
     assert_true(nvqs <= 3);
     for (unsigned i = 0; i < nvqs; i++) {
         struct fake_q *q = &d->q[i];
-        unsigned num = info[i].num && info[i].num < QSIZE ? info[i].num : QSIZE;
+        unsigned max = d->qmax ? d->qmax : QSIZE;
+        unsigned num = info[i].num && info[i].num < max ? info[i].num : max;
+
+        /* As the modern transport does: never more than the driver can afford. */
+        d->max_num[i] = info[i].max_num;
+        if (info[i].max_num && num > info[i].max_num)
+            num = info[i].max_num;
         struct vring_config cfg = {
             .index = i,
             .num = num,
@@ -230,18 +250,35 @@ static int fd_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
         vqs[i] = q->vr;
     }
     d->nvqs = nvqs;
+    d->handlers = nvqs;
     return 0;
 }
 
+/* As vp_del_vqs(): reset, detach the handlers, free the rings. */
 static void fd_del_vqs(struct virtio_device *vdev)
 {
-    (void)vdev;
+    struct fake_dev *d = to_dev(vdev);
+
+    d->del_vqs_calls++;
+    fd_reset(vdev);
+    d->handlers = 0;
+    for (unsigned i = 0; i < d->nvqs; i++) {
+        struct fake_q *q = &d->q[i];
+
+        if (!q->vr)
+            continue;
+        while (vring_detach_unused(q->vr))
+            ;
+        vring_destroy(q->vr);
+        q->vr = NULL;
+    }
 }
 
 static unsigned fd_queue_max(struct virtio_device *vdev, unsigned index)
 {
-    (void)vdev;
-    return index < 3 ? QSIZE : 0;
+    struct fake_dev *d = to_dev(vdev);
+
+    return index < 3 ? (d->qmax ? d->qmax : QSIZE) : 0;
 }
 
 static const struct virtio_transport_ops fake_ops = {

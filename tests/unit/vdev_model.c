@@ -48,6 +48,13 @@ void *dma_alloc(size_t size, uint64_t *phys)
     return v;
 }
 
+size_t vdev_dma_free_bytes = 256u << 20;
+
+size_t dma_free_bytes(void)
+{
+    return vdev_dma_free_bytes;
+}
+
 void dma_free(void *virt, size_t size)
 {
     (void)size;

@@ -22,6 +22,7 @@
 #define TESTS_UNIT_VDEV_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "drivers/virtio_ring.h"
@@ -41,6 +42,8 @@ extern unsigned long vdev_virt_to_phys_calls;
 extern int vdev_dma_fail_countdown;
 /* dma_alloc() blocks not yet freed. */
 extern long vdev_dma_outstanding;
+/* What dma_free_bytes() reports (256 MiB unless a test changes it). */
+extern size_t vdev_dma_free_bytes;
 
 /* klog lines recorded since vdev_klog_clear(): how many, and the last one. */
 unsigned vdev_klog_count(void);
