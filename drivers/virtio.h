@@ -84,8 +84,8 @@ struct virtio_device {
      * call virtio_poll_irq() from its poll until it clears this. */
     volatile bool irq_polled;
     uint64_t irq_storms; /* times that happened */
-    void *transport; /* the transport's private state */
-    void *priv;      /* the driver's */
+    void *transport;     /* the transport's private state */
+    void *priv;          /* the driver's */
 };
 
 struct virtio_driver {

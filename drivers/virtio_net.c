@@ -46,13 +46,13 @@
 #define TXQ   1
 #define CTRLQ 2
 
-#define RX_BUF_SIZE   2048         /* one buffer per descriptor; mergeable frames span several */
-#define RX_MAX_MERGE  64           /* more num_buffers than this is a device bug */
-#define TX_MAX_SEGS   32           /* pbufs in one frame; longer chains are copied */
-#define TX_WAIT_NS    500000000ull /* how long a full transmit ring may block a send */
-#define CTRL_WAIT_NS  1000000000ull
+#define RX_BUF_SIZE     2048         /* one buffer per descriptor; mergeable frames span several */
+#define RX_MAX_MERGE    64           /* more num_buffers than this is a device bug */
+#define TX_MAX_SEGS     32           /* pbufs in one frame; longer chains are copied */
+#define TX_WAIT_NS      500000000ull /* how long a full transmit ring may block a send */
+#define CTRL_WAIT_NS    1000000000ull
 #define ANNOUNCE_MIN_NS 1000000000ull /* announce requests handled at most once a second */
-#define ETH_MAX_FRAME (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
+#define ETH_MAX_FRAME   (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
 
 /* lwIP's "check" half of the per-netif checksum flags. */
 #define NETIF_CHECK_ALL                                                                                      \
@@ -601,7 +601,8 @@ static int vnet_ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void
     }
     vn->ctrl->hdr.class = class;
     vn->ctrl->hdr.cmd = cmd;
-    memcpy(vn->ctrl->data, data, len);
+    if (len) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(vn->ctrl->data, data, len);
     vn->ctrl->ack = 0xFF;
     struct vring_seg segs[3] = {
         {&vn->ctrl->hdr, sizeof(vn->ctrl->hdr)},
@@ -722,7 +723,8 @@ void vnet_flush(struct vnet *vn)
 
 bool vnet_has_work(const struct vnet *vn)
 {
-    return vn->rx_pending || vn->tx_pending || vn->config_pending || vn->tx_needs_kick || vn->vdev->irq_polled;
+    return vn->rx_pending || vn->tx_pending || vn->config_pending || vn->tx_needs_kick ||
+           vn->vdev->irq_polled;
 }
 
 bool vnet_poll(struct vnet *vn, unsigned budget)
@@ -965,8 +967,8 @@ static int vnet_probe(struct virtio_device *vdev)
     vn->rx_bufsize = RX_BUF_SIZE;
 
     size_t budget = dma_free_bytes() / 4;
-    unsigned rx_max = vnet_affordable(budget / 4 * 3, 2 * vn->rx_bufsize + sizeof(struct vnet_rxbuf),
-                                      vdev->features);
+    unsigned rx_max =
+        vnet_affordable(budget / 4 * 3, 2 * vn->rx_bufsize + sizeof(struct vnet_rxbuf), vdev->features);
     unsigned tx_max = vnet_affordable(budget / 4, sizeof(struct virtio_net_hdr) + sizeof(struct vnet_txslot),
                                       vdev->features);
     struct virtio_vq_info info[3] = {

@@ -47,9 +47,9 @@ struct vp_vq {
     uint16_t index;
     virtio_vq_callback callback;
     void *ctx;
-    void *notify_addr; /* modern: the doorbell in the notify BAR region */
-    int msix_entry;    /* -1: none */
-    int vector;        /* its own MSI-X vector with vp_vq_interrupt attached; 0: none */
+    void *notify_addr;       /* modern: the doorbell in the notify BAR region */
+    int msix_entry;          /* -1: none */
+    int vector;              /* its own MSI-X vector with vp_vq_interrupt attached; 0: none */
     uint16_t intx_used_seen; /* used->idx at the last INTx interrupt (storm detection) */
     char irq_name[32];
 };
@@ -80,8 +80,8 @@ struct vp_dev {
     int intx_vector;   /* the GSI's vector, vp_intx_interrupt */
     uint32_t intx_gsi;
     /* INTx storm bounding (VP_INTX_STORM). */
-    unsigned intx_idle;     /* consecutive INTx interrupts without used-ring progress */
-    bool intx_masked;       /* the GSI is masked; vp_poll_irq() does the handler's work */
+    unsigned intx_idle;      /* consecutive INTx interrupts without used-ring progress */
+    bool intx_masked;        /* the GSI is masked; vp_poll_irq() does the handler's work */
     uint64_t intx_unmask_at; /* clock_ns() when the line is tried again */
 };
 

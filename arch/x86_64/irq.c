@@ -287,7 +287,6 @@ int irq_route_gsi(uint32_t gsi, int vector, unsigned flags)
     return rc;
 }
 
-
 int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_t fn, void *ctx)
 {
     if (gsi >= IRQ_MAX_GSI)

@@ -58,7 +58,7 @@ test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c te
 	lib/trace.c lib/prof.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
-	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog
+	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog -Wl,--wrap=pbuf_alloced_custom
 #@@ trace
 # trace= (lib/trace.c: words, rate limit, line format, frame decoder), the
 # trace=virtq lines of drivers/vring.c against the device model, lib/prof.c.

@@ -18,6 +18,7 @@
 
 unsigned long vdev_virt_to_phys_calls;
 int vdev_dma_fail_countdown = -1;
+size_t vdev_dma_fail_above;
 long vdev_dma_outstanding;
 
 uint64_t virt_to_phys(const void *v)
@@ -37,6 +38,8 @@ void *dma_alloc(size_t size, uint64_t *phys)
     void *v;
 
     if (vdev_dma_fail_countdown >= 0 && vdev_dma_fail_countdown-- == 0)
+        return NULL;
+    if (vdev_dma_fail_above && size > vdev_dma_fail_above)
         return NULL;
     v = aligned_alloc(4096, rounded);
     if (!v)

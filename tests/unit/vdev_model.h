@@ -40,6 +40,8 @@
 extern unsigned long vdev_virt_to_phys_calls;
 /* dma_alloc() fails when this reaches 0 (counts down per call; -1: never). */
 extern int vdev_dma_fail_countdown;
+/* dma_alloc() fails for sizes above this (0: no limit). */
+extern size_t vdev_dma_fail_above;
 /* dma_alloc() blocks not yet freed. */
 extern long vdev_dma_outstanding;
 /* What dma_free_bytes() reports (256 MiB unless a test changes it). */
