@@ -974,7 +974,7 @@ static int vnet_probe(struct virtio_device *vdev)
     struct virtio_vq_info info[3] = {
         {"rx0", 0, vnet_rx_irq, vn, rx_max},
         {"tx0", 0, vnet_tx_irq, vn, tx_max},
-        {"ctrl", 64, NULL, NULL, 64},
+        {"ctrl", 64, NULL, NULL, vnet_affordable(budget / 8, 0, vdev->features)}, /* one buffer in all */
     };
     vn->nvqs = virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
     vdev->config_changed = vnet_config_irq;

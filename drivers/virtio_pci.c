@@ -13,7 +13,6 @@
  * allocate it, and the next mode is tried (4.1.5.1.2.1).
  */
 #include "drivers/virtio_pci.h"
-#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/timer.h"
@@ -369,21 +368,19 @@ static bool vp_intx_interrupt(void *ctx)
     return true;
 }
 
-/* While the line is masked: the handler's work, from the main loop. */
+/* While the line is masked: its handlers' work (ours and any sharer's), from the main loop. */
 static void vp_poll_irq(struct virtio_device *vdev)
 {
     struct vp_dev *vp = to_vp(vdev);
     if (!vp->intx_masked)
         return;
-    uint64_t f = cpu_irq_save(); /* the handlers expect interrupts off */
-    vp_intx_interrupt(vp);
+    irq_poll(vp->intx_vector);
     if (clock_ns() >= vp->intx_unmask_at) {
         vp->intx_masked = false;
         vp->intx_idle = 0;
         vdev->irq_polled = false;
         irq_mask_gsi(vp->intx_gsi, false);
     }
-    cpu_irq_restore(f);
 }
 
 /* Write an MSI-X entry number into the device and check it stuck. */
@@ -434,8 +431,11 @@ static void vp_detach_irqs(struct vp_dev *vp)
         irq_detach(vp->config_vector, vp_config_interrupt, vp);
     if (vp->queues_vector)
         irq_detach(vp->queues_vector, vp_all_vqs_interrupt, vp);
-    if (vp->intx_vector)
+    if (vp->intx_vector) {
+        if (vp->intx_masked) /* our storm must not silence the other sharers */
+            irq_mask_gsi(vp->intx_gsi, false);
         irq_detach(vp->intx_vector, vp_intx_interrupt, vp); /* the last sharer masks the GSI */
+    }
     vp->config_vector = vp->queues_vector = vp->intx_vector = 0;
     for (unsigned i = 0; i < vp->nvqs; i++) {
         struct vp_vq *vq = &vp->vqs[i];
@@ -443,8 +443,7 @@ static void vp_detach_irqs(struct vp_dev *vp)
             irq_detach(vq->vector, vp_vq_interrupt, vq);
         vq->vector = 0;
     }
-    if (vp->intx_masked && vp->vdev.irq_polled)
-        vp->vdev.irq_polled = false;
+    vp->vdev.irq_polled = false;
     vp->intx_masked = false;
     vp->intx_idle = 0;
 }

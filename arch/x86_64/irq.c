@@ -192,6 +192,19 @@ int irq_detach(int vector, irq_handler_t fn, void *ctx)
     return 0;
 }
 
+bool irq_poll(int vector)
+{
+    if (vector < 32 || vector > 255)
+        return false;
+    struct irq_vector *v = &vectors[vector];
+    uint64_t f = cpu_irq_save();
+    bool claimed = false;
+    for (unsigned i = 0; i < v->n; i++)
+        claimed |= v->h[i].fn(v->h[i].ctx);
+    cpu_irq_restore(f);
+    return claimed;
+}
+
 unsigned irq_handler_count(int vector)
 {
     return vector >= 0 && vector < 256 ? vectors[vector].n : 0;

@@ -58,6 +58,14 @@ int irq_detach(int vector, irq_handler_t fn, void *ctx);
 /** irq_free_vector() - give back a vector from irq_alloc_vector() that has no handler attached. */
 void irq_free_vector(int vector);
 
+/**
+ * irq_poll() - call every handler of @vector now, as an interrupt would but
+ * without an EOI: for a line that is masked (a storm) and polled instead.
+ * Context: main loop; interrupts are disabled around the handlers.
+ * Return: true if a handler claimed the work.
+ */
+bool irq_poll(int vector);
+
 /** irq_handler_count() - handlers attached to @vector now (for /stats and tests). */
 unsigned irq_handler_count(int vector);
 

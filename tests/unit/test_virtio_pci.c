@@ -45,10 +45,10 @@
 #include "lwip/init.h"
 #include "net/lwip_port.h"
 
-#define IOBASE   0xc000
-#define GSI      11
-#define STORM    1000 /* VP_INTX_STORM */
-#define POLL_NS  100000000ull
+#define IOBASE  0xc000
+#define GSI     11
+#define STORM   1000 /* VP_INTX_STORM */
+#define POLL_NS 100000000ull
 
 /* ---------------------------------------------------------------- time, log, lwIP port */
 
@@ -120,9 +120,9 @@ static unsigned log_count(unsigned since, const char *needle)
 
 /* ---------------------------------------------------------------- DMA arena */
 
-#define ARENA_SIZE  (64u << 20)
-#define ARENA_PHYS  0x100000ull
-#define OTHER_PHYS  0x5a00000000000000ull /* anything else: recognisable, never identity */
+#define ARENA_SIZE (64u << 20)
+#define ARENA_PHYS 0x100000ull
+#define OTHER_PHYS 0x5a00000000000000ull /* anything else: recognisable, never identity */
 static uint8_t *arena;
 static size_t arena_used;
 static long dma_outstanding;
@@ -470,7 +470,8 @@ static int probe_legacy(unsigned qnum, bool refuse_queue_vectors, struct pci_dev
     dev_reset();
     dev.resets = 0;
     dev.refuse_queue_vectors = refuse_queue_vectors;
-    dev.host_features = (1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_STATUS) | (1u << VIRTIO_NET_F_MRG_RXBUF);
+    dev.host_features =
+        (1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_STATUS) | (1u << VIRTIO_NET_F_MRG_RXBUF);
     for (int i = 0; i < 2; i++)
         dev.qnum[i] = (uint16_t)qnum;
     memcpy(dev.config, "\x52\x54\x00\x12\x34\x57", 6);
@@ -660,7 +661,8 @@ static void test_intx_storm_bounded(void **unused)
 static int group_setup(void **unused)
 {
     (void)unused;
-    arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    arena =
+        mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(arena != MAP_FAILED);
     lwip_init();
     return 0;
