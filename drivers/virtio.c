@@ -57,10 +57,19 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
 int virtio_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct virtio_vq_info *info,
                      struct vring **vqs)
 {
-    int err = vdev->ops->setup_vqs(vdev, nvqs, info, vqs);
-    if (err < 0)
-        virtio_fail(vdev, "could not set up the virtqueues");
-    return err;
+    /* On failure the transport has undone its part; the driver unwinds and calls virtio_fail(). */
+    return vdev->ops->setup_vqs(vdev, nvqs, info, vqs);
+}
+
+void virtio_del_vqs(struct virtio_device *vdev)
+{
+    vdev->ops->del_vqs(vdev);
+}
+
+void virtio_poll_irq(struct virtio_device *vdev)
+{
+    if (vdev->ops->poll_irq)
+        vdev->ops->poll_irq(vdev);
 }
 
 void virtio_ready(struct virtio_device *vdev)

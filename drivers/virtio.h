@@ -33,6 +33,10 @@ struct virtio_vq_info {
     unsigned num;                /* wanted size; 0 = the device's maximum (capped at 1024) */
     virtio_vq_callback callback; /* NULL: the driver polls this queue */
     void *ctx;
+    /* The most entries the driver can afford (its buffers per entry), 0: no
+     * limit. A modern device is given at most this size; a legacy device,
+     * whose size is fixed, is refused (-E2BIG) when its size is larger. */
+    unsigned max_num;
 };
 
 /* How the device's interrupts arrive (the order vp_find_vqs tries them in). */
@@ -61,6 +65,8 @@ struct virtio_transport_ops {
     void (*del_vqs)(struct virtio_device *vdev);
     /* Maximum queue size of queue @index, 0 if the queue does not exist. */
     unsigned (*queue_max)(struct virtio_device *vdev, unsigned index);
+    /* While irq_polled: do the interrupt handler's work (main loop). May be NULL. */
+    void (*poll_irq)(struct virtio_device *vdev);
 };
 
 struct virtio_device {
@@ -74,8 +80,12 @@ struct virtio_device {
     void (*config_changed)(struct virtio_device *vdev, void *ctx);
     void *config_ctx;
     uint64_t config_interrupts;
-    void *transport; /* the transport's private state */
-    void *priv;      /* the driver's */
+    /* The transport masked a storming interrupt line and wants the driver to
+     * call virtio_poll_irq() from its poll until it clears this. */
+    volatile bool irq_polled;
+    uint64_t irq_storms; /* times that happened */
+    void *transport;     /* the transport's private state */
+    void *priv;          /* the driver's */
 };
 
 struct virtio_driver {
@@ -109,6 +119,16 @@ int virtio_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct vir
 
 /** virtio_ready() - step 8: DRIVER_OK. The device may use the queues from now on. */
 void virtio_ready(struct virtio_device *vdev);
+
+/**
+ * virtio_del_vqs() - undo virtio_setup_vqs(): reset the device (it stops
+ * using the rings), detach the interrupt handlers and give their vectors
+ * back, free the rings. Buffers still posted are the driver's to free.
+ */
+void virtio_del_vqs(struct virtio_device *vdev);
+
+/** virtio_poll_irq() - while vdev->irq_polled: run the transport's interrupt work now. */
+void virtio_poll_irq(struct virtio_device *vdev);
 
 /** virtio_fail() - log @why, set FAILED: the driver gives up on the device. */
 void virtio_fail(struct virtio_device *vdev, const char *why);

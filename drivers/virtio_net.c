@@ -46,12 +46,13 @@
 #define TXQ   1
 #define CTRLQ 2
 
-#define RX_BUF_SIZE   2048         /* one buffer per descriptor; mergeable frames span several */
-#define RX_MAX_MERGE  64           /* more num_buffers than this is a device bug */
-#define TX_MAX_SEGS   32           /* pbufs in one frame; longer chains are copied */
-#define TX_WAIT_NS    500000000ull /* how long a full transmit ring may block a send */
-#define CTRL_WAIT_NS  1000000000ull
-#define ETH_MAX_FRAME (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
+#define RX_BUF_SIZE     2048         /* one buffer per descriptor; mergeable frames span several */
+#define RX_MAX_MERGE    64           /* more num_buffers than this is a device bug */
+#define TX_MAX_SEGS     32           /* pbufs in one frame; longer chains are copied */
+#define TX_WAIT_NS      500000000ull /* how long a full transmit ring may block a send */
+#define CTRL_WAIT_NS    1000000000ull
+#define ANNOUNCE_MIN_NS 1000000000ull /* announce requests handled at most once a second */
+#define ETH_MAX_FRAME   (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
 
 /* lwIP's "check" half of the per-netif checksum flags. */
 #define NETIF_CHECK_ALL                                                                                      \
@@ -101,7 +102,19 @@ struct vnet {
     unsigned tx_inflight;
     bool tx_needs_kick;
 
+    /* The one control buffer. Only one command is ever in flight: a command
+     * the device does not answer in CTRL_WAIT_NS leaves the buffer the
+     * device's, so the control queue is marked broken (vnet_ctrl_cmd). */
     struct vnet_ctrl_buf *ctrl;
+
+    /* DMA blocks, for vnet_free_buffers(). */
+    uint8_t *rx_mem;
+    size_t rx_mem_size;
+    struct virtio_net_hdr *tx_hdrs;
+    size_t tx_hdrs_size;
+
+    uint64_t last_announce_ns;
+    bool announced, announce_deferred;
 
     /* Set from interrupt handlers, cleared by the main loop. */
     volatile bool rx_pending, tx_pending, config_pending;
@@ -251,6 +264,47 @@ static bool tx_csum_setup(struct pbuf *p, struct virtio_net_hdr *hdr)
     return true;
 }
 
+/*
+ * Is @p an IP fragment (or something we cannot tell)? The device's checksum
+ * flags describe one frame, while lwIP checks a fragmented datagram once,
+ * reassembled, under the flags of its last fragment: a DATA_VALID on that
+ * fragment would vouch for bytes the device never saw together. So the flags
+ * are trusted only for whole datagrams. Reads the headers once into locals.
+ */
+static bool rx_is_fragment(const struct pbuf *p)
+{
+    uint8_t eth[SIZEOF_ETH_HDR];
+    if (pbuf_copy_partial(p, eth, sizeof(eth), 0) != sizeof(eth))
+        return true;
+    uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
+    if (type == ETHTYPE_IP) {
+        uint8_t ip[8];
+        if (pbuf_copy_partial(p, ip, sizeof(ip), SIZEOF_ETH_HDR) != sizeof(ip))
+            return true;
+        return (ip[6] & 0x3F) || ip[7]; /* MF, or a fragment offset */
+    }
+    if (type != ETHTYPE_IPV6)
+        return type == ETHTYPE_VLAN; /* not looked into: not trusted */
+    uint8_t ip6[40];
+    if (pbuf_copy_partial(p, ip6, sizeof(ip6), SIZEOF_ETH_HDR) != sizeof(ip6))
+        return true;
+    unsigned next = ip6[6], off = SIZEOF_ETH_HDR + 40;
+    /* Hop-by-hop, routing and destination options may come before a
+     * fragment header (RFC 8200 4.1); a few of them, each length-prefixed. */
+    for (int i = 0; i < 8; i++) {
+        if (next == IP6_NEXTH_FRAGMENT)
+            return true;
+        if (next != IP6_NEXTH_HOPBYHOP && next != IP6_NEXTH_ROUTING && next != IP6_NEXTH_DESTOPTS)
+            return false;
+        uint8_t ext[2];
+        if (off > 0xFFFF || pbuf_copy_partial(p, ext, sizeof(ext), (u16_t)off) != sizeof(ext))
+            return true;
+        next = ext[0];
+        off += (ext[1] + 1u) * 8;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ receive */
 
 /* lwIP is done with a received pbuf: the buffer goes back to the pool. */
@@ -370,7 +424,10 @@ static bool vnet_receive_one(struct vnet *vn)
      * echo reply adjusts the request's checksum). DATA_VALID: trusted.
      */
     bool l4_ok = false;
-    if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+    if (vn->guest_csum && (hdr.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) &&
+        rx_is_fragment(head)) {
+        vn->st.rx_csum_fragment++; /* lwIP checks the reassembled datagram */
+    } else if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
         bool tcp = hdr.csum_offset == 16;
         if (tcp ? !csum_offsets_ok(head, hdr.csum_start, hdr.csum_offset)
                 : !csum_complete(head, hdr.csum_start, hdr.csum_offset)) {
@@ -521,14 +578,31 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
 
 /* ------------------------------------------------------------------ control queue */
 
+/*
+ * virtnet_send_command: one command, synchronously (QEMU answers within the
+ * kick). A command that gets no answer in CTRL_WAIT_NS is still the device's:
+ * it may write the ack (or read the buffer) at any later time. Reusing the
+ * buffer would let the next command's bytes be read as the old one's, and
+ * take the old completion as the new answer; a buffer per command would keep
+ * the queue usable, but needs a pool, matching late answers to their
+ * commands, and freeing only on completion, all for a device that already
+ * failed to answer once. So the queue is marked broken instead (logged once):
+ * further commands fail at once with -EIO, the buffer is never touched
+ * again, and only a device reset (issue 21's recovery) gives both back.
+ */
 static int vnet_ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void *data, unsigned len)
 {
     struct vring *cq = vn->vq[CTRLQ];
     if (!cq || len > sizeof(vn->ctrl->data))
         return -ENOTSUP;
+    if (vring_is_broken(cq)) {
+        vn->st.ctrl_err++;
+        return -EIO;
+    }
     vn->ctrl->hdr.class = class;
     vn->ctrl->hdr.cmd = cmd;
-    memcpy(vn->ctrl->data, data, len);
+    if (len) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(vn->ctrl->data, data, len);
     vn->ctrl->ack = 0xFF;
     struct vring_seg segs[3] = {
         {&vn->ctrl->hdr, sizeof(vn->ctrl->hdr)},
@@ -544,15 +618,24 @@ static int vnet_ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void
     /* The control queue is synchronous, as in Linux's virtnet_send_command. */
     uint64_t deadline = clock_ns() + CTRL_WAIT_NS;
     uint32_t used_len;
-    while (!vring_get_used(cq, &used_len)) {
+    void *done;
+    while (!(done = vring_get_used(cq, &used_len))) {
         if (clock_ns() > deadline || vring_is_broken(cq)) {
-            klog(LOG_WARN, "virtio-net: control command %u.%u got no answer", class, cmd);
             vn->st.ctrl_err++;
+            vn->st.ctrl_timeouts++;
+            if (vring_mark_broken(cq))
+                klog(LOG_WARN,
+                     "virtio-net: control command %u.%u got no answer in %llu ms; the device keeps its "
+                     "buffer, so the control queue is marked broken: no further commands until a reset",
+                     class, cmd, CTRL_WAIT_NS / 1000000ull);
             return -ETIMEDOUT;
         }
         cpu_relax();
     }
-    if (vn->ctrl->ack != VIRTIO_NET_OK) {
+    /* The device may still write the buffer it just gave back (a broken
+     * device): read the ack once. */
+    uint8_t ack = __atomic_load_n(&vn->ctrl->ack, __ATOMIC_RELAXED);
+    if (done != vn->ctrl || used_len < 1 || ack != VIRTIO_NET_OK) {
         vn->st.ctrl_err++;
         return -EIO;
     }
@@ -589,6 +672,18 @@ static void vnet_config_work(struct vnet *vn)
         }
     }
     if ((status & VIRTIO_NET_S_ANNOUNCE) && virtio_has_feature(vn->vdev, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+        /* A device that keeps asking (config interrupts with ANNOUNCE set)
+         * gets one announcement a second; the rest wait for the watchdog,
+         * which looks again (the bit stays set until we ack). */
+        uint64_t now = clock_ns();
+        if (vn->announced && now - vn->last_announce_ns < ANNOUNCE_MIN_NS) {
+            vn->st.announces_deferred++;
+            vn->announce_deferred = true;
+            return;
+        }
+        vn->announced = true;
+        vn->announce_deferred = false;
+        vn->last_announce_ns = now;
         vn->st.announces++;
         if (vn->netif && netif_is_up(vn->netif) && netif_is_link_up(vn->netif))
             etharp_gratuitous(vn->netif);
@@ -628,7 +723,8 @@ void vnet_flush(struct vnet *vn)
 
 bool vnet_has_work(const struct vnet *vn)
 {
-    return vn->rx_pending || vn->tx_pending || vn->config_pending || vn->tx_needs_kick;
+    return vn->rx_pending || vn->tx_pending || vn->config_pending || vn->tx_needs_kick ||
+           vn->vdev->irq_polled;
 }
 
 bool vnet_poll(struct vnet *vn, unsigned budget)
@@ -637,6 +733,9 @@ bool vnet_poll(struct vnet *vn, unsigned budget)
     unsigned done = 0;
 
     vn->st.rx_polls++;
+    /* The transport masked a storming line: do its interrupt work here. */
+    if (vn->vdev->irq_polled)
+        virtio_poll_irq(vn->vdev);
     vn->rx_pending = false;
     vn->tx_pending = false;
     if (vn->config_pending) {
@@ -674,6 +773,8 @@ bool vnet_poll(struct vnet *vn, unsigned budget)
 void vnet_watchdog(struct vnet *vn)
 {
     uint64_t now = clock_ns();
+    if (vn->announce_deferred)
+        vn->config_pending = true; /* look at the ANNOUNCE bit again */
     if (vn->tx_inflight == 0 || vn->st.tx_completed != vn->wd_last_completed) {
         vn->wd_last_completed = vn->st.tx_completed;
         vn->wd_stalled_since = now;
@@ -735,6 +836,44 @@ int vnet_netif_add(struct vnet *vn, struct netif *netif)
 
 /* ------------------------------------------------------------------ probe */
 
+/*
+ * Queue sizes the memory can hold. Every receive entry costs two RX_BUF_SIZE
+ * buffers of DMA memory (the pool is twice the ring, vnet_alloc_buffers) and
+ * a struct vnet_rxbuf; every transmit entry a header and a slot; and each
+ * ring its own vring_mem_size(). A legacy device reporting 32768 entries
+ * would want 128 MiB for the receive pool alone. The driver takes at most a
+ * quarter of the free memory at probe (lwIP's heap and the apps need the
+ * rest), three quarters of that for receive, one for transmit, and asks for
+ * the largest power of two that fits (Linux sizes its rings to what the
+ * device offers, but its buffers are allocated lazily; ours are not).
+ */
+static unsigned vnet_affordable(size_t budget, size_t per_entry, uint64_t features)
+{
+    unsigned n = VRING_MAX_NUM;
+    /* The legacy layout is the larger one (its used ring is page aligned). */
+    while (n > 1 && (size_t)n * per_entry + vring_mem_size(n, true, features) > budget)
+        n /= 2;
+    return n;
+}
+
+static void vnet_free_buffers(struct vnet *vn)
+{
+    dma_free(vn->ctrl, sizeof(*vn->ctrl));
+    dma_free(vn->tx_hdrs, vn->tx_hdrs_size);
+    dma_free(vn->rx_mem, vn->rx_mem_size);
+    free(vn->txslots);
+    free(vn->rxbufs);
+    vn->ctrl = NULL;
+    vn->tx_hdrs = NULL;
+    vn->rx_mem = NULL;
+    vn->txslots = NULL;
+    vn->rxbufs = NULL;
+    vn->rx_free = NULL;
+    vn->tx_free = NULL;
+    vn->rx_free_count = 0;
+}
+
+/* Return: 0, or -ENOMEM with whatever was allocated left for vnet_free_buffers(). */
 static int vnet_alloc_buffers(struct vnet *vn)
 {
     /* Twice the ring: buffers lent to lwIP (queued TCP data, reassembly)
@@ -743,13 +882,14 @@ static int vnet_alloc_buffers(struct vnet *vn)
     vn->n_rxbufs = 2 * num;
     vn->rxbufs = calloc(vn->n_rxbufs, sizeof(*vn->rxbufs));
     uint64_t phys;
-    uint8_t *mem = dma_alloc((size_t)vn->n_rxbufs * vn->rx_bufsize, &phys);
-    if (!vn->rxbufs || !mem)
+    vn->rx_mem_size = (size_t)vn->n_rxbufs * vn->rx_bufsize;
+    vn->rx_mem = dma_alloc(vn->rx_mem_size, &phys);
+    if (!vn->rxbufs || !vn->rx_mem)
         return -ENOMEM;
     for (unsigned i = 0; i < vn->n_rxbufs; i++) {
         struct vnet_rxbuf *b = &vn->rxbufs[i];
         b->vn = vn;
-        b->data = mem + (size_t)i * vn->rx_bufsize;
+        b->data = vn->rx_mem + (size_t)i * vn->rx_bufsize;
         b->next_free = vn->rx_free;
         vn->rx_free = b;
     }
@@ -757,11 +897,12 @@ static int vnet_alloc_buffers(struct vnet *vn)
 
     unsigned tnum = vring_num(vn->vq[TXQ]);
     vn->txslots = calloc(tnum, sizeof(*vn->txslots));
-    struct virtio_net_hdr *hdrs = dma_alloc(tnum * sizeof(*hdrs), &phys);
-    if (!vn->txslots || !hdrs)
+    vn->tx_hdrs_size = tnum * sizeof(*vn->tx_hdrs);
+    vn->tx_hdrs = dma_alloc(vn->tx_hdrs_size, &phys);
+    if (!vn->txslots || !vn->tx_hdrs)
         return -ENOMEM;
     for (unsigned i = 0; i < tnum; i++) {
-        vn->txslots[i].hdr = &hdrs[i];
+        vn->txslots[i].hdr = &vn->tx_hdrs[i];
         vn->txslots[i].next_free = vn->tx_free;
         vn->tx_free = &vn->txslots[i];
     }
@@ -782,6 +923,7 @@ static int vnet_probe(struct virtio_device *vdev)
         (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
         (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1);
     int err;
+    const char *why;
 
     struct vnet *vn = calloc(1, sizeof(*vn));
     if (!vn)
@@ -791,7 +933,7 @@ static int vnet_probe(struct virtio_device *vdev)
 
     err = virtio_negotiate(vdev, wanted);
     if (err < 0)
-        goto fail;
+        goto fail_free; /* negotiate set FAILED where it applies */
     virtio_log_features(vdev, feature_names);
 
     vn->mrg_rxbuf = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
@@ -824,21 +966,30 @@ static int vnet_probe(struct virtio_device *vdev)
     /* Without mergeable buffers every buffer must hold a whole frame. */
     vn->rx_bufsize = RX_BUF_SIZE;
 
+    size_t budget = dma_free_bytes() / 4;
+    unsigned rx_max =
+        vnet_affordable(budget / 4 * 3, 2 * vn->rx_bufsize + sizeof(struct vnet_rxbuf), vdev->features);
+    unsigned tx_max = vnet_affordable(budget / 4, sizeof(struct virtio_net_hdr) + sizeof(struct vnet_txslot),
+                                      vdev->features);
     struct virtio_vq_info info[3] = {
-        {"rx0", 0, vnet_rx_irq, vn},
-        {"tx0", 0, vnet_tx_irq, vn},
-        {"ctrl", 64, NULL, NULL},
+        {"rx0", 0, vnet_rx_irq, vn, rx_max},
+        {"tx0", 0, vnet_tx_irq, vn, tx_max},
+        {"ctrl", 64, NULL, NULL, vnet_affordable(budget / 8, 0, vdev->features)}, /* one buffer in all */
     };
     vn->nvqs = virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
     vdev->config_changed = vnet_config_irq;
     vdev->config_ctx = vn;
     err = virtio_setup_vqs(vdev, vn->nvqs, info, vn->vq);
-    if (err < 0)
-        goto fail;
+    if (err < 0) {
+        why = "could not set up the virtqueues"; /* the transport undid its part */
+        goto fail_reset;
+    }
     err = vnet_alloc_buffers(vn);
     if (err < 0) {
-        virtio_fail(vdev, "out of memory for buffers");
-        goto fail;
+        klog(LOG_ERR, "virtio-net: no memory for %u receive buffers of %u bytes and %u transmit headers",
+             vn->n_rxbufs, vn->rx_bufsize, vring_num(vn->vq[TXQ]));
+        why = "out of memory for buffers";
+        goto fail_vqs;
     }
     /* Buffers may be posted before DRIVER_OK, but the device is notified only after. */
     vring_disable_cb(vn->vq[TXQ]);
@@ -865,7 +1016,18 @@ static int vnet_probe(struct virtio_device *vdev)
         first_vnet = vn;
     return 0;
 
-fail:
+    /* Unwinding, in the reverse order of the set-up. Nothing was posted to
+     * the device yet (vnet_fill_rx runs after the last failure point). */
+fail_vqs:
+    virtio_del_vqs(vdev); /* reset, handlers detached, vectors back, rings freed */
+    memset(vn->vq, 0, sizeof(vn->vq));
+fail_reset:
+    vdev->ops->reset(vdev); /* status 0: the device lets go of everything */
+    virtio_fail(vdev, why); /* and is told we gave up */
+    vnet_free_buffers(vn);
+fail_free:
+    vdev->config_changed = NULL; /* its context is about to go */
+    vdev->config_ctx = NULL;
     vdev->priv = NULL;
     free(vn);
     return err;
@@ -883,6 +1045,7 @@ VIRTIO_DRIVER(vnet_driver);
 void vnet_get_stats(const struct vnet *vn, struct vnet_stats *st)
 {
     *st = vn->st;
+    st->irq_storms = vn->vdev->irq_storms;
 }
 
 unsigned vnet_num_queues(const struct vnet *vn)

@@ -41,6 +41,10 @@ struct vnet_stats {
     uint64_t link_changes;
     uint64_t announces;
     uint64_t ctrl_ok, ctrl_err;
+    uint64_t ctrl_timeouts;      /* commands unanswered in 1 s (the control queue is then broken) */
+    uint64_t announces_deferred; /* ANNOUNCE requests within a second of the last one, left for later */
+    uint64_t rx_csum_fragment;   /* checksum flags ignored on IP fragments: lwIP checks the datagram */
+    uint64_t irq_storms;         /* the transport masked a storming interrupt line and polled */
 };
 
 /** vnet_first() - the first virtio-net device probed, or NULL. */

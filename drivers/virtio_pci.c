@@ -15,6 +15,7 @@
 #include "drivers/virtio_pci.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
+#include "arch/x86_64/timer.h"
 #include "drivers/pci.h"
 #include "drivers/virtio_pci_regs.h"
 #include "drivers/virtio_ring.h"
@@ -28,6 +29,16 @@
 
 #define VP_MAX_VQS           8
 #define VP_DEFAULT_QUEUE_MAX 1024
+/*
+ * A level-triggered line whose ISR stays non-zero re-enters the handler as
+ * soon as it sends the EOI, and the main loop never runs. After this many
+ * INTx interrupts in a row during which no queue's used index moved (a real
+ * notification always follows a used-ring update), the GSI is masked and the
+ * queues are polled from the main loop for VP_INTX_POLL_NS, then the line is
+ * tried again (Linux's note_interrupt() + irqpoll, on a smaller scale).
+ */
+#define VP_INTX_STORM   1000
+#define VP_INTX_POLL_NS 100000000ull
 
 struct vp_vq {
     struct vp_dev *vp;
@@ -35,8 +46,10 @@ struct vp_vq {
     uint16_t index;
     virtio_vq_callback callback;
     void *ctx;
-    void *notify_addr; /* modern: the doorbell in the notify BAR region */
-    int msix_entry;    /* -1: none */
+    void *notify_addr;       /* modern: the doorbell in the notify BAR region */
+    int msix_entry;          /* -1: none */
+    int vector;              /* its own MSI-X vector with vp_vq_interrupt attached; 0: none */
+    uint16_t intx_used_seen; /* used->idx at the last INTx interrupt (storm detection) */
     char irq_name[32];
 };
 
@@ -59,6 +72,16 @@ struct vp_dev {
     struct vp_vq vqs[VP_MAX_VQS];
     char config_irq_name[32];
     char queues_irq_name[32]; /* the shared MSI-X vector */
+    /* Vectors with one of our handlers attached, detached by vp_del_vqs(); 0: none
+     * (0-31 are exceptions, never handed out). */
+    int config_vector; /* MSI-X entry 0, vp_config_interrupt */
+    int queues_vector; /* MSI-X shared entry 1, vp_all_vqs_interrupt */
+    int intx_vector;   /* the GSI's vector, vp_intx_interrupt */
+    uint32_t intx_gsi;
+    /* INTx storm bounding (VP_INTX_STORM). */
+    unsigned intx_idle;      /* consecutive INTx interrupts without used-ring progress */
+    bool intx_masked;        /* the GSI is masked; vp_poll_irq() does the handler's work */
+    uint64_t intx_unmask_at; /* clock_ns() when the line is tried again */
 };
 
 static unsigned vp_count;
@@ -297,6 +320,36 @@ static bool vp_all_vqs_interrupt(void *ctx)
     return any;
 }
 
+/* Did any queue's used index move since the last INTx interrupt? */
+static bool vp_intx_progress(struct vp_dev *vp)
+{
+    bool moved = false;
+    for (unsigned i = 0; i < vp->nvqs; i++) {
+        struct vp_vq *vq = &vp->vqs[i];
+        struct vring_state st;
+        if (!vq->vr)
+            continue;
+        vring_get_state(vq->vr, &st);
+        moved |= st.used_idx != vq->intx_used_seen;
+        vq->intx_used_seen = st.used_idx;
+    }
+    return moved;
+}
+
+static void vp_intx_storm(struct vp_dev *vp)
+{
+    vp->intx_masked = true;
+    vp->intx_unmask_at = clock_ns() + VP_INTX_POLL_NS;
+    irq_mask_gsi(vp->intx_gsi, true);
+    vp->vdev.irq_storms++;
+    vp->vdev.irq_polled = true;
+    if (vp->vdev.irq_storms == 1)
+        klog(LOG_WARN,
+             "%s: INTx storm: %u interrupts in a row with ISR set and no used-ring progress; GSI %u masked, "
+             "polling for %llu ms at a time (counted in irq_storms, logged once)",
+             vp->vdev.name, VP_INTX_STORM, vp->intx_gsi, VP_INTX_POLL_NS / 1000000ull);
+}
+
 /* INTx: the ISR says why, and reading it lowers the line (4.1.4.5). */
 static bool vp_intx_interrupt(void *ctx)
 {
@@ -308,7 +361,26 @@ static bool vp_intx_interrupt(void *ctx)
         vp_config_interrupt(vp);
     if (isr & VIRTIO_PCI_ISR_QUEUE)
         vp_all_vqs_interrupt(vp);
+    if (vp_intx_progress(vp))
+        vp->intx_idle = 0;
+    else if (!vp->intx_masked && ++vp->intx_idle >= VP_INTX_STORM)
+        vp_intx_storm(vp);
     return true;
+}
+
+/* While the line is masked: its handlers' work (ours and any sharer's), from the main loop. */
+static void vp_poll_irq(struct virtio_device *vdev)
+{
+    struct vp_dev *vp = to_vp(vdev);
+    if (!vp->intx_masked)
+        return;
+    irq_poll(vp->intx_vector);
+    if (clock_ns() >= vp->intx_unmask_at) {
+        vp->intx_masked = false;
+        vp->intx_idle = 0;
+        vdev->irq_polled = false;
+        irq_mask_gsi(vp->intx_gsi, false);
+    }
 }
 
 /* Write an MSI-X entry number into the device and check it stuck. */
@@ -340,9 +412,40 @@ static int vp_msix_vector(struct vp_dev *vp, unsigned entry, const char *name, i
     if (vector < 0)
         return vector;
     int err = irq_attach(vector, name, fn, ctx);
-    if (err == 0)
-        err = pci_msix_set_vector(vp->pci, entry, vector);
-    return err < 0 ? err : vector;
+    if (err < 0) {
+        irq_free_vector(vector);
+        return err;
+    }
+    err = pci_msix_set_vector(vp->pci, entry, vector);
+    if (err < 0) {
+        irq_detach(vector, fn, ctx); /* frees the vector too */
+        return err;
+    }
+    return vector;
+}
+
+/* Detach every handler vp_try_setup() attached; their vectors go back. */
+static void vp_detach_irqs(struct vp_dev *vp)
+{
+    if (vp->config_vector)
+        irq_detach(vp->config_vector, vp_config_interrupt, vp);
+    if (vp->queues_vector)
+        irq_detach(vp->queues_vector, vp_all_vqs_interrupt, vp);
+    if (vp->intx_vector) {
+        if (vp->intx_masked) /* our storm must not silence the other sharers */
+            irq_mask_gsi(vp->intx_gsi, false);
+        irq_detach(vp->intx_vector, vp_intx_interrupt, vp); /* the last sharer masks the GSI */
+    }
+    vp->config_vector = vp->queues_vector = vp->intx_vector = 0;
+    for (unsigned i = 0; i < vp->nvqs; i++) {
+        struct vp_vq *vq = &vp->vqs[i];
+        if (vq->vector)
+            irq_detach(vq->vector, vp_vq_interrupt, vq);
+        vq->vector = 0;
+    }
+    vp->vdev.irq_polled = false;
+    vp->intx_masked = false;
+    vp->intx_idle = 0;
 }
 
 /* ------------------------------------------------------------------ queues */
@@ -350,8 +453,10 @@ static int vp_msix_vector(struct vp_dev *vp, unsigned entry, const char *name, i
 static void vp_del_vqs(struct virtio_device *vdev)
 {
     struct vp_dev *vp = to_vp(vdev);
-    /* The device must not touch the rings any more: reset it first. */
+    /* The device must not touch the rings any more: reset it first; then no
+     * handler may run on them: detach before they are freed. */
     vdev->ops->reset(vdev);
+    vp_detach_irqs(vp);
     for (unsigned i = 0; i < vp->nvqs; i++) {
         struct vp_vq *vq = &vp->vqs[i];
         if (vq->vr) {
@@ -382,14 +487,24 @@ static int vp_setup_vq(struct vp_dev *vp, unsigned i, const struct virtio_vq_inf
         return -ENOENT;
     }
     if (vp->modern) {
-        /* Modern devices let the driver pick a smaller size (4.1.4.3). */
+        /* Modern devices let the driver pick a smaller size (queue_size is
+         * writable, 4.1.4.3): never more than the driver can afford. */
         num = info->num ? info->num : VP_DEFAULT_QUEUE_MAX;
         if (num > max)
             num = max;
+        if (info->max_num && num > info->max_num)
+            num = info->max_num;
         while (num & (num - 1)) /* split rings need a power of two */
             num &= num - 1;
     } else {
         num = max; /* the legacy interface has no way to change it */
+        if (info->max_num && num > info->max_num) {
+            klog(LOG_ERR,
+                 "%s: queue %u (%s): the legacy device's fixed size %u is more than the driver can afford "
+                 "(%u entries); legacy queues cannot be made smaller: refusing the device",
+                 vdev->name, i, info->name, num, info->max_num);
+            return -E2BIG;
+        }
     }
     if (num > VRING_MAX_NUM || (num & (num - 1))) {
         klog(LOG_ERR, "%s: queue %u: unusable size %u", vdev->name, i, num);
@@ -469,6 +584,7 @@ static int vp_try_setup(struct vp_dev *vp, unsigned nvqs, const struct virtio_vq
         err = vp_msix_vector(vp, 0, vp->config_irq_name, vp_config_interrupt, vp);
         if (err < 0)
             goto fail;
+        vp->config_vector = err;
         if (!vp_set_config_vector(vp, 0)) {
             err = -EBUSY;
             goto fail;
@@ -478,6 +594,7 @@ static int vp_try_setup(struct vp_dev *vp, unsigned nvqs, const struct virtio_vq
             err = vp_msix_vector(vp, 1, vp->queues_irq_name, vp_all_vqs_interrupt, vp);
             if (err < 0)
                 goto fail;
+            vp->queues_vector = err;
         }
     }
 
@@ -494,6 +611,7 @@ static int vp_try_setup(struct vp_dev *vp, unsigned nvqs, const struct virtio_vq
                     err = vp_msix_vector(vp, entry, vp->vqs[i].irq_name, vp_vq_interrupt, &vp->vqs[i]);
                     if (err < 0)
                         goto fail;
+                    vp->vqs[i].vector = err;
                     e = (uint16_t)entry++;
                 } else {
                     e = 1;
@@ -519,6 +637,8 @@ static int vp_try_setup(struct vp_dev *vp, unsigned nvqs, const struct virtio_vq
         err = irq_request_gsi((uint32_t)gsi, flags, vp->config_irq_name, vp_intx_interrupt, vp);
         if (err < 0)
             goto fail;
+        vp->intx_vector = err;
+        vp->intx_gsi = (uint32_t)gsi;
         klog(LOG_INFO, "%s: INTx pin %c -> GSI %d (%s, active %s) -> vector %d", vdev->name,
              'A' + vp->pci->irq_pin - 1, gsi, (flags & IRQ_TRIGGER_LEVEL) ? "level" : "edge",
              (flags & IRQ_POLARITY_LOW) ? "low" : "high", err);
@@ -563,7 +683,7 @@ static int vp_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
                 vqs[i] = vp->vqs[i].vr;
             return 0;
         }
-        if (err == -EIO)
+        if (err == -EIO || err == -E2BIG) /* the same in every mode */
             break;
         klog(LOG_INFO, "%s: %s not available (%d), trying the next mode", vdev->name,
              virtio_irq_mode_name(order[m]), err);
@@ -584,6 +704,7 @@ static const struct virtio_transport_ops modern_ops = {
     .setup_vqs = vp_setup_vqs,
     .del_vqs = vp_del_vqs,
     .queue_max = modern_queue_max,
+    .poll_irq = vp_poll_irq,
 };
 
 static const struct virtio_transport_ops legacy_ops = {
@@ -599,6 +720,7 @@ static const struct virtio_transport_ops legacy_ops = {
     .setup_vqs = vp_setup_vqs,
     .del_vqs = vp_del_vqs,
     .queue_max = legacy_queue_max,
+    .poll_irq = vp_poll_irq,
 };
 
 /* ------------------------------------------------------------------ probe */

@@ -320,6 +320,11 @@ static bool vring_break(struct vring *vr)
     return true;
 }
 
+bool vring_mark_broken(struct vring *vr)
+{
+    return vring_break(vr);
+}
+
 /* Fill descriptor @d for segment @seg; the device sees the physical address. */
 static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, uint16_t flags, uint16_t next)
 {

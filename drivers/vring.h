@@ -221,6 +221,14 @@ const char *vring_name(const struct vring *vr);
 bool vring_is_broken(const struct vring *vr);
 
 /**
+ * vring_mark_broken() - the driver gives up on the queue (e.g. the device
+ * never answered a command and still owns its buffers): from now on it is
+ * in the same state as after a protocol violation, until vring_reset().
+ * Return: true the first time (the caller logs why), false if already broken.
+ */
+bool vring_mark_broken(struct vring *vr);
+
+/**
  * vring_detach_unused() - reclaim one chain still in flight, at reset or
  * teardown after the device was reset. Call until it returns NULL.
  * Works on a broken queue.

@@ -24,3 +24,10 @@ void dma_free(void *virt, size_t size)
     if (virt)
         pmm_free_pages(virt_to_phys(virt), (size + PAGE_SIZE - 1) / PAGE_SIZE);
 }
+
+size_t dma_free_bytes(void)
+{
+    struct pmm_stats st;
+    pmm_stats(&st);
+    return (size_t)(st.free_pages * PAGE_SIZE);
+}

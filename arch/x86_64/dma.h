@@ -15,6 +15,12 @@
  */
 void *dma_alloc(size_t size, uint64_t *phys);
 
+/**
+ * dma_free_bytes() - free page-frame memory now, in bytes: what a driver may
+ * size its rings and buffers against (not all of it is one contiguous run).
+ */
+size_t dma_free_bytes(void);
+
 /** dma_free() - give back memory from dma_alloc() (same @size). */
 void dma_free(void *virt, size_t size);
 

@@ -146,6 +146,83 @@ int irq_attach(int vector, const char *name, irq_handler_t fn, void *ctx)
     return 0;
 }
 
+void irq_free_vector(int vector)
+{
+    if (vector < IRQ_VECTOR_FIRST || vector > IRQ_VECTOR_LAST)
+        return;
+    uint64_t f = cpu_irq_save();
+    if (vectors[vector].n == 0)
+        vectors[vector].allocated = false;
+    cpu_irq_restore(f);
+}
+
+#define IRQ_MAX_GSI 256
+static int16_t gsi_vector[IRQ_MAX_GSI]; /* which vector each routed GSI delivers (0: none) */
+
+int irq_detach(int vector, irq_handler_t fn, void *ctx)
+{
+    if (vector < 32 || vector > 255)
+        return -EINVAL;
+    struct irq_vector *v = &vectors[vector];
+    uint64_t f = cpu_irq_save();
+    unsigned i = 0;
+    while (i < v->n && !(v->h[i].fn == fn && v->h[i].ctx == ctx))
+        i++;
+    if (i == v->n) {
+        cpu_irq_restore(f);
+        return -ENOENT;
+    }
+    /* Keep the order of the other sharers: they are called in turn. */
+    for (; i + 1 < v->n; i++)
+        v->h[i] = v->h[i + 1];
+    v->n--;
+    v->h[v->n] = (struct irq_handler_slot){0};
+    if (v->n == 0 && vector >= IRQ_VECTOR_FIRST && vector <= IRQ_VECTOR_LAST) {
+        /* The last one: a GSI routed to the vector is masked first (nobody
+         * would deassert a level-triggered line any more), then the vector
+         * is free for the next irq_alloc_vector(). */
+        for (unsigned g = 0; g < IRQ_MAX_GSI; g++) {
+            if (gsi_vector[g] == vector) {
+                ioapic_mask(g, true);
+                gsi_vector[g] = 0;
+            }
+        }
+        v->allocated = false;
+    }
+    cpu_irq_restore(f);
+    return 0;
+}
+
+bool irq_poll(int vector)
+{
+    if (vector < 32 || vector > 255)
+        return false;
+    struct irq_vector *v = &vectors[vector];
+    uint64_t f = cpu_irq_save();
+    bool claimed = false;
+    for (unsigned i = 0; i < v->n; i++)
+        claimed |= v->h[i].fn(v->h[i].ctx);
+    cpu_irq_restore(f);
+    return claimed;
+}
+
+unsigned irq_handler_count(int vector)
+{
+    return vector >= 0 && vector < 256 ? vectors[vector].n : 0;
+}
+
+bool irq_vector_allocated(int vector)
+{
+    return vector >= 0 && vector < 256 && vectors[vector].allocated;
+}
+
+int irq_mask_gsi(uint32_t gsi, bool masked)
+{
+    if (gsi >= IRQ_MAX_GSI || gsi_vector[gsi] == 0)
+        return -ENODEV;
+    return ioapic_mask(gsi, masked);
+}
+
 uint32_t irq_isa_to_gsi(unsigned isa_irq, unsigned *flags)
 {
     const struct acpi_info *ai = acpi_get();
@@ -224,10 +301,6 @@ int irq_route_gsi(uint32_t gsi, int vector, unsigned flags)
     return rc;
 }
 
-/* Which vector each routed GSI delivers, so devices sharing a line share it. */
-#define IRQ_MAX_GSI 256
-static int16_t gsi_vector[IRQ_MAX_GSI];
-
 int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_t fn, void *ctx)
 {
     if (gsi >= IRQ_MAX_GSI)
@@ -251,8 +324,14 @@ int irq_request_gsi(uint32_t gsi, unsigned flags, const char *name, irq_handler_
     /* The line is unmasked now; an interrupt before the attach below is
      * counted as unexpected, harmless. */
     int rc = irq_attach(vector, name, fn, ctx);
-    if (rc < 0)
+    if (rc < 0) {
+        if (fresh) {
+            ioapic_mask(gsi, true);
+            gsi_vector[gsi] = 0;
+            vectors[vector].allocated = false;
+        }
         return rc;
+    }
     return vector;
 }
 

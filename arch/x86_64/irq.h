@@ -46,6 +46,40 @@ int irq_alloc_vector(void);
 int irq_attach(int vector, const char *name, irq_handler_t fn, void *ctx);
 
 /**
+ * irq_detach() - remove the handler @fn/@ctx that irq_attach() or
+ * irq_request_gsi() added to @vector. When it was the vector's last handler,
+ * the vector is freed, and a GSI routed to it is masked and forgotten (the
+ * next irq_request_gsi() for it routes it afresh).
+ * Context: any; the removal is atomic with respect to the handlers.
+ * Return: 0, -EINVAL for a bad vector, -ENOENT when @fn/@ctx is not attached.
+ */
+int irq_detach(int vector, irq_handler_t fn, void *ctx);
+
+/** irq_free_vector() - give back a vector from irq_alloc_vector() that has no handler attached. */
+void irq_free_vector(int vector);
+
+/**
+ * irq_poll() - call every handler of @vector now, as an interrupt would but
+ * without an EOI: for a line that is masked (a storm) and polled instead.
+ * Context: main loop; interrupts are disabled around the handlers.
+ * Return: true if a handler claimed the work.
+ */
+bool irq_poll(int vector);
+
+/** irq_handler_count() - handlers attached to @vector now (for /stats and tests). */
+unsigned irq_handler_count(int vector);
+
+/** irq_vector_allocated() - is @vector reserved (allocated or with handlers)? */
+bool irq_vector_allocated(int vector);
+
+/**
+ * irq_mask_gsi() - mask or unmask a GSI that irq_request_gsi() routed, e.g.
+ * to stop a level-triggered line that stays asserted (an interrupt storm).
+ * Return: 0, -ENODEV when @gsi is not routed.
+ */
+int irq_mask_gsi(uint32_t gsi, bool masked);
+
+/**
  * irq_route_gsi() - program the IO-APIC redirection entry of @gsi to deliver
  * @vector to the boot CPU, with IRQ_TRIGGER_LEVEL/IRQ_POLARITY_LOW @flags, unmasked.
  * Return: 0, -ENODEV when no IO-APIC serves @gsi.

@@ -419,6 +419,41 @@ def test_virtio_features_refused(qemu, kernel):
     assert statuses == {"ACKNOWLEDGE", "DRIVER", "FAILED"}, statuses
 
 
+@pytest.mark.parametrize("transport", ["legacy", "modern"])
+def test_virtio_queue_size_fits_memory(qemu, kernel, transport):
+    """Queue sizes are clamped to what memory holds (two 2048-byte receive
+    buffers per entry, within a quarter of the free memory). With 24 MiB of
+    RAM a 1024-entry receive queue does not fit: a modern device is asked for
+    a smaller one (queue_size is writable, 4.1.4.3); a legacy device cannot be
+    (its size is fixed), so it is refused with one clear line, reset and
+    marked FAILED, and the kernel boots on without a NIC."""
+    props = TRANSPORTS[transport][0] + ",rx_queue_size=1024"
+    q = qemu(kernel=kernel, cmdline="", machine="pc", mem="24M", devices=nic("n0", props, addr="3"))
+    q.wait_for(r"boot: done", timeout=120)
+    log = q.log
+    name, _, iface = find_device(log, "00:03.0")
+    if transport == "legacy":
+        m = re.search(rf"^\[\s*\d+\.\d+\] E {name}: queue 0 \(rx0\): the legacy device's fixed size 1024 is "
+                      rf"more than the driver can afford \((\d+) entries\); legacy queues cannot be made smaller: "
+                      rf"refusing the device\r?$", log, re.M)
+        assert m, log
+        assert int(m.group(1)) < 1024
+        assert re.search(rf"E {name}: driver probe failed \(-7\)", log), log
+        assert "DRIVER_OK" not in "\n".join(virtio_lines(log, name))
+        assert "no virtio-net device: no network" in log
+        st = q.qmp("x-query-virtio-status", path="/machine/peripheral/n0dev/virtio-backend")
+        statuses = {x.split(":")[0].removeprefix("VIRTIO_CONFIG_S_") for x in st["status"]["statuses"]}
+        assert statuses == {"FAILED"}, statuses  # reset (status 0), then FAILED
+    else:
+        m = re.search(r"virtio-net: MAC \S+, MTU 1500, rx (\d+) x 2048-byte buffers", log)
+        assert m, log
+        rx = int(m.group(1))
+        assert rx < 1024 and rx & (rx - 1) == 0, rx
+        assert f"{name}: DRIVER_OK" in log
+        q.wait_for(rf"net: \w+ MAC {mac_of('n0')} IPv4 10\.0\.2\.15 .*\(dhcp\)", timeout=30)
+        check_no_errors(log)
+
+
 GSI_CASES = {
     "pc": ("pc", [], {"addr": "3"}, "00:03.0", "transitional", "intx"),
     "q35": ("q35", [], {"addr": "3"}, "00:03.0", "transitional", "intx"),

@@ -39,6 +39,8 @@
 #include "lwip/pbuf.h"
 #include "lwip/prot/ip.h"
 #include "lwip/stats.h"
+#include "netif/ethernet.h"
+#include <errno.h>
 #include "net/lwip_port.h"
 #include "vdev_model.h"
 
@@ -115,6 +117,28 @@ static unsigned log_count(unsigned since, const char *needle)
     return n;
 }
 
+/*
+ * pbuf_alloced_custom is linked with --wrap: the driver calls it right after
+ * reading a received buffer's header, so a test can play a device that
+ * rewrites the header behind the driver's back at that moment.
+ */
+struct pbuf *__real_pbuf_alloced_custom(pbuf_layer l, u16_t length, pbuf_type type, struct pbuf_custom *p,
+                                        void *payload_mem, u16_t payload_mem_len);
+static void (*alloced_custom_hook)(void *payload_mem);
+
+struct pbuf *__wrap_pbuf_alloced_custom(pbuf_layer l, u16_t length, pbuf_type type, struct pbuf_custom *p,
+                                        void *payload_mem, u16_t payload_mem_len);
+struct pbuf *__wrap_pbuf_alloced_custom(pbuf_layer l, u16_t length, pbuf_type type, struct pbuf_custom *p,
+                                        void *payload_mem, u16_t payload_mem_len)
+{
+    void (*hook)(void *) = alloced_custom_hook;
+
+    alloced_custom_hook = NULL; /* once */
+    if (hook)
+        hook(payload_mem);
+    return __real_pbuf_alloced_custom(l, length, type, p, payload_mem, payload_mem_len);
+}
+
 /* ---------------------------------------------------------------- fake transport */
 
 struct fake_q {
@@ -133,6 +157,13 @@ struct fake_dev {
     uint8_t config[16];
     unsigned nvqs;
     struct fake_q q[3];
+    unsigned qmax;       /* queue_max(); 0: QSIZE */
+    unsigned max_num[3]; /* what the driver said it can afford, per queue */
+    unsigned handlers;   /* interrupt handlers attached (setup_vqs) and not detached (del_vqs) */
+    unsigned resets;     /* status 0 writes */
+    unsigned del_vqs_calls;
+    unsigned ctrl_kicks;               /* notifications on the control queue */
+    void (*on_kick)(struct fake_q *q); /* the device's reaction to a notification (NULL: none) */
 };
 
 static struct fake_dev *to_dev(struct virtio_device *vdev)
@@ -153,6 +184,7 @@ static void fd_set_status(struct virtio_device *vdev, uint8_t status)
 static int fd_reset(struct virtio_device *vdev)
 {
     to_dev(vdev)->status = 0;
+    to_dev(vdev)->resets++;
     return 0;
 }
 
@@ -191,6 +223,10 @@ static void fq_notify(void *ctx, unsigned index)
     if (!(q->dev->status & VIRTIO_STATUS_DRIVER_OK))
         q->kicks_before_ok++;
     vdev_kick(&q->m, index);
+    if (index == 2)
+        q->dev->ctrl_kicks++;
+    if (q->dev->on_kick)
+        q->dev->on_kick(q);
 }
 
 /* The transport's interrupt handler: vring first, then the driver's callback. */
@@ -198,6 +234,8 @@ static void fq_irq(void *ctx)
 {
     struct fake_q *q = ctx;
 
+    if (!q->vr || !q->dev->handlers)
+        return; /* no handler attached: the interrupt goes nowhere */
     if (vring_interrupt(q->vr) && q->info.callback)
         q->info.callback(q->vr, q->info.ctx);
 }
@@ -210,7 +248,13 @@ static int fd_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
     assert_true(nvqs <= 3);
     for (unsigned i = 0; i < nvqs; i++) {
         struct fake_q *q = &d->q[i];
-        unsigned num = info[i].num && info[i].num < QSIZE ? info[i].num : QSIZE;
+        unsigned max = d->qmax ? d->qmax : QSIZE;
+        unsigned num = info[i].num && info[i].num < max ? info[i].num : max;
+
+        /* As the modern transport does: never more than the driver can afford. */
+        d->max_num[i] = info[i].max_num;
+        if (info[i].max_num && num > info[i].max_num)
+            num = info[i].max_num;
         struct vring_config cfg = {
             .index = i,
             .num = num,
@@ -230,18 +274,35 @@ static int fd_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
         vqs[i] = q->vr;
     }
     d->nvqs = nvqs;
+    d->handlers = nvqs;
     return 0;
 }
 
+/* As vp_del_vqs(): reset, detach the handlers, free the rings. */
 static void fd_del_vqs(struct virtio_device *vdev)
 {
-    (void)vdev;
+    struct fake_dev *d = to_dev(vdev);
+
+    d->del_vqs_calls++;
+    fd_reset(vdev);
+    d->handlers = 0;
+    for (unsigned i = 0; i < d->nvqs; i++) {
+        struct fake_q *q = &d->q[i];
+
+        if (!q->vr)
+            continue;
+        while (vring_detach_unused(q->vr))
+            ;
+        vring_destroy(q->vr);
+        q->vr = NULL;
+    }
 }
 
 static unsigned fd_queue_max(struct virtio_device *vdev, unsigned index)
 {
-    (void)vdev;
-    return index < 3 ? QSIZE : 0;
+    struct fake_dev *d = to_dev(vdev);
+
+    return index < 3 ? (d->qmax ? d->qmax : QSIZE) : 0;
 }
 
 static const struct virtio_transport_ops fake_ops = {
@@ -289,6 +350,7 @@ struct fx {
 static struct fake_dev devices[32];
 static unsigned n_devices;
 static struct fx fixture;
+static unsigned next_qmax; /* queue_max() of the next fx_probe() device; 0: QSIZE */
 
 /* Let go of what a test left behind (a failed assertion returns early). */
 static void fx_release(struct fx *f)
@@ -321,6 +383,7 @@ static struct fx *fx_probe(uint64_t offered)
     d->vdev.device_type = VIRTIO_ID_NET;
     snprintf(d->vdev.name, sizeof(d->vdev.name), "virtio%u", n_devices);
     d->offered = offered;
+    d->qmax = next_qmax;
     memcpy(d->config + VIRTIO_NET_CFG_MAC, dev_mac, 6);
     d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
 
@@ -374,7 +437,7 @@ static void check_rx_buffers_home(struct fx *f)
 {
     unsigned total, pool = rx_pool_free(f, &total);
 
-    assert_int_equal(total, 2 * QSIZE);
+    assert_int_equal(total, 2 * qstate(f, 0).num);
     assert_int_equal(pool + qstate(f, 0).in_flight, total);
 }
 
@@ -1146,6 +1209,355 @@ static void test_rx_csum_bad_offsets(void **unused)
     fx_done(f);
 }
 
+/* ---------------------------------------------------------------- 7. probe unwinding, control queue */
+
+/* A device for a probe expected to fail: not through fx_probe(). */
+static struct fake_dev *new_dev(uint64_t offered, unsigned qmax)
+{
+    struct fake_dev *d;
+
+    fx_release(&fixture);
+    assert_true(n_devices < sizeof(devices) / sizeof(devices[0]));
+    d = &devices[n_devices++];
+    d->vdev.ops = &fake_ops;
+    d->vdev.device_type = VIRTIO_ID_NET;
+    snprintf(d->vdev.name, sizeof(d->vdev.name), "virtio%u", n_devices);
+    d->offered = offered;
+    d->qmax = qmax;
+    memcpy(d->config + VIRTIO_NET_CFG_MAC, dev_mac, 6);
+    d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
+    return d;
+}
+
+/*
+ * The receive pool cannot be allocated (dma_alloc fails for it, after the
+ * queues and their interrupts are set up): probe must leave nothing behind.
+ * Before the fix, vn was freed with the queues live and their handlers
+ * attached, so a later interrupt wrote into freed memory.
+ */
+static void test_probe_failure_unwinds(void **unused)
+{
+    (void)unused;
+    struct fake_dev *d = new_dev(F_BASE | F(VIRTIO_NET_F_CTRL_VQ), 0);
+    long dma_before = vdev_dma_outstanding;
+
+    vdev_dma_fail_above = 128 * 1024; /* the rings fit, 2 x 64 x 2048 bytes of buffers do not */
+    int rc = virtio_probe_device(&d->vdev);
+    vdev_dma_fail_above = 0;
+    assert_int_equal(rc, -ENOMEM);
+    assert_int_equal(d->handlers, 0);      /* the interrupts were detached */
+    assert_int_equal(d->del_vqs_calls, 1); /* and the rings freed */
+    assert_null(d->q[0].vr);
+    /* Reset (it lets go of the rings), then told the driver gave up. */
+    assert_int_equal(d->status, VIRTIO_STATUS_FAILED);
+    assert_true(d->resets >= 2); /* negotiate's, and the unwinding's */
+    assert_null(d->vdev.priv);
+    assert_null(d->vdev.config_changed); /* its context was freed */
+    assert_int_equal(vdev_dma_outstanding, dma_before);
+    /* An interrupt now reaches no handler (ASan would see freed memory). */
+    fq_irq(&d->q[0]);
+}
+
+/*
+ * A device offering 32768 entries per queue (what a legacy device may report)
+ * is asked for no more than memory can hold: two 2048-byte buffers per
+ * receive entry within 3/16 of what dma_free_bytes() reports.
+ */
+static void test_probe_huge_queue_clamped(void **unused)
+{
+    (void)unused;
+    size_t free_before = vdev_dma_free_bytes;
+
+    vdev_dma_free_bytes = 64u << 20;
+    next_qmax = 32768;
+    struct fx *f = fx_probe(F_BASE);
+    next_qmax = 0;
+    vdev_dma_free_bytes = free_before;
+
+    unsigned rx = qstate(f, 0).num, tx = qstate(f, 1).num;
+    assert_true(f->dev->max_num[0] > 0 && f->dev->max_num[0] < 32768);
+    assert_int_equal(rx, f->dev->max_num[0]);
+    assert_true((size_t)rx * 2 * RXBUF <= (64u << 20) / 16 * 3);
+    assert_true(rx * 2 * 2 * RXBUF > (64u << 20) / 16 * 3); /* and not smaller than it must be */
+    assert_int_equal(rx, 2048);
+    assert_true(tx <= f->dev->max_num[1]);
+    unsigned total;
+    rx_pool_free(f, &total);
+    assert_int_equal(total, 2 * rx);
+    fx_done(f);
+}
+
+/*
+ * The device answers no control command. The first (promiscuous off, at
+ * probe) times out while the device still owns its buffer. Before the fix the
+ * second command (all-multicast on) rewrote that buffer and posted it again,
+ * so the device could read the wrong command and its late answer to the first
+ * was taken as the answer to a later one.
+ */
+static struct vdev_elem late_elem;
+static bool late_pending;
+
+/* The device's late answer to the first command comes during the next one. */
+static void ctrl_answer_late(struct fake_q *q)
+{
+    if (q != &q->dev->q[2] || !late_pending)
+        return;
+    uint8_t ok = VIRTIO_NET_OK;
+    vdev_write(&late_elem, &ok, 1);
+    vdev_push(&q->m, &late_elem, 1);
+    late_pending = false;
+}
+
+static void test_ctrl_timeout_then_next_command(void **unused)
+{
+    (void)unused;
+    struct fx *f =
+        fx_probe(F_BASE | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_GUEST_ANNOUNCE));
+    struct fake_dev *d = f->dev;
+    struct vdev_model *m = &d->q[2].m;
+
+    assert_int_equal(stats(f).ctrl_timeouts, 1);
+    assert_int_equal(log_count(0, "control queue is marked broken"), 1);
+    assert_int_equal(log_count(0, "promiscuous off"), 0);
+    assert_int_equal(vdev_avail_pending(m), 1);
+    assert_int_equal(vdev_pop(m, &late_elem), 1);
+    assert_int_equal(late_elem.n_out, 2);
+    const struct virtio_net_ctrl_hdr *ch = late_elem.out[0].addr;
+    const uint8_t *data = late_elem.out[1].addr;
+    assert_int_equal(ch->class, VIRTIO_NET_CTRL_RX);
+    assert_int_equal(ch->cmd, VIRTIO_NET_CTRL_RX_PROMISC);
+    assert_int_equal(data[0], 0);
+
+    /* A later command (the device asks for an announcement), during which
+     * the device's late answer to the first arrives. */
+    late_pending = true;
+    d->on_kick = ctrl_answer_late;
+    d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE;
+    d->vdev.config_changed(&d->vdev, d->vdev.config_ctx);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).ctrl_ok, 0); /* nobody took the late answer as theirs */
+    assert_int_equal(stats(f).ctrl_err, 2);
+    /* The buffer the device owned was not posted again, nor rewritten. */
+    assert_int_equal(d->ctrl_kicks, 1);
+    assert_int_equal(vdev_avail_pending(m), 0);
+    assert_int_equal(ch->class, VIRTIO_NET_CTRL_RX);
+    assert_int_equal(ch->cmd, VIRTIO_NET_CTRL_RX_PROMISC);
+    /* The answer comes anyway: still nobody's, still broken, logged once. */
+    if (late_pending)
+        ctrl_answer_late(&d->q[2]);
+    fake_ns += 2000000000ull;
+    vnet_watchdog(f->vn);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).ctrl_ok, 0);
+    assert_int_equal(log_count(0, "control queue is marked broken"), 1);
+    d->on_kick = NULL;
+    fx_done(f);
+}
+
+/* The device answers every control command at once with OK. */
+static void ctrl_answer_ok(struct fake_q *q)
+{
+    struct vdev_elem e;
+
+    if (q != &q->dev->q[2])
+        return;
+    while (vdev_pop(&q->m, &e) == 1) {
+        uint8_t ok = VIRTIO_NET_OK;
+
+        vdev_write(&e, &ok, 1);
+        vdev_push(&q->m, &e, 1);
+    }
+}
+
+/*
+ * A device that raises config interrupt after config interrupt with ANNOUNCE
+ * set: one announcement (and one ack on the control queue) a second; the
+ * others are deferred and counted, and the watchdog comes back to them.
+ */
+static void test_announce_storm_bounded(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_GUEST_ANNOUNCE));
+    struct fake_dev *d = f->dev;
+
+    d->on_kick = ctrl_answer_ok;
+    d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE;
+    uint64_t t0 = fake_ns;
+    for (int i = 0; i < 100; i++) {
+        d->vdev.config_changed(&d->vdev, d->vdev.config_ctx);
+        vnet_poll(f->vn, 64);
+    }
+    assert_true(fake_ns - t0 < 1000000000ull); /* all within one (fake) second */
+    assert_int_equal(stats(f).announces, 1);
+    assert_int_equal(stats(f).announces_deferred, 99);
+    assert_int_equal(d->ctrl_kicks, 1);
+    assert_int_equal(stats(f).ctrl_ok, 1);
+    /* A second later the watchdog looks again: the device still asks. */
+    fake_ns += 2000000000ull;
+    vnet_watchdog(f->vn);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).announces, 2);
+    assert_int_equal(d->ctrl_kicks, 2);
+    d->on_kick = NULL;
+    fx_done(f);
+}
+
+/* ---------------------------------------------------------------- 8. checksums of fragments */
+
+/* An IPv4 fragment of UDP datagram 0x1234 from 10.0.2.2 to 10.0.2.15: @len bytes at offset @off. */
+static unsigned make_ip_fragment(uint8_t *fr, const uint8_t *udp, unsigned off, unsigned len, bool more)
+{
+    unsigned tot = 20 + len;
+
+    memcpy(fr, dev_mac, 6);
+    memcpy(fr + 6, "\x02\x00\x00\x00\x00\x02", 6);
+    fr[12] = 0x08, fr[13] = 0x00;
+    uint8_t *ip = fr + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
+    ip[4] = 0x12, ip[5] = 0x34;
+    ip[6] = (uint8_t)((more ? 0x20 : 0) | (off / 8) >> 8);
+    ip[7] = (uint8_t)(off / 8);
+    ip[8] = 64;
+    ip[9] = IP_PROTO_UDP;
+    memcpy(ip + 12, "\x0a\x00\x02\x02", 4);
+    memcpy(ip + 16, "\x0a\x00\x02\x0f", 4);
+    uint16_t ipsum = inet_chksum(ip, 20);
+    memcpy(ip + 10, &ipsum, 2);
+    memcpy(ip + 20, udp + off, len);
+    return 14 + tot;
+}
+
+/*
+ * A UDP datagram with a wrong checksum, in two IPv4 fragments, each marked
+ * DATA_VALID by the device. lwIP checks the datagram once reassembled, under
+ * the per-netif flags of the last fragment: before the fix those said "don't
+ * check UDP", and the corrupt datagram was delivered.
+ */
+static void test_rx_fragment_data_valid_still_checked(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+    ip4_addr_t a, mask, gw;
+    uint8_t udp[8 + 64];
+    static uint8_t fr1[14 + 20 + 32], fr2[14 + 20 + 40];
+
+    IP4_ADDR(&a, 10, 0, 2, 15);
+    IP4_ADDR(&mask, 255, 255, 255, 0);
+    IP4_ADDR(&gw, 10, 0, 2, 2);
+    netif_set_addr(&f->nif, &a, &mask, &gw);
+    netif_set_up(&f->nif);
+    f->nif.input = ethernet_input;
+
+    udp[0] = 0x30, udp[1] = 0x39, udp[2] = 0x00, udp[3] = 0x07; /* 12345 -> 7 */
+    udp[4] = 0, udp[5] = sizeof(udp);
+    udp[6] = 0xde, udp[7] = 0xad; /* not the checksum of these bytes */
+    for (unsigned i = 8; i < sizeof(udp); i++)
+        udp[i] = (uint8_t)i;
+    unsigned l1 = make_ip_fragment(fr1, udp, 0, 32, true);
+    unsigned l2 = make_ip_fragment(fr2, udp, 32, 40, false);
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID, .num_buffers = 1};
+    uint32_t len1 = HDR + l1, len2 = HDR + l2;
+    STAT_COUNTER chkerr = lwip_stats.udp.chkerr, reass = lwip_stats.ip_frag.recv;
+
+    /* Going up sent a gratuitous ARP (and maybe more): let the device take it. */
+    vnet_flush(f->vn);
+    vdev_process(&f->dev->q[1].m, QSIZE);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(qstate(f, 1).in_flight, 0);
+
+    dev_rx(f, &h, fr1, l1, &len1, 1);
+    dev_rx(f, &h, fr2, l2, &len2, 1);
+    vnet_poll(f->vn, 64);
+
+    assert_int_equal(lwip_stats.ip_frag.recv - reass, 2); /* lwIP did see two fragments */
+    assert_int_equal(lwip_stats.udp.chkerr - chkerr, 1);  /* and found the checksum wrong */
+    assert_int_equal(stats(f).rx_csum_fragment, 2);
+    assert_int_equal(stats(f).rx_csum_valid, 0);
+    assert_int_equal(qstate(f, 1).in_flight, 0); /* no ICMP port unreachable went out */
+    netif_set_down(&f->nif);
+    vnet_flush(f->vn);
+    vdev_process(&f->dev->q[1].m, QSIZE);
+    fx_done(f);
+}
+
+/* The same datagram whole (not a fragment) with DATA_VALID: trusted as before. */
+static void test_rx_whole_datagram_data_valid_trusted(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+    uint8_t udp[8 + 64] = {0x30, 0x39, 0x00, 0x07, 0, sizeof(udp), 0xde, 0xad};
+    static uint8_t fr[14 + 20 + sizeof(udp)];
+    unsigned l = make_ip_fragment(fr, udp, 0, sizeof(udp), false);
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID, .num_buffers = 1};
+    uint32_t len = HDR + l;
+
+    dev_rx(f, &h, fr, l, &len, 1);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(n_captured, 1);
+    assert_int_equal(stats(f).rx_csum_valid, 1);
+    assert_int_equal(stats(f).rx_csum_fragment, 0);
+    assert_false(f->nif.chksum_flags & NETIF_CHECKSUM_CHECK_UDP);
+    fx_done(f);
+}
+
+/* ---------------------------------------------------------------- 9. read once */
+
+/* The device rewrites the header the driver has just read. */
+static void rewrite_header(void *payload_mem)
+{
+    struct virtio_net_hdr *h = (struct virtio_net_hdr *)((uint8_t *)payload_mem - HDR);
+
+    h->num_buffers = 3;
+    h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+    h->csum_start = 0xfff0;
+    h->csum_offset = 0xfff0;
+    h->gso_type = 0x55;
+}
+
+/*
+ * Received frames are parsed from memory the device can still write: every
+ * header field the driver uses is read once. Here the device changes
+ * num_buffers, flags and the checksum offsets right after the driver's read
+ * (at its first pbuf_alloced_custom() for the frame). The frame must be
+ * handled as first described: two buffers, the checksum completed at 38 + 12,
+ * the next frame untouched.
+ */
+static void test_rx_header_read_once(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+    static uint8_t fr[14 + 40 + 1001], fr2[100];
+    unsigned len = make_tcp_frame(fr, 1001);
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 38, .csum_offset = 12, .num_buffers = 2};
+    const uint32_t lens[2] = {HDR + 34 + 333, len - 34 - 333};
+    struct virtio_net_hdr h2 = {.num_buffers = 1};
+    const uint32_t len2 = HDR + sizeof(fr2);
+
+    make_frame(fr2, sizeof(fr2), 77);
+    dev_rx(f, &h, fr, len, lens, 2);
+    dev_rx(f, &h2, fr2, sizeof(fr2), &len2, 1);
+    alloced_custom_hook = rewrite_header;
+    vnet_poll(f->vn, 64);
+    assert_null(alloced_custom_hook); /* the hook ran */
+
+    assert_int_equal(n_captured, 2);
+    assert_int_equal(captured[0]->tot_len, len);
+    assert_int_equal(pbuf_clen(captured[0]), 2);
+    assert_int_equal(stats(f).rx_csum_completed, 1);
+    assert_int_equal(stats(f).rx_csum_valid, 0);
+    assert_int_equal(stats(f).rx_merged, 1);
+    assert_int_equal(stats(f).rx_drop_short + stats(f).rx_drop_bad_merge + stats(f).rx_drop_oversize, 0);
+    static uint8_t got[sizeof(fr)];
+    pbuf_copy_partial(captured[0], got, (u16_t)len, 0);
+    assert_memory_equal(got, fr, 50); /* the sum went where the first read said */
+    assert_memory_equal(got + 52, fr + 52, len - 52);
+    assert_chain_equals(captured[1], fr2, sizeof(fr2));
+    fx_done(f);
+}
+
 /* ---------------------------------------------------------------- 6. baseline */
 
 static u16_t memp_used_at_start[MEMP_MAX];
@@ -1197,6 +1609,13 @@ int main(void)
         cmocka_unit_test(test_rx_csum_partial_other_completed),
         cmocka_unit_test(test_rx_csum_flags_ignored_without_feature),
         cmocka_unit_test(test_rx_csum_bad_offsets),
+        cmocka_unit_test(test_probe_failure_unwinds),
+        cmocka_unit_test(test_probe_huge_queue_clamped),
+        cmocka_unit_test(test_ctrl_timeout_then_next_command),
+        cmocka_unit_test(test_announce_storm_bounded),
+        cmocka_unit_test(test_rx_fragment_data_valid_still_checked),
+        cmocka_unit_test(test_rx_whole_datagram_data_valid_trusted),
+        cmocka_unit_test(test_rx_header_read_once),
         cmocka_unit_test(test_everything_back_to_baseline),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);

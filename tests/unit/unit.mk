@@ -60,7 +60,16 @@ test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c te
 	lib/trace.c lib/prof.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
-	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog
+	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog -Wl,--wrap=pbuf_alloced_custom
+#@@ virtio-pci
+# The virtio PCI transport (legacy interface over faked port I/O, MSI-X and
+# INTx) with the real irq.c vector table and the virtio-net driver on top:
+# probe unwinding, vectors given back, INTx storms (tests/unit/test_virtio_pci.c).
+UNIT_TESTS += virtio_pci
+test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/vring.c \
+	arch/x86_64/irq.c lib/trace.c lib/prof.c $(test_virtio_net_LWIP)
+test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO -isystem net/port -isystem third_party/lwip/src/include \
+	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,-T,tests/unit/pci_drivers.ld
 #@@ trace
 # trace= (lib/trace.c: words, rate limit, line format, frame decoder), the
 # trace=virtq lines of drivers/vring.c against the device model, lib/prof.c.

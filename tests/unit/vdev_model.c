@@ -18,6 +18,7 @@
 
 unsigned long vdev_virt_to_phys_calls;
 int vdev_dma_fail_countdown = -1;
+size_t vdev_dma_fail_above;
 long vdev_dma_outstanding;
 
 uint64_t virt_to_phys(const void *v)
@@ -38,6 +39,8 @@ void *dma_alloc(size_t size, uint64_t *phys)
 
     if (vdev_dma_fail_countdown >= 0 && vdev_dma_fail_countdown-- == 0)
         return NULL;
+    if (vdev_dma_fail_above && size > vdev_dma_fail_above)
+        return NULL;
     v = aligned_alloc(4096, rounded);
     if (!v)
         return NULL;
@@ -46,6 +49,13 @@ void *dma_alloc(size_t size, uint64_t *phys)
     *phys = (uint64_t)(uintptr_t)v + VDEV_PHYS_OFFSET;
     vdev_dma_outstanding++;
     return v;
+}
+
+size_t vdev_dma_free_bytes = 256u << 20;
+
+size_t dma_free_bytes(void)
+{
+    return vdev_dma_free_bytes;
 }
 
 void dma_free(void *virt, size_t size)

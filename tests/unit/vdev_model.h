@@ -22,6 +22,7 @@
 #define TESTS_UNIT_VDEV_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "drivers/virtio_ring.h"
@@ -39,8 +40,12 @@
 extern unsigned long vdev_virt_to_phys_calls;
 /* dma_alloc() fails when this reaches 0 (counts down per call; -1: never). */
 extern int vdev_dma_fail_countdown;
+/* dma_alloc() fails for sizes above this (0: no limit). */
+extern size_t vdev_dma_fail_above;
 /* dma_alloc() blocks not yet freed. */
 extern long vdev_dma_outstanding;
+/* What dma_free_bytes() reports (256 MiB unless a test changes it). */
+extern size_t vdev_dma_free_bytes;
 
 /* klog lines recorded since vdev_klog_clear(): how many, and the last one. */
 unsigned vdev_klog_count(void);
