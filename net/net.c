@@ -144,14 +144,23 @@ static void summary(const char *how)
          n ? v6 : "none", netif_is_link_up(&nif) ? "up" : "down");
 }
 
-/* lwIP calls this on any address change (IPv6 ones too): log the IPv4 ones. */
+/* lwIP calls this on any address change, IPv6 ones too (when an address
+ * becomes valid or stops being so): log each. */
 static void status_changed(struct netif *netif)
 {
     static ip4_addr_t last;
+    static unsigned valid6; /* bit i: IPv6 address slot i was valid */
     (void)netif;
     if (configured && !ip4_addr_cmp(&last, netif_ip4_addr(&nif)))
         klog(LOG_INFO, "net: IPv4 address now %s", ip4addr_ntoa(netif_ip4_addr(&nif)));
     ip4_addr_copy(last, *netif_ip4_addr(&nif));
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+        bool valid = ip6_addr_isvalid(netif_ip6_addr_state(&nif, i));
+        if (valid != ((valid6 >> i) & 1))
+            klog(LOG_INFO, "net: IPv6 address %s %s", ip6addr_ntoa(netif_ip6_addr(&nif, i)),
+                 valid ? "valid" : "gone");
+        valid6 = valid ? valid6 | 1u << i : valid6 & ~(1u << i);
+    }
 }
 
 static void config_step(uint64_t now)
