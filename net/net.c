@@ -212,6 +212,10 @@ static void stats_vnet(struct json_out *o, void *ctx)
     json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);
     json_kv_u64(o, "tx_watchdog_kicks", st.tx_watchdog_kicks);
     json_kv_u64(o, "link_changes", st.link_changes);
+    json_kv_u64(o, "ctrl_timeouts", st.ctrl_timeouts);
+    json_kv_u64(o, "announces_deferred", st.announces_deferred);
+    json_kv_u64(o, "rx_csum_fragment", st.rx_csum_fragment);
+    json_kv_u64(o, "irq_storms", st.irq_storms);
     json_key(o, "queues");
     json_begin_array(o);
     for (unsigned i = 0; i < vnet_num_queues(vn); i++) {
