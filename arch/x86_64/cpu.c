@@ -135,6 +135,31 @@ bool cpu_random64(uint64_t *out)
     return false;
 }
 
+/* splitmix64's finalizer (Steele et al., "Fast splittable pseudorandom
+ * number generators", 2014): every input bit affects every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+bool cpu_seed64(uint64_t *out)
+{
+    if (cpu_random64(out))
+        return true;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 8; i++) {
+        uint32_t a, b, c, d;
+        cpu_cpuid(0, 0, &a, &b, &c, &d);
+        h = mix64(h ^ rdtsc());
+    }
+    *out = h;
+    return false;
+}
+
 uint64_t cpu_irq_save(void)
 {
     uint64_t flags;

@@ -80,6 +80,15 @@ const struct cpu_info *cpu_get_info(void);
  */
 bool cpu_random64(uint64_t *out);
 
+/**
+ * cpu_seed64() - 64 bits for a boot-time secret (stack canary, heap key):
+ * RDRAND when it works, else several TSC readings around CPUID (whose exit
+ * time jitters) mixed through a 64-bit finalizer, which is guessable by
+ * someone who knows the boot timing: the boot log says which one was used.
+ * Return: true if the value came from RDRAND.
+ */
+bool cpu_seed64(uint64_t *out);
+
 /** cpu_irq_save() - disable interrupts; return the previous RFLAGS for cpu_irq_restore(). */
 uint64_t cpu_irq_save(void);
 /** cpu_irq_restore() - re-enable interrupts if @flags (from cpu_irq_save()) had IF set. */

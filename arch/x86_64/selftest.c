@@ -53,6 +53,22 @@ static __attribute__((noinline)) unsigned selftest_recurse(unsigned depth)
     return selftest_recurse(depth + 1) + pad[0];
 }
 
+/* Overwrites its own buffer's end and the padding and canary above it, up
+ * to (not including) the saved frame pointer, so the backtrace still climbs
+ * past it; the write goes through a volatile pointer the compiler cannot
+ * see the bounds of. Returning then trips the stack protector. */
+static __attribute__((noinline)) void selftest_canary(void)
+{
+    char buf[16];
+    volatile char *p = buf;
+    size_t n = (size_t)((char *)__builtin_frame_address(0) - buf);
+
+    klog(LOG_INFO, "selftest: writing %zu bytes into a %zu-byte stack buffer", n, sizeof(buf));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 'A';
+    __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 static void selftest_heap(void)
 {
     struct heap_stats before, after;
@@ -98,6 +114,8 @@ void selftest_run_early(const char *name)
         selftest_nx();
     else if (strcmp(name, "stack") == 0)
         klog(LOG_INFO, "selftest: %u", selftest_recurse(0));
+    else if (strcmp(name, "canary") == 0)
+        selftest_canary();
     else if (strcmp(name, "panic") == 0)
         panic("selftest: panic on request");
     else

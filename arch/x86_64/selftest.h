@@ -10,6 +10,7 @@
  *   test=nx          jump into a data page: NX must stop it
  *   test=stack       overflow the boot stack into its guard page
  *   test=panic       call panic() with a message
+ *   test=canary      overrun a stack buffer: the stack protector must panic
  *   test=heap        exercise the heap and page allocator, report, exit
  *   test=sleep2      sleep 2 s on the kernel's clock between two log lines, exit
  */

@@ -117,3 +117,18 @@ def test_panic_message_and_backtrace(qemu, kernel):
     assert "*** KERNEL PANIC: selftest: panic on request" in log
     bt = backtrace(log)
     assert "selftest_run_early+0x" in bt and "kmain+0x" in bt
+
+
+@pytest.mark.parametrize("cpu,source", [("max", "rdrand"), ("max,rdrand=off", "tsc")])
+def test_stack_protector_catches_smash(qemu, kernel, cpu, source):
+    # The last -cpu wins: without RDRAND the canary comes from the TSC.
+    log = fault(qemu(kernel=kernel, cmdline="test=canary", extra=["-cpu", cpu]))
+    assert f"boot: stack protector canary from {source}" in log
+    assert re.search(r"selftest: writing \d+ bytes into a 16-byte stack buffer", log)
+    assert re.search(r"\*\*\* KERNEL PANIC: stack smashing detected: the stack canary of "
+                     r"selftest_canary\+0x[0-9a-f]+ was overwritten", log), log
+    assert "did not fault" not in log
+    bt = backtrace(log)
+    assert "__stack_chk_fail+0x" in bt
+    assert "selftest_canary+0x" in bt
+    assert "selftest_run_early+0x" in bt and "kmain+0x" in bt
