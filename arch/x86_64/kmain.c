@@ -188,6 +188,11 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
     memory_init();
     paging_init(&boot_info);
     heap_init(heap_grow, heap_failure);
+    /* Before the first allocation: every check word carries the key. */
+    uint64_t heap_key;
+    bool heap_key_rdrand = cpu_seed64(&heap_key);
+    heap_set_secret(heap_key);
+    klog(LOG_INFO, "boot: heap check words keyed from %s", heap_key_rdrand ? "rdrand" : "tsc");
 
     selftest_run_early(cmdline_get("test"));
 
