@@ -65,6 +65,10 @@ static void detect(void)
 
     cpu_cpuid(0x80000000, 0, &a, &b, &c, &d);
     info.max_ext_leaf = a;
+    if (info.max_ext_leaf >= 0x80000001) {
+        cpu_cpuid(0x80000001, 0, &a, &b, &c, &d);
+        info.pdpe1gb = (d >> 26) & 1;
+    }
     if (info.max_ext_leaf >= 0x80000004) {
         uint32_t r[4];
         for (uint32_t i = 0; i < 3; i++) {

@@ -33,6 +33,7 @@ struct cpu_info {
     bool x2apic;              /* CPUID.1:ECX[21] */
     bool tsc_deadline;        /* CPUID.1:ECX[24] */
     bool rdrand;              /* CPUID.1:ECX[30] */
+    bool pdpe1gb;             /* CPUID.80000001H:EDX[26]: 1 GiB pages */
     bool invariant_tsc;       /* CPUID.80000007H:EDX[8]: constant rate in all P-/C-states */
     bool arat;                /* CPUID.6:EAX[2]: the LAPIC timer keeps running in deep C-states */
     uint64_t tsc_hz_cpuid;    /* from leaf 15H or the hypervisor leaf 40000010H, 0 if unknown */

@@ -4,6 +4,7 @@
  * check what it printed and how it exited:
  *
  *   test=exit        boot fully, then exit QEMU with success
+ *   test=mmio        with mmio=PHYS,LEN: map that device memory, check the host's pattern
  *   test=pagefault   read an unmapped address: the fault dump must name it
  *   test=nullptr     read address 0 (the unmapped null page)
  *   test=wx          write to the kernel's own code: W^X must stop it
