@@ -50,6 +50,7 @@ ARCH_SRCS := \
 	arch/x86_64/power.c \
 	arch/x86_64/selftest.c \
 	arch/x86_64/cpu.c \
+	arch/x86_64/canary.c \
 	arch/x86_64/acpi.c \
 	arch/x86_64/pic.c \
 	arch/x86_64/lapic.c \
@@ -133,10 +134,12 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRCS))
 # ---------------------------------------------------------------- flags
 GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Werror
+# -fstack-protector-strong with the canary in the global __stack_chk_guard
+# (no TLS here): arch/x86_64/canary.h, docs/debugging.md.
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin-printf -nostdinc \
 	-isystem $(GCC_INCLUDE) -Ilib/include -I. -Inet/port -I$(LWIP_DIR)/src/include \
 	-m64 -mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-pic -fno-pie \
-	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+	-fstack-protector-strong -mstack-protector-guard=global -fno-omit-frame-pointer -fno-strict-aliasing \
 	-fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections \
 	$(WARNINGS) -MD -MP
 KERNEL_ASFLAGS := -m64 -g -I. -D__ASSEMBLER__ -MD -MP

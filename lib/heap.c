@@ -34,6 +34,15 @@
 #define MAGIC_USED 0x48454150a110c8edull
 #define MAGIC_FREE 0x48454150f4eeb10cull
 #define MAGIC_GONE 0x48454150de4dbeefull
+#define MAGIC_FOOT 0x48454150f007f007ull
+
+/*
+ * The key mixed into every check word and footer (heap_set_secret(); the
+ * kernel sets it at boot from RDRAND/TSC). Without it an overflow from one
+ * block cannot write a neighbour's header or footer that verifies. Kept out
+ * of `heap` so heap_init() does not reset it. The default is for host tests.
+ */
+static uint64_t heap_secret = HEAP_DEFAULT_SECRET;
 
 /* Requests above this fail outright, which keeps all size arithmetic far from overflow. */
 #define REQUEST_MAX (SIZE_MAX / 4)
@@ -65,6 +74,7 @@ static struct {
     struct arena *arenas;
     struct free_block *bins[NBINS];
     uint64_t nonempty; /* bit n: bins[n] has blocks */
+    uintptr_t lo, hi;  /* lowest arena start, highest arena end: where a list link may point */
     struct heap_stats st;
 } heap;
 
@@ -77,7 +87,7 @@ static size_t bsize(const struct block *b)
 
 static uint64_t check_of(const struct block *b, uint64_t magic)
 {
-    return magic ^ (uintptr_t)b ^ b->head;
+    return magic ^ heap_secret ^ (uintptr_t)b ^ b->head;
 }
 
 static int has_magic(const struct block *b, uint64_t magic)
@@ -101,9 +111,23 @@ static struct block *next_block(const struct block *b)
     return at((uintptr_t)b + bsize(b));
 }
 
+/* The footer, keyed like a check word: the size of the block it ends. */
+static uint64_t footer_of(uintptr_t where, size_t size)
+{
+    return size ^ MAGIC_FOOT ^ heap_secret ^ where;
+}
+
 static void set_footer(struct block *b)
 {
-    *(size_t *)((uintptr_t)b + bsize(b) - sizeof(size_t)) = bsize(b);
+    uintptr_t where = (uintptr_t)b + bsize(b) - sizeof(size_t);
+    *(uint64_t *)where = footer_of(where, bsize(b));
+}
+
+/* The size recorded by the footer that ends just before @b. */
+static size_t prev_size(const struct block *b)
+{
+    uintptr_t where = (uintptr_t)b - sizeof(size_t);
+    return (size_t)footer_of(where, *(const uint64_t *)where);
 }
 
 /* Update the "previous block in use" flag of @b, keeping its check valid. */
@@ -129,11 +153,40 @@ static unsigned bin_of(size_t size)
     return (unsigned)(63 - __builtin_clzll(size)) - 5;
 }
 
+/* Could @fb be a free block? Checked before following a list link, so a
+ * forged link is reported instead of dereferenced. */
+static int link_ok(const struct free_block *fb)
+{
+    uintptr_t p = (uintptr_t)fb;
+    return !fb || (p % 16 == 0 && p >= heap.lo && p + sizeof(*fb) <= heap.hi);
+}
+
+/*
+ * Safe unlinking (glibc's "corrupted double-linked list" check): @fb's
+ * neighbours must point back at it, and the links must lie in the heap,
+ * or an overwritten link would make the unlink write where it says.
+ */
+static int links_ok(const struct free_block *fb)
+{
+    unsigned bin = bin_of(bsize(&fb->b));
+
+    if (!link_ok(fb->next) || !link_ok(fb->prev))
+        return 0;
+    if (fb->next && fb->next->prev != fb)
+        return 0;
+    return fb->prev ? fb->prev->next == fb : heap.bins[bin] == fb;
+}
+
 static void list_insert(struct block *b)
 {
     struct free_block *fb = (struct free_block *)b;
     unsigned bin = bin_of(bsize(b));
 
+    if (heap.bins[bin] && heap.bins[bin]->prev) {
+        /* The list head's back link was overwritten: do not extend a broken list. */
+        report("corrupted free list (head's back link)", heap.bins[bin]);
+        return;
+    }
     fb->prev = NULL;
     fb->next = heap.bins[bin];
     if (fb->next)
@@ -143,11 +196,16 @@ static void list_insert(struct block *b)
     heap.st.free_bytes += bsize(b);
 }
 
-static void list_remove(struct block *b)
+/* Take @b off its list. Return: 0, or -1 after reporting broken links (nothing changed). */
+static int list_remove(struct block *b)
 {
     struct free_block *fb = (struct free_block *)b;
     unsigned bin = bin_of(bsize(b));
 
+    if (!links_ok(fb)) {
+        report("corrupted free list (links do not point back)", b);
+        return -1;
+    }
     if (fb->prev)
         fb->prev->next = fb->next;
     else
@@ -157,6 +215,7 @@ static void list_remove(struct block *b)
     if (!heap.bins[bin])
         heap.nonempty &= ~(1ull << bin);
     heap.st.free_bytes -= bsize(b);
+    return 0;
 }
 
 /*
@@ -169,7 +228,7 @@ static struct block *find_fit(size_t need)
     unsigned bin = bin_of(need);
 
     for (struct free_block *fb = heap.bins[bin]; fb; fb = fb->next) {
-        if (!has_magic(&fb->b, MAGIC_FREE)) {
+        if (!link_ok(fb) || !has_magic(&fb->b, MAGIC_FREE)) {
             report("corrupted free list", fb);
             return NULL;
         }
@@ -197,27 +256,44 @@ static void release(struct block *b)
 {
     size_t size = bsize(b);
     size_t prev_flag = b->head & FLAG_PREV_INUSE;
-    struct block *n = next_block(b);
+    struct block *n = next_block(b), *p = NULL;
 
+    /* Everything is verified before anything changes, so a report leaves the lists intact. */
     if (!(n->head & FLAG_INUSE)) {
         if (!has_magic(n, MAGIC_FREE)) {
             report("corrupted block header", n);
             return;
         }
-        list_remove(n);
-        size += bsize(n);
-        set_head(n, n->head, MAGIC_GONE);
+        if (!links_ok((struct free_block *)n)) {
+            report("corrupted free list (links do not point back)", n);
+            return;
+        }
     }
     if (!prev_flag) {
         /* The previous block is free, so the word before us is its footer. */
-        size_t psize = *(const size_t *)((uintptr_t)b - sizeof(size_t));
-        struct block *p = at((uintptr_t)b - psize);
+        size_t psize = prev_size(b);
+        if (psize % 16 || psize < MIN_BLOCK || psize > (uintptr_t)b - heap.lo) {
+            report("corrupted block footer", (const void *)((uintptr_t)b - sizeof(size_t)));
+            return;
+        }
+        p = at((uintptr_t)b - psize);
         if (!has_magic(p, MAGIC_FREE) || bsize(p) != psize) {
             report("corrupted block header", p);
             return;
         }
+        if (!links_ok((struct free_block *)p)) {
+            report("corrupted free list (links do not point back)", p);
+            return;
+        }
+    }
+    if (!(n->head & FLAG_INUSE)) {
+        list_remove(n);
+        size += bsize(n);
+        set_head(n, n->head, MAGIC_GONE);
+    }
+    if (p) {
         list_remove(p);
-        size += psize;
+        size += bsize(p);
         set_head(b, b->head, MAGIC_GONE);
         prev_flag = p->head & FLAG_PREV_INUSE;
         b = p;
@@ -329,6 +405,8 @@ int heap_add_region(void *start, size_t len)
         set_head(at(e - HDR_SIZE), FLAG_INUSE, MAGIC_USED);
         set_head(old_sentinel, (e - s) | (old_sentinel->head & FLAG_PREV_INUSE) | FLAG_INUSE, MAGIC_USED);
         a->end = e;
+        if (e > heap.hi)
+            heap.hi = e;
         heap.st.arena_bytes += e - s;
         release(old_sentinel);
         return 0;
@@ -337,6 +415,10 @@ int heap_add_region(void *start, size_t len)
     if (e - s < sizeof(struct arena) + MIN_BLOCK + HDR_SIZE)
         return -EINVAL;
     struct arena *a = (struct arena *)s;
+    if (!heap.arenas || s < heap.lo)
+        heap.lo = s;
+    if (e > heap.hi)
+        heap.hi = e;
     a->next = heap.arenas;
     a->end = e;
     heap.arenas = a;
@@ -376,7 +458,8 @@ static struct block *get_free(size_t need)
         heap.st.failures++;
         return NULL;
     }
-    list_remove(b);
+    if (list_remove(b) < 0)
+        return NULL;
     return b;
 }
 
@@ -405,6 +488,14 @@ static struct block *validate(const void *ptr)
 }
 
 /* --- the C interface --- */
+
+int heap_set_secret(uint64_t secret)
+{
+    if (heap.arenas)
+        return -EBUSY;
+    heap_secret = secret;
+    return 0;
+}
 
 void heap_init(heap_grow_fn grow_fn, heap_error_fn on_error)
 {
@@ -485,7 +576,8 @@ void *KLIB(realloc)(void *ptr, size_t size)
     n = next_block(b);
     if (!(n->head & FLAG_INUSE) && has_magic(n, MAGIC_FREE) && cur + bsize(n) >= need) {
         size_t nsize = bsize(n);
-        list_remove(n);
+        if (list_remove(n) < 0)
+            return NULL;
         set_head(n, n->head, MAGIC_GONE);
         set_head(b, (cur + nsize) | (b->head & FLAG_MASK), MAGIC_USED);
         set_prev_inuse(next_block(b), 1);
@@ -618,7 +710,8 @@ int heap_check(void)
             } else {
                 if (!prev_used)
                     return check_fail("heap_check: adjacent free blocks", b);
-                if (*(size_t *)((uintptr_t)b + size - sizeof(size_t)) != size)
+                uintptr_t foot = (uintptr_t)b + size - sizeof(size_t);
+                if (*(uint64_t *)foot != footer_of(foot, size))
                     return check_fail("heap_check: bad footer", b);
                 free_bytes += size;
                 nfree++;
@@ -638,7 +731,8 @@ int heap_check(void)
         for (struct free_block *fb = heap.bins[bin]; fb; prev = fb, fb = fb->next) {
             if (++listed > nfree)
                 return check_fail("heap_check: free lists hold more than the free blocks", fb);
-            if (!has_magic(&fb->b, MAGIC_FREE) || bin_of(bsize(&fb->b)) != bin || fb->prev != prev)
+            if (!link_ok(fb) || !has_magic(&fb->b, MAGIC_FREE) || bin_of(bsize(&fb->b)) != bin ||
+                fb->prev != prev)
                 return check_fail("heap_check: bad free list entry", fb);
             listed_bytes += bsize(&fb->b);
         }

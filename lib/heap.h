@@ -6,12 +6,14 @@
  * lists (the classic scheme of Knuth, TAOCP 2.5, and of dlmalloc).
  *  - Every block starts with a 16-byte header: its size with two flag bits
  *    (in use, previous block in use) and a check word, the block's state
- *    magic XORed with its address and size. free() trusts a pointer only if
+ *    magic XORed with its address, its size and a secret key set at boot
+ *    (heap_set_secret()), so an overflow cannot forge a neighbour's header. free() trusts a pointer only if
  *    that check matches, so double frees, pointers the heap never returned
  *    and overwritten headers are caught and reported through the error hook
  *    instead of corrupting the lists.
- *  - A free block also keeps its size in its last 8 bytes (a footer) and its
- *    list links in its body, so the smallest block is 48 bytes: a 16-byte
+ *  - A free block also keeps its size in its last 8 bytes (a footer, keyed
+ *    like the check word) and its list links in its body; before a block is
+ *    unlinked its neighbours must point back at it (safe unlinking), so the smallest block is 48 bytes: a 16-byte
  *    header and at most 32 bytes for the caller.
  *  - free() merges the block with free neighbours on both sides at once, so
  *    no two free blocks are ever adjacent.
@@ -33,6 +35,7 @@
 #define LIB_HEAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/klib.h"
 
@@ -48,12 +51,23 @@ typedef void *(*heap_grow_fn)(size_t pages);
 
 /*
  * Called when free()/realloc() get a pointer they must not touch: @what says
- * which problem ("double free", "invalid pointer", "corrupted free list"),
+ * which problem ("double free", "invalid pointer", "corrupted block header",
+ * "corrupted block footer", "corrupted free list ..."),
  * @ptr is the pointer. The kernel's hook panics. If the hook returns (host
  * tests record the call), the operation is abandoned: free() does nothing,
  * realloc() and malloc() return NULL.
  */
 typedef void (*heap_error_fn)(const char *what, const void *ptr);
+
+/* The key used until heap_set_secret(): host tests run with it. */
+#define HEAP_DEFAULT_SECRET 0x6b2f1c5e93a7d400ull
+
+/**
+ * heap_set_secret() - key the check words and footers with @secret (the
+ * kernel: 64 random bits at boot). Keeps across heap_init().
+ * Return: 0, or -EBUSY once the heap manages memory (its words use the old key).
+ */
+int heap_set_secret(uint64_t secret);
 
 /**
  * heap_init() - (re)start an empty heap, forgetting all previous arenas.

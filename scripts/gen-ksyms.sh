@@ -13,7 +13,7 @@ if [ -z "$elf" ]; then
     echo 'ksyms_table:'
     exit 0
 fi
-"$nm" -n --defined-only "$elf" | awk '
+"$nm" -n --defined-only "$elf" | awk 'BEGIN { n = 0 }
     $2 ~ /^[tTwW]$/ && $3 !~ /^\.L/ { addr[n] = $1; name[n] = $3; n++ }
     END {
         printf "ksyms_count: .quad %d\n", n

@@ -65,6 +65,10 @@ static void detect(void)
 
     cpu_cpuid(0x80000000, 0, &a, &b, &c, &d);
     info.max_ext_leaf = a;
+    if (info.max_ext_leaf >= 0x80000001) {
+        cpu_cpuid(0x80000001, 0, &a, &b, &c, &d);
+        info.pdpe1gb = (d >> 26) & 1;
+    }
     if (info.max_ext_leaf >= 0x80000004) {
         uint32_t r[4];
         for (uint32_t i = 0; i < 3; i++) {
@@ -132,6 +136,31 @@ bool cpu_random64(uint64_t *out)
             return true;
         }
     }
+    return false;
+}
+
+/* splitmix64's finalizer (Steele et al., "Fast splittable pseudorandom
+ * number generators", 2014): every input bit affects every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+bool cpu_seed64(uint64_t *out)
+{
+    if (cpu_random64(out))
+        return true;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 8; i++) {
+        uint32_t a, b, c, d;
+        cpu_cpuid(0, 0, &a, &b, &c, &d);
+        h = mix64(h ^ rdtsc());
+    }
+    *out = h;
     return false;
 }
 

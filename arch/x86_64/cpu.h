@@ -33,6 +33,7 @@ struct cpu_info {
     bool x2apic;              /* CPUID.1:ECX[21] */
     bool tsc_deadline;        /* CPUID.1:ECX[24] */
     bool rdrand;              /* CPUID.1:ECX[30] */
+    bool pdpe1gb;             /* CPUID.80000001H:EDX[26]: 1 GiB pages */
     bool invariant_tsc;       /* CPUID.80000007H:EDX[8]: constant rate in all P-/C-states */
     bool arat;                /* CPUID.6:EAX[2]: the LAPIC timer keeps running in deep C-states */
     uint64_t tsc_hz_cpuid;    /* from leaf 15H or the hypervisor leaf 40000010H, 0 if unknown */
@@ -79,6 +80,15 @@ const struct cpu_info *cpu_get_info(void);
  * drained. Return: false if there is no RDRAND or it kept failing.
  */
 bool cpu_random64(uint64_t *out);
+
+/**
+ * cpu_seed64() - 64 bits for a boot-time secret (stack canary, heap key):
+ * RDRAND when it works, else several TSC readings around CPUID (whose exit
+ * time jitters) mixed through a 64-bit finalizer, which is guessable by
+ * someone who knows the boot timing: the boot log says which one was used.
+ * Return: true if the value came from RDRAND.
+ */
+bool cpu_seed64(uint64_t *out);
 
 /** cpu_irq_save() - disable interrupts; return the previous RFLAGS for cpu_irq_restore(). */
 uint64_t cpu_irq_save(void);

@@ -2,6 +2,8 @@
  * kmain(): where boot.S hands over, in 64-bit mode on the boot stack.
  *
  * The order matters, and each step only uses what the steps before it set up:
+ *   0. the stack canary                  (before any protected frame that returns is live:
+ *                                         kmain() itself is not protected, see canary.h)
  *   1. serial console and log            (so every later failure is visible)
  *   2. boot information                  (copied before anything reuses its memory)
  *   3. GDT/TSS and IDT                   (so a fault prints a dump instead of rebooting)
@@ -14,6 +16,7 @@
  */
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/bootinfo.h"
+#include "arch/x86_64/canary.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/timer.h"
@@ -149,8 +152,11 @@ static void pci_windows_find(struct pci_windows *w, uint64_t ecam, uint64_t ecam
         .mem_start = start, .mem_end = end > start ? end : start, .io_start = 0xC000, .io_end = 0x10000};
 }
 
-void kmain(uint32_t magic, uint32_t info_phys)
+/* Not protected: its frame is live when the canary is set (it never returns either). */
+NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
 {
+    const char *canary_src = canary_init();
+
     serial_init();
     klog_set_sink(console_line);
     trace_set_output(console_line, clock_ns_ull);
@@ -174,11 +180,19 @@ void kmain(uint32_t magic, uint32_t info_phys)
     klog(LOG_INFO, "boot: multiboot%d from '%s', command line '%s'", boot_info.multiboot_version,
          boot_info.loader_name[0] ? boot_info.loader_name : "?", cmdline_raw());
 
+    klog(LOG_INFO, "boot: stack protector canary from %s%s", canary_src,
+         canary_src[0] == 't' ? " (no RDRAND: guessable from the boot timing)" : "");
+
     gdt_init();
     trap_init();
     memory_init();
     paging_init(&boot_info);
     heap_init(heap_grow, heap_failure);
+    /* Before the first allocation: every check word carries the key. */
+    uint64_t heap_key;
+    bool heap_key_rdrand = cpu_seed64(&heap_key);
+    heap_set_secret(heap_key);
+    klog(LOG_INFO, "boot: heap check words keyed from %s", heap_key_rdrand ? "rdrand" : "tsc");
 
     selftest_run_early(cmdline_get("test"));
 

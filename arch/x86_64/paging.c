@@ -11,13 +11,16 @@
  *   kernel .rodata/.ksyms R, NX
  *   kernel .data/.bss     RW, NX   except the boot stack's guard page: not present
  *   rest of RAM           RW, NX, 2 MiB pages, identity (virtual == physical)
- *   MMIO window           RW, NX, uncached, at MMIO_BASE and up (map_mmio)
+ *   MMIO window           RW, NX, uncached, at MMIO_BASE and up (map_mmio): 4 KiB
+ *                         pages, and 2 MiB / 1 GiB pages (pdpe1gb) for the aligned
+ *                         middle of a large region (a huge BAR)
  *
  * So no page is both writable and executable (W^X), and CR0.WP (set in
  * boot.S) makes the kernel itself obey read-only pages.
  */
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/bootinfo.h"
+#include "arch/x86_64/cpu.h"
 #include "boot/multiboot.h"
 #include "lib/klog.h"
 #include "lib/pmm.h"
@@ -32,6 +35,7 @@
 #define PTE_ADDR 0x000FFFFFFFFFF000ull
 
 #define SIZE_2M    (2ull << 20)
+#define SIZE_1G    (1ull << 30)
 #define MMIO_BASE  0xFFFF800000000000ull /* PML4 slot 256: the first canonical upper-half address */
 #define MMIO_LIMIT 0xFFFF808000000000ull /* 512 GiB of window */
 
@@ -50,6 +54,9 @@ static struct {
 } mmio_maps[MMIO_CACHE];
 static unsigned n_mmio_maps;
 
+/* Counts new tables, for map_mmio's log line. */
+static unsigned tables_made;
+
 static uint64_t *new_table(void)
 {
     uint64_t phys = pmm_alloc_pages(1);
@@ -57,6 +64,7 @@ static uint64_t *new_table(void)
         return NULL;
     uint64_t *t = phys_to_virt(phys);
     memset(t, 0, PAGE_SIZE);
+    tables_made++;
     return t;
 }
 
@@ -66,6 +74,8 @@ static uint64_t *walk(uint64_t va, int level_wanted)
     uint64_t *table = pml4;
     for (int level = 3; level > level_wanted; level--) {
         unsigned idx = (va >> (12 + 9 * level)) & 511;
+        if (table[idx] & PTE_PS)
+            return NULL; /* a large page: no table below */
         if (!(table[idx] & PTE_P)) {
             uint64_t *t = new_table();
             if (!t)
@@ -76,6 +86,23 @@ static uint64_t *walk(uint64_t va, int level_wanted)
         table = phys_to_virt(table[idx] & PTE_ADDR);
     }
     return &table[(va >> (12 + 9 * level_wanted)) & 511];
+}
+
+/* The leaf entry mapping @va and its page size, without creating tables; NULL if unmapped. */
+static const uint64_t *lookup(uint64_t va, uint64_t *page_size)
+{
+    const uint64_t *table = pml4;
+    for (int level = 3; level >= 0; level--) {
+        const uint64_t *e = &table[(va >> (12 + 9 * level)) & 511];
+        if (!(*e & PTE_P))
+            return NULL;
+        if (level == 0 || (level <= 2 && (*e & PTE_PS))) {
+            *page_size = 1ull << (12 + 9 * level);
+            return e;
+        }
+        table = phys_to_virt(*e & PTE_ADDR);
+    }
+    return NULL;
 }
 
 static uint64_t kernel_page_flags(uint64_t a)
@@ -151,8 +178,10 @@ uint64_t virt_to_phys(const void *v)
 {
     uint64_t a = (uint64_t)(uintptr_t)v;
     if (a >= MMIO_BASE && a < MMIO_LIMIT) {
-        uint64_t *pte = walk(a, 0);
-        return pte ? ((*pte & PTE_ADDR) | (a & (PAGE_SIZE - 1))) : 0;
+        uint64_t size;
+        const uint64_t *e = lookup(a, &size);
+        /* PTE_ADDR & ~(size - 1) also drops a large page's PAT bit (12). */
+        return e ? ((*e & PTE_ADDR & ~(size - 1)) | (a & (size - 1))) : 0;
     }
     return a;
 }
@@ -178,16 +207,60 @@ void *map_mmio(uint64_t phys, size_t len)
              (unsigned long long)phys);
         return NULL;
     }
+    /*
+     * Large pages need the virtual address congruent to the physical one
+     * modulo the page size: when the region holds an aligned 2 MiB (1 GiB)
+     * stretch, the virtual start is moved up to match. The window has room
+     * for that (512 GiB). Small regions keep 4 KiB pages, as before.
+     */
+    bool gb = cpu_get_info()->pdpe1gb;
+    uint64_t align = 0;
+    if (gb && ((start + SIZE_1G - 1) & ~(SIZE_1G - 1)) + SIZE_1G <= end)
+        align = SIZE_1G;
+    else if (((start + SIZE_2M - 1) & ~(SIZE_2M - 1)) + SIZE_2M <= end)
+        align = SIZE_2M;
     uint64_t va = mmio_next;
-    for (uint64_t off = 0; off < end - start; off += PAGE_SIZE) {
-        uint64_t *pte = walk(va + off, 0);
-        if (!pte) {
+    if (align)
+        va += ((start & (align - 1)) - (va & (align - 1))) & (align - 1);
+    if (va - mmio_next > MMIO_LIMIT - mmio_next - (end - start)) {
+        klog(LOG_ERR, "paging: no virtual space to map %zu bytes of MMIO at %#llx", len,
+             (unsigned long long)phys);
+        return NULL;
+    }
+    /* PCD|PWT: PAT entry 3, UC under the power-on PAT (bit 12 of a large page's entry, PAT, stays 0). */
+    const uint64_t fl = PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx_bit;
+    unsigned n4k = 0, n2m = 0, n1g = 0, tables_before = tables_made;
+    for (uint64_t off = 0; off < end - start;) {
+        uint64_t pa = start + off, left = end - pa, *e;
+        int level = 0;
+        if (align && gb && (pa & (SIZE_1G - 1)) == 0 && left >= SIZE_1G)
+            level = 2;
+        else if (align && (pa & (SIZE_2M - 1)) == 0 && left >= SIZE_2M)
+            level = 1;
+        e = walk(va + off, level);
+        if (e && level && (*e & PTE_P))
+            e = NULL; /* a table is already there: never expected in a fresh stretch */
+        if (!e) {
             klog(LOG_ERR, "paging: out of memory mapping MMIO at %#llx", (unsigned long long)phys);
             return NULL;
         }
-        *pte = (start + off) | PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx_bit;
+        *e = pa | fl | (level ? PTE_PS : 0);
         __asm__ volatile("invlpg (%0)" : : "r"(va + off) : "memory");
+        off += 1ull << (12 + 9 * level);
+        if (level == 2)
+            n1g++;
+        else if (level == 1)
+            n2m++;
+        else
+            n4k++;
     }
+    if (n2m || n1g)
+        klog(LOG_INFO,
+             "paging: MMIO %#llx-%#llx at %#llx: %u x 1 GiB, %u x 2 MiB, %u x 4 KiB pages, %u page-table "
+             "pages",
+             (unsigned long long)start, (unsigned long long)end - 1, (unsigned long long)va, n1g, n2m, n4k,
+             tables_made - tables_before);
+    mmio_next = va;
     mmio_next += end - start + PAGE_SIZE; /* an unmapped page between mappings */
     if (n_mmio_maps < MMIO_CACHE) {
         mmio_maps[n_mmio_maps].phys = start;

@@ -1,8 +1,10 @@
 /* Self tests for the QEMU integration tests (see selftest.h). */
 #include "arch/x86_64/selftest.h"
+#include "arch/x86_64/paging.h"
 #include "arch/x86_64/power.h"
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
+#include "lib/cmdline.h"
 #include "lib/heap.h"
 #include "lib/klog.h"
 #include "lib/pmm.h"
@@ -53,6 +55,22 @@ static __attribute__((noinline)) unsigned selftest_recurse(unsigned depth)
     return selftest_recurse(depth + 1) + pad[0];
 }
 
+/* Overwrites its own buffer's end and the padding and canary above it, up
+ * to (not including) the saved frame pointer, so the backtrace still climbs
+ * past it; the write goes through a volatile pointer the compiler cannot
+ * see the bounds of. Returning then trips the stack protector. */
+static __attribute__((noinline)) void selftest_canary(void)
+{
+    char buf[16];
+    volatile char *p = buf;
+    size_t n = (size_t)((char *)__builtin_frame_address(0) - buf);
+
+    klog(LOG_INFO, "selftest: writing %zu bytes into a %zu-byte stack buffer", n, sizeof(buf));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 'A';
+    __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 static void selftest_heap(void)
 {
     struct heap_stats before, after;
@@ -84,6 +102,54 @@ static void selftest_heap(void)
         panic("selftest: heap leaked %zu bytes", after.used_bytes - before.used_bytes);
 }
 
+/*
+ * test=mmio mmio=PHYS,LEN: map device memory the test filled in, e.g. an
+ * ivshmem BAR backed by a file: the host wrote MMIO_PATTERN ^ address at
+ * each address P with P % 2 MiB in {0, 4 KiB, 2 MiB - 4 KiB}, where a wrong
+ * page size or alignment would show. First an unaligned slice (4 KiB pages
+ * at its edges), then the whole region (large pages); each is checked and
+ * gets MMIO_WRITTEN ^ address in its last word, which the host reads back.
+ */
+#define MMIO_PATTERN 0x4d4d494f50415454ull
+#define MMIO_WRITTEN 0x4d4d494f57524954ull
+
+static unsigned selftest_mmio_check(uint64_t phys, uint64_t len, unsigned *bad)
+{
+    volatile uint64_t *v = map_mmio(phys, (size_t)len);
+    unsigned n = 0;
+
+    if (!v)
+        return 0;
+    for (uint64_t off = 0; off + 8 <= len; off += 4096) {
+        uint64_t p = phys + off, r = p & (2 * 1024 * 1024 - 1);
+        if (r != 0 && r != 4096 && r != 2 * 1024 * 1024 - 4096)
+            continue;
+        n++;
+        if (v[off / 8] != (MMIO_PATTERN ^ p))
+            (*bad)++;
+    }
+    v[len / 8 - 1] = MMIO_WRITTEN ^ (phys + len - 8);
+    return n;
+}
+
+static void selftest_mmio(void)
+{
+    const char *arg = cmdline_get("mmio");
+    char *end;
+    uint64_t phys = arg ? strtoull(arg, &end, 0) : 0,
+             len = arg && *end == ',' ? strtoull(end + 1, NULL, 0) : 0;
+    unsigned bad = 0, n;
+
+    if (!phys || len < 3 * 4096 || (phys | len) & 4095) {
+        klog(LOG_ERR, "selftest: mmio=PHYS,LEN (4 KiB aligned) needed");
+        power_exit(QEMU_EXIT_FAILURE);
+    }
+    n = selftest_mmio_check(phys + 4096, len - 3 * 4096, &bad);
+    n += selftest_mmio_check(phys, len, &bad);
+    klog(LOG_INFO, "selftest: mmio %u words checked, %u wrong", n, bad);
+    power_exit(n && !bad ? QEMU_EXIT_OK : QEMU_EXIT_FAILURE);
+}
+
 void selftest_run_early(const char *name)
 {
     if (!name)
@@ -98,6 +164,8 @@ void selftest_run_early(const char *name)
         selftest_nx();
     else if (strcmp(name, "stack") == 0)
         klog(LOG_INFO, "selftest: %u", selftest_recurse(0));
+    else if (strcmp(name, "canary") == 0)
+        selftest_canary();
     else if (strcmp(name, "panic") == 0)
         panic("selftest: panic on request");
     else
@@ -117,6 +185,8 @@ void selftest_run(const char *name)
     } else if (strcmp(name, "sleep2") == 0) {
         timer_selftest_sleep();
         power_exit(QEMU_EXIT_OK);
+    } else if (strcmp(name, "mmio") == 0) {
+        selftest_mmio();
     } else if (strcmp(name, "exit") == 0) {
         klog(LOG_INFO, "selftest: exit requested");
         power_exit(QEMU_EXIT_OK);

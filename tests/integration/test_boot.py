@@ -117,3 +117,70 @@ def test_panic_message_and_backtrace(qemu, kernel):
     assert "*** KERNEL PANIC: selftest: panic on request" in log
     bt = backtrace(log)
     assert "selftest_run_early+0x" in bt and "kmain+0x" in bt
+
+
+@pytest.mark.parametrize("cpu,source", [("max", "rdrand"), ("max,rdrand=off", "tsc")])
+def test_stack_protector_catches_smash(qemu, kernel, cpu, source):
+    # The last -cpu wins: without RDRAND the canary comes from the TSC.
+    log = fault(qemu(kernel=kernel, cmdline="test=canary", extra=["-cpu", cpu]))
+    assert f"boot: stack protector canary from {source}" in log
+    assert re.search(r"selftest: writing \d+ bytes into a 16-byte stack buffer", log)
+    assert re.search(r"\*\*\* KERNEL PANIC: stack smashing detected: the stack canary of "
+                     r"selftest_canary\+0x[0-9a-f]+ was overwritten", log), log
+    assert "did not fault" not in log
+    bt = backtrace(log)
+    assert "__stack_chk_fail+0x" in bt
+    assert "selftest_canary+0x" in bt
+    assert "selftest_run_early+0x" in bt and "kmain+0x" in bt
+
+
+MMIO_PATTERN = 0x4D4D494F50415454
+MMIO_WRITTEN = 0x4D4D494F57524954
+BAR_SIZE = 1 << 30
+
+
+def ivshmem(path):
+    return ["-object", f"memory-backend-file,id=hm,mem-path={path},size={BAR_SIZE},share=on",
+            "-device", "ivshmem-plain,memdev=hm"]
+
+
+@pytest.mark.parametrize("cpu,pages", [
+    # 1 GiB pages: the whole BAR is one entry; the slice is 4 KiB edges around 2 MiB pages.
+    ("max", {"whole": (1, 0, 0), "slice": (0, 510, 1021)}),
+    ("max,pdpe1gb=off", {"whole": (0, 512, 0), "slice": (0, 510, 1021)}),
+])
+def test_huge_bar_mapped_with_large_pages(qemu, kernel, tmp_path, cpu, pages):
+    """A 1 GiB ivshmem BAR (a file the test fills) mapped by map_mmio(): the
+    kernel reads the pattern through large pages and writes back words the
+    file then holds; the log says how many pages of each size and how many
+    page-table pages the mapping took (4 KiB pages only: 513 tables)."""
+    shm = tmp_path / "bar.img"
+    with open(shm, "wb") as f:
+        f.truncate(BAR_SIZE)
+    # The BAR's address, as the firmware assigns it (the same on every boot).
+    q = qemu(kernel=kernel, cmdline="test=exit", extra=ivshmem(shm) + ["-cpu", cpu])
+    assert q.wait_exit(timeout=60) == STATUS_OK, q.describe()
+    m = re.search(r"1af4:1110.*\n.*\n?.*BAR2: memory at 0x([0-9a-f]+)", q.log)
+    assert m, q.log
+    bar = int(m.group(1), 16)
+    assert bar % BAR_SIZE == 0
+    with open(shm, "r+b") as f:
+        for chunk in range(0, BAR_SIZE, 2 << 20):
+            for off in (chunk, chunk + 4096, chunk + (2 << 20) - 4096):
+                f.seek(off)
+                f.write((MMIO_PATTERN ^ (bar + off)).to_bytes(8, "little"))
+    q = qemu(kernel=kernel, cmdline=f"test=mmio mmio={bar:#x},{BAR_SIZE:#x}", extra=ivshmem(shm) + ["-cpu", cpu])
+    assert q.wait_exit(timeout=120) == STATUS_OK, q.describe()
+    log = q.log
+    assert f"selftest: mmio {3 * 512 * 2 - 2} words checked, 0 wrong" in log, log
+    lines = re.findall(r"paging: MMIO (0x[0-9a-f]+)-0x[0-9a-f]+ at 0x[0-9a-f]+: (\d+) x 1 GiB, (\d+) x 2 MiB, "
+                       r"(\d+) x 4 KiB pages, (\d+) page-table pages", log)
+    got = {("slice" if int(s, 16) == bar + 4096 else "whole"): tuple(map(int, rest[:3])) for s, *rest in lines
+           if bar <= int(s, 16) < bar + BAR_SIZE}
+    assert got == pages, lines
+    tables = {("slice" if int(s, 16) == bar + 4096 else "whole"): int(rest[3]) for s, *rest in lines}
+    assert tables["whole"] <= 2 and tables["slice"] <= 4, lines
+    with open(shm, "rb") as f:
+        for addr in (bar + BAR_SIZE - 3 * 4096 + 4096 - 8, bar + BAR_SIZE - 8):
+            f.seek(addr - bar)
+            assert int.from_bytes(f.read(8), "little") == MMIO_WRITTEN ^ addr

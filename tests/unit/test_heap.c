@@ -543,6 +543,160 @@ static void test_random(void **state)
     assert_baseline();
 }
 
+/*
+ * Attacks on the heap's metadata. Each writes what the unkeyed heap of
+ * before (check = magic ^ address ^ head, footer = size) would have accepted,
+ * the way an overflow or a write through a stale pointer would. The magics
+ * are lib/heap.c's.
+ */
+#define OLD_MAGIC_USED 0x48454150a110c8edull
+#define OLD_MAGIC_FREE 0x48454150f4eeb10cull
+
+struct fake_block {
+    size_t head;
+    uint64_t check;
+    void *next, *prev;
+};
+
+static uint64_t unkeyed_check(const void *hdr, uint64_t magic, size_t head)
+{
+    return magic ^ (uintptr_t)hdr ^ head;
+}
+
+/* An overflow from @a writes its neighbour a header claiming a bigger size
+ * (overlapping blocks): the check word needs the secret, so it is refused. */
+static void test_forged_header_needs_key(void **state)
+{
+    (void)state;
+    unsigned char *a = k_malloc(64), *b = k_malloc(64), *c = k_malloc(64);
+    struct fake_block *bh = (struct fake_block *)(b - 16);
+    size_t head = (bh->head & 0xf) | 4096; /* the flags kept, a size that swallows c */
+
+    memset(a, 'A', 64);
+    bh->head = head;
+    bh->check = unkeyed_check(bh, OLD_MAGIC_USED, head);
+    k_free(b);
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "invalid pointer (no block header)");
+    assert_ptr_equal(last_error_ptr, b);
+
+    /* The key cannot change under blocks that carry the current one. */
+    assert_int_equal(heap_set_secret(1), -EBUSY); /* not while blocks carry the current key */
+    (void)c;
+}
+
+/* Overflow through a free neighbour's header and list links: reported at the neighbour. */
+static void test_overflow_into_free_neighbour(void **state)
+{
+    (void)state;
+    unsigned char *a = k_malloc(64), *b = k_malloc(64), *c = k_malloc(64);
+
+    k_free(b);
+    assert_consistent();
+    memset(a, 0x40, 64 + 32); /* 0x40: the "in use" bit stays clear */
+    k_free(a);
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "corrupted block header");
+    assert_ptr_equal(last_error_ptr, b - 16);
+    (void)c;
+}
+
+/*
+ * Through a stale pointer into free block x, a fake free block is written in
+ * x's body and x's footer pointed at it, so that freeing the next block y
+ * would merge y with the fake one (then handed out twice). The footer is
+ * keyed: refused, and nothing changed.
+ */
+static void test_forged_footer(void **state)
+{
+    (void)state;
+    unsigned char *x = k_malloc(256), *y = k_malloc(64), *wall = k_malloc(64);
+    unsigned char *yh = y - 16;
+    struct heap_stats before, after;
+
+    k_free(x);
+    heap_stats(&before);
+    struct fake_block *fake = (struct fake_block *)(x + 128);
+    size_t fsize = (size_t)(yh - (unsigned char *)fake);
+    fake->head = fsize | 2; /* free, previous in use */
+    fake->check = unkeyed_check(fake, OLD_MAGIC_FREE, fake->head);
+    fake->next = fake->prev = NULL;
+    *(size_t *)(yh - 8) = fsize;
+    k_free(y);
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "corrupted block footer");
+    assert_ptr_equal(last_error_ptr, yh - 8);
+    heap_stats(&after);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    (void)wall;
+}
+
+/*
+ * A stale pointer's write into a freed block's list links (use after free):
+ * unlinking it would write through the forged link. Safe unlinking refuses,
+ * whether the link leaves the heap or points at a block that does not point
+ * back; the target stays untouched and malloc returns NULL.
+ */
+static void test_forged_list_links(void **state)
+{
+    (void)state;
+    static struct fake_block target = {0x1111, 0x2222, (void *)0x3333, (void *)0x4444};
+    unsigned char *p = k_malloc(200), *w1 = k_malloc(16), *q = k_malloc(3000), *w2 = k_malloc(16);
+
+    k_free(q); /* another free block, in another list */
+    k_free(p);
+    /* Outside the heap. */
+    memcpy(p, &(void *){&target}, sizeof(void *));
+    assert_null(k_malloc(200));
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "corrupted free list (links do not point back)");
+    assert_ptr_equal(last_error_ptr, p - 16);
+    assert_ptr_equal(target.prev, (void *)0x4444);
+    assert_ptr_equal(target.next, (void *)0x3333);
+
+    /* Inside the heap, at a block whose back link is not p. */
+    struct fake_block *qh = (struct fake_block *)(q - 16);
+    void *q_prev = qh->prev;
+    memcpy(p, &(void *){qh}, sizeof(void *));
+    assert_null(k_malloc(200));
+    assert_int_equal(errors, 2);
+    assert_string_equal(last_error, "corrupted free list (links do not point back)");
+    assert_ptr_equal(qh->prev, q_prev);
+
+    /* Freeing p's neighbour, which would merge with p, is refused the same way. */
+    k_free(w1);
+    assert_int_equal(errors, 3);
+    assert_string_equal(last_error, "corrupted free list (links do not point back)");
+    assert_ptr_equal(last_error_ptr, p - 16);
+    (void)w2;
+}
+
+/* The key changes every check word: a heap keyed differently does not accept the old words. */
+static void test_secret(void **state)
+{
+    (void)state;
+    static _Alignas(16) unsigned char small[4096];
+    uint64_t words[2];
+
+    heap_init(NULL, record_error);
+    assert_int_equal(heap_set_secret(0x1234567890abcd00ull), 0);
+    assert_int_equal(heap_add_region(small, sizeof(small)), 0);
+    unsigned char *p = k_malloc(100);
+    memcpy(words, p - 16, sizeof(words));
+    k_free(p);
+    heap_init(NULL, record_error);
+    assert_int_equal(heap_set_secret(HEAP_DEFAULT_SECRET), 0);
+    memset(small, 0, sizeof(small));
+    assert_int_equal(heap_add_region(small, sizeof(small)), 0);
+    p = k_malloc(100);
+    assert_int_equal(((uint64_t *)(p - 16))[0], words[0]); /* same place, same size */
+    assert_true(((uint64_t *)(p - 16))[1] != words[1]);    /* another check word */
+    memcpy(p - 16, words, sizeof(words));
+    k_free(p);
+    assert_int_equal(errors, 1);
+    assert_string_equal(last_error, "invalid pointer (no block header)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +712,11 @@ int main(void)
         cmocka_unit_test_setup(test_grow, setup_grow),
         cmocka_unit_test_setup(test_grow_scattered, setup_grow),
         cmocka_unit_test_setup(test_random, setup_arena),
+        cmocka_unit_test_setup(test_forged_header_needs_key, setup_arena),
+        cmocka_unit_test_setup(test_overflow_into_free_neighbour, setup_arena),
+        cmocka_unit_test_setup(test_forged_footer, setup_arena),
+        cmocka_unit_test_setup(test_forged_list_links, setup_arena),
+        cmocka_unit_test_setup(test_secret, setup_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
