@@ -78,7 +78,8 @@ DRIVER_SRCS := \
 
 NET_SRCS := \
 	net/lwip_port.c \
-	net/net.c
+	net/net.c \
+	net/txhold.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into
 # third_party/; it is never committed). Only what NO_SYS=1 with IPv4, IPv6,
