@@ -82,7 +82,8 @@ NET_SRCS := \
 	net/lwip_port.c \
 	net/net.c \
 	net/tcp_cookie.c \
-	net/tcp_guard.c
+	net/tcp_guard.c \
+	net/txhold.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into
 # third_party/; it is never committed). Only what NO_SYS=1 with IPv4, IPv6,

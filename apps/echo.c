@@ -9,6 +9,7 @@
 #include "lib/cmdline.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
+#include "lwip/ip.h"
 #include "lwip/udp.h"
 
 struct echo_conn {
@@ -21,6 +22,7 @@ struct echo_conn {
 static struct {
     unsigned live;
     uint64_t accepted, bytes, datagrams, udp_bytes, udp_dropped, aborted, idle;
+    uint64_t udp_refused_broadcast, udp_refused_port; /* reflection refused (echo_udp_recv) */
 } st;
 
 static uint32_t idle_ms;
@@ -180,12 +182,44 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
+/*
+ * Would answering make us a reflector? UDP source addresses are not
+ * checked by anyone, so an echo is sent wherever the sender claims to be:
+ * - a datagram to a broadcast or multicast address reached every host of
+ *   the link, and each one answering multiplies the sender's traffic;
+ * - a source port below 1024 is a service (DNS 53, NTP 123, chargen 19,
+ *   another echo 7): "answering" it feeds that service our echo, and two
+ *   echo servers pointed at each other ping-pong forever (CVE-1999-0103).
+ * RFC 862 asks for neither. Both are dropped silently and counted.
+ */
+static bool udp_refuse(const struct pbuf *p, const ip_addr_t *src, u16_t port)
+{
+    const ip_addr_t *dst = ip_current_dest_addr();
+
+    (void)p;
+    if (ip_addr_ismulticast(dst) || ip_addr_isbroadcast(dst, ip_current_input_netif()) ||
+        ip_addr_ismulticast(src) || ip_addr_isbroadcast(src, ip_current_input_netif())) {
+        st.udp_refused_broadcast++;
+        return true;
+    }
+    if (port < 1024) {
+        st.udp_refused_port++;
+        return true;
+    }
+    return false;
+}
+
 /* A copy goes back, so the NIC's receive buffer is free as soon as we return. */
 static void echo_udp_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
-    struct pbuf *q = pbuf_alloc(PBUF_TRANSPORT, p->tot_len, PBUF_RAM);
+    struct pbuf *q;
 
     (void)arg;
+    if (udp_refuse(p, addr, port)) {
+        pbuf_free(p);
+        return;
+    }
+    q = pbuf_alloc(PBUF_TRANSPORT, p->tot_len, PBUF_RAM);
     if (q && pbuf_copy(q, p) == ERR_OK && udp_sendto(pcb, q, addr, port) == ERR_OK) {
         st.datagrams++;
         st.udp_bytes += p->tot_len;
@@ -209,6 +243,8 @@ static void write_echo_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "udp_datagrams", st.datagrams);
     json_kv_u64(o, "udp_bytes", st.udp_bytes);
     json_kv_u64(o, "udp_dropped", st.udp_dropped);
+    json_kv_u64(o, "udp_refused_broadcast", st.udp_refused_broadcast);
+    json_kv_u64(o, "udp_refused_port", st.udp_refused_port);
     json_end_object(o);
 }
 

@@ -34,7 +34,9 @@
 #include "apps/stats.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
+#include "net/txhold.h"
 #include "lwip/sys.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs: reap() looks TIME_WAITs up by tuple */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
@@ -49,7 +51,6 @@ struct http_conn {
     bool timing;      /* a request is under way since request_start_ms */
     bool peer_closed; /* FIN received */
     bool fin_sent;    /* our FIN is out (tcp_shutdown), waiting for the peer's */
-    bool reap;        /* both FINs seen: free the pcb from the main loop (reap()) */
     struct http_proto hp;
 };
 
@@ -64,6 +65,7 @@ static struct {
     unsigned live, peak;
     uint64_t accepted, refused_busy, refused_lwip;
     uint64_t closed, aborted, reset_by_peer;
+    uint64_t tw_dropped; /* TIME_WAITs reap() found and dropped */
     uint64_t timeouts_idle, timeouts_request;
     uint64_t write_retries; /* tcp_write() said ERR_MEM */
     uint64_t bytes_in, bytes_out;
@@ -80,6 +82,26 @@ unsigned http_live_conns(void)
 
 /* ------------------------------------------------------------ lifetime */
 
+static void chunk_release(struct txhold *h)
+{
+    http_chunk_free((struct http_chunk *)((char *)h - offsetof(struct http_chunk, hold)));
+}
+
+/*
+ * A chunk lwIP is done with (the peer acknowledged it, or the connection
+ * is gone). The NIC may not be: frames built from it can still sit in the
+ * transmit ring (a retransmission queued before the ACK came, or before an
+ * abort or RST). Chunks whose bytes are ours wait for the ring
+ * (net/txhold.h); the .rodata ones (static text, the /bytes pattern) need not.
+ */
+static void chunk_retire(struct http_chunk *ch)
+{
+    if (ch->mem || (ch->data && ch->data == (const char *)(ch + 1)))
+        txhold_defer(&ch->hold, chunk_release);
+    else
+        http_chunk_free(ch);
+}
+
 static void conn_free(struct http_conn *c)
 {
     if (c->prev)
@@ -88,6 +110,8 @@ static void conn_free(struct http_conn *c)
         conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    while (c->hp.out.head)
+        chunk_retire(http_outq_unlink(&c->hp.out));
     http_proto_release(&c->hp);
     app_buf_free(&c->in);
     free(c);
@@ -170,38 +194,78 @@ static err_t conn_shutdown(struct http_conn *c)
     return ERR_OK;
 }
 
+/*
+ * A TIME_WAIT to drop, known by its 4-tuple only. Why not the pcb pointer:
+ * lwIP frees a TIME_WAIT pcb without calling anyone (tcp_kill_timewait()
+ * when the pool is empty, the 2 MSL timer, tcp_abandon()), so a pointer kept
+ * past tcp_close() may point at a pcb freed, or already reused by another
+ * connection; closing it then kills that connection or frees it twice. The
+ * tuple is looked up in lwIP's TIME_WAIT list when the timer pass comes: a
+ * pcb found there is, by its tuple, this connection's (or a later one's on
+ * the same tuple, also in TIME_WAIT, which is as safe to drop).
+ */
+struct tw_reap {
+    ip_addr_t local_ip, remote_ip;
+    u16_t local_port, remote_port;
+};
+
+/* One per pcb at most; a full table only leaves a TIME_WAIT to its timer. */
+static struct tw_reap tw_reaps[MEMP_NUM_TCP_PCB];
+static unsigned n_tw_reaps;
 static bool reap_scheduled;
 
 /*
  * From lwIP's timeouts, i.e. the main loop outside tcp_input(), after lwIP
- * has acknowledged the peer's FIN: free the pcbs both sides have closed.
+ * has acknowledged the peer's FIN: drop the TIME_WAITs of the connections
+ * both sides have closed, if lwIP still has them.
  */
 static void reap(void *arg)
 {
-    struct http_conn *c, *next;
-
     (void)arg;
     reap_scheduled = false;
-    for (c = conns; c; c = next) {
-        next = c->next;
-        if (!c->reap)
-            continue;
-        detach(c->pcb);
-        if (c->pcb->state == TIME_WAIT)
-            tcp_abort(c->pcb); /* in TIME_WAIT: freed at once, no RST */
-        else
-            tcp_close(c->pcb); /* CLOSING: lwIP finishes it on its own */
-        st.closed++;
-        conn_free(c);
+    for (unsigned i = 0; i < n_tw_reaps; i++) {
+        const struct tw_reap *r = &tw_reaps[i];
+
+        for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
+            if (pcb->local_port == r->local_port && pcb->remote_port == r->remote_port &&
+                ip_addr_cmp(&pcb->local_ip, &r->local_ip) && ip_addr_cmp(&pcb->remote_ip, &r->remote_ip)) {
+                tcp_abort(pcb); /* in TIME_WAIT: freed at once, no RST */
+                st.tw_dropped++;
+                break;
+            }
+        }
     }
+    n_tw_reaps = 0;
 }
 
-static void schedule_reap(void)
+/*
+ * Both FINs seen (from the recv callback, inside tcp_input()): the pcb is
+ * lwIP's from here on. Detach, hand it back with tcp_close() (TIME_WAIT or
+ * CLOSING: nothing is sent, lwIP frees it on its own), forget the pointer,
+ * free the connection, and note the tuple so that reap() can drop the
+ * TIME_WAIT once lwIP has sent the ACK of the peer's FIN.
+ */
+static void conn_release_closed(struct http_conn *c)
 {
-    if (!reap_scheduled) {
-        reap_scheduled = true;
-        sys_timeout(0, reap, NULL);
+    struct tcp_pcb *pcb = c->pcb;
+
+    if (n_tw_reaps < sizeof(tw_reaps) / sizeof(tw_reaps[0])) {
+        struct tw_reap *r = &tw_reaps[n_tw_reaps++];
+
+        ip_addr_copy(r->local_ip, pcb->local_ip);
+        ip_addr_copy(r->remote_ip, pcb->remote_ip);
+        r->local_port = pcb->local_port;
+        r->remote_port = pcb->remote_port;
+        if (!reap_scheduled) {
+            reap_scheduled = true;
+            sys_timeout(0, reap, NULL);
+        }
     }
+    detach(pcb);
+    tcp_close(pcb); /* already shut both ways: only marks it closed */
+    c->pcb = NULL;
+    st.closed++;
+    conn_free(c);
 }
 
 /* ------------------------------------------------------------ output */
@@ -299,9 +363,8 @@ static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
         if (p) {
             recved(pcb, p->tot_len);
             pbuf_free(p);
-        } else if (!c->reap) {
-            c->reap = true;
-            schedule_reap();
+        } else {
+            conn_release_closed(c);
         }
         return ERR_OK;
     }
@@ -340,7 +403,7 @@ static err_t http_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     c->last_progress_ms = sys_now();
     /* Chunks the peer has entirely are no longer referenced by lwIP. */
     while (q->head && q->popped + q->head->len <= c->acked)
-        http_outq_pop(q);
+        chunk_retire(http_outq_unlink(q));
     return conn_run(c);
 }
 
@@ -351,7 +414,7 @@ static err_t http_poll(void *arg, struct tcp_pcb *pcb)
 
     (void)pcb;
     if (c->fin_sent) { /* waiting for the peer's FIN */
-        if (conf.idle_ms && now - c->last_progress_ms >= conf.idle_ms && !c->reap) {
+        if (conf.idle_ms && now - c->last_progress_ms >= conf.idle_ms) {
             st.timeouts_idle++;
             return conn_abort(c);
         }
@@ -512,6 +575,7 @@ static void write_http_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "closed", st.closed);
     json_kv_u64(o, "aborted", st.aborted);
     json_kv_u64(o, "reset_by_peer", st.reset_by_peer);
+    json_kv_u64(o, "time_wait_dropped", st.tw_dropped);
     json_kv_u64(o, "timeouts_idle", st.timeouts_idle);
     json_kv_u64(o, "timeouts_request", st.timeouts_request);
     json_kv_u64(o, "write_retries", st.write_retries);

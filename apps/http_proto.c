@@ -74,19 +74,33 @@ struct http_chunk *http_outq_at(const struct http_outq *q, uint64_t pos, uint64_
     return NULL;
 }
 
-void http_outq_pop(struct http_outq *q)
+struct http_chunk *http_outq_unlink(struct http_outq *q)
 {
     struct http_chunk *c = q->head;
 
     if (!c)
-        return;
+        return NULL;
     q->head = c->next;
     if (!q->head)
         q->tail = NULL;
     q->popped += c->len;
     q->chunks--;
+    c->next = NULL;
+    return c;
+}
+
+void http_chunk_free(struct http_chunk *c)
+{
     free(c->mem);
     free(c);
+}
+
+void http_outq_pop(struct http_outq *q)
+{
+    struct http_chunk *c = http_outq_unlink(q);
+
+    if (c)
+        http_chunk_free(c);
 }
 
 /* A chunk of static bytes. */

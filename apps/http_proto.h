@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/txhold.h"
 #include "third_party/http-parser/http_parser.h"
 
 struct json_out;
@@ -60,6 +61,7 @@ const char *http_pattern_at(uint64_t offset, size_t *avail);
  */
 struct http_chunk {
     struct http_chunk *next;
+    struct txhold hold; /* apps/http.c: freed once the NIC is done (net/txhold.h) */
     const char *data;
     uint64_t len;
     void *mem;
@@ -75,6 +77,16 @@ struct http_outq {
 
 /** http_outq_pop() - free the oldest chunk (the caller has sent all of it). */
 void http_outq_pop(struct http_outq *q);
+
+/**
+ * http_outq_unlink() - take the oldest chunk off the queue (as popped) and
+ * hand it to the caller, who frees it later with http_chunk_free(): when
+ * the NIC may still read what lwIP was given from it. NULL when empty.
+ */
+struct http_chunk *http_outq_unlink(struct http_outq *q);
+
+/** http_chunk_free() - free a chunk and its memory. */
+void http_chunk_free(struct http_chunk *c);
 
 /**
  * http_outq_at() - the queued chunk holding output byte @pos (counted from

@@ -70,6 +70,7 @@ struct vnet_rxbuf {
 /* One frame in the transmit queue: its pbuf chain and its header. */
 struct vnet_txslot {
     struct pbuf *p;
+    uint64_t seq; /* vn->tx_submitted when it was added: see vnet_tx_progress() */
     struct vnet_txslot *next_free;
     struct virtio_net_hdr *hdr; /* DMA memory */
 };
@@ -100,6 +101,7 @@ struct vnet {
     struct vnet_txslot *txslots;
     struct vnet_txslot *tx_free;
     unsigned tx_inflight;
+    uint64_t tx_submitted; /* frames ever added to the ring (the next one's seq) */
     bool tx_needs_kick;
 
     /* The one control buffer. Only one command is ever in flight: a command
@@ -475,6 +477,20 @@ static void vnet_reclaim_tx(struct vnet *vn)
     }
 }
 
+void vnet_tx_progress(struct vnet *vn, uint64_t *submitted, uint64_t *oldest)
+{
+    uint64_t old = vn->tx_submitted;
+
+    vnet_reclaim_tx(vn);
+    /* The device may complete out of order: the oldest is a minimum, over
+     * at most a ring's worth of slots, asked only while frees are pending. */
+    for (unsigned i = 0; vn->tx_inflight && i < vring_num(vn->vq[TXQ]); i++)
+        if (vn->txslots[i].p && vn->txslots[i].seq < old)
+            old = vn->txslots[i].seq;
+    *submitted = vn->tx_submitted;
+    *oldest = old;
+}
+
 static void vnet_kick_tx(struct vnet *vn)
 {
     if (vn->tx_needs_kick) {
@@ -561,6 +577,7 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
         return err == -EIO ? ERR_IF : ERR_MEM;
     }
     vn->tx_free = s->next_free;
+    s->seq = vn->tx_submitted++;
     if (!copy)
         pbuf_ref(p); /* the device reads it until vnet_reclaim_tx() */
     s->p = p;

@@ -66,6 +66,16 @@ int vnet_netif_add(struct vnet *vn, struct netif *netif);
  */
 bool vnet_poll(struct vnet *vn, unsigned budget);
 
+/**
+ * vnet_tx_progress() - transmit completion, for memory the frames point at
+ * (net/txhold.c): *@submitted is how many frames were ever added to the
+ * transmit ring, *@oldest the number of the oldest one the device has not
+ * given back yet (== *@submitted when none is in flight). Every frame
+ * numbered below *@oldest has been read by the device for good.
+ * Reclaims what the device has finished first.
+ */
+void vnet_tx_progress(struct vnet *vn, uint64_t *submitted, uint64_t *oldest);
+
 /** vnet_flush() - notify the device of frames lwIP queued since the last kick (one kick per batch). */
 void vnet_flush(struct vnet *vn);
 

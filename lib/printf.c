@@ -21,7 +21,12 @@
 
 enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T };
 
-/* Widths and precisions past this are clamped; no sane format gets close. */
+/*
+ * Widths and integer precisions past this are clamped: they only make
+ * padding, and no sane format gets close. A string's precision is not: it
+ * bounds how much of the string is read, and "%.*s" of a 5,000-byte URL
+ * must print all of it (clamping it truncated echoed requests).
+ */
 #define PRINTF_FIELD_MAX 4096
 
 /*
@@ -120,7 +125,7 @@ static void put_int(struct sink *o, const struct conv *cv, uintmax_t mag, char s
     if (base == 16 && (cv->flags & F_ALT) && (mag != 0 || force_prefix))
         prefix = upper ? "0X" : "0x";
 
-    zeros = cv->prec > nd ? cv->prec - nd : 0;
+    zeros = cv->prec > nd ? (cv->prec > PRINTF_FIELD_MAX ? PRINTF_FIELD_MAX : cv->prec) - nd : 0;
     /* '#' with %o: the precision grows just enough for a leading 0. */
     if (base == 8 && (cv->flags & F_ALT) && zeros == 0 && (nd == 0 || digits[nd - 1] != '0'))
         zeros = 1;
@@ -144,15 +149,15 @@ static void put_int(struct sink *o, const struct conv *cv, uintmax_t mag, char s
         pad(o, ' ', cv->width - len);
 }
 
-/* Parse a decimal field, clamped to PRINTF_FIELD_MAX. */
-static int parse_field(const char **fmt)
+/* Parse a decimal field, clamped to @max (without overflowing on the way). */
+static int parse_field(const char **fmt, int max)
 {
     int v = 0;
 
     while (**fmt >= '0' && **fmt <= '9') {
-        v = v * 10 + (**fmt - '0');
-        if (v > PRINTF_FIELD_MAX)
-            v = PRINTF_FIELD_MAX;
+        int d = **fmt - '0';
+
+        v = v > (max - d) / 10 ? max : v * 10 + d;
         (*fmt)++;
     }
     return v;
@@ -204,7 +209,7 @@ static int format(struct sink *sink, const char *fmt, va_list ap)
             }
             cv.width = w > PRINTF_FIELD_MAX ? PRINTF_FIELD_MAX : w;
         } else {
-            cv.width = parse_field(&fmt);
+            cv.width = parse_field(&fmt, PRINTF_FIELD_MAX);
         }
 
         if (*fmt == '.') {
@@ -213,9 +218,9 @@ static int format(struct sink *sink, const char *fmt, va_list ap)
                 int p = va_arg(args, int);
                 fmt++;
                 /* A negative '*' precision is taken as if omitted (p5). */
-                cv.prec = p < 0 ? -1 : (p > PRINTF_FIELD_MAX ? PRINTF_FIELD_MAX : p);
+                cv.prec = p < 0 ? -1 : p;
             } else {
-                cv.prec = parse_field(&fmt); /* "." alone means 0 */
+                cv.prec = parse_field(&fmt, INT_MAX); /* "." alone means 0 */
             }
         }
 

@@ -25,6 +25,7 @@
 #include "lib/klog.h"
 #include "lib/prof.h"
 #include "lib/trace.h"
+#include "net/txhold.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
@@ -420,6 +421,7 @@ void net_run(void)
             uint64_t t0 = cycles_now();
             more = vnet_poll(vn, RX_BUDGET);
             prof_add(PROF_RX_POLL, cycles_now() - t0);
+            txhold_run(); /* app memory the ring has stopped reading */
         }
         sys_check_timeouts();
         if (vn) {

@@ -195,6 +195,30 @@ static void test_get_exact_bytes(void **state)
     assert_false(run_str("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 0).done);
 }
 
+/*
+ * A 5,000-byte target and a 5,000-byte header value come back whole (the
+ * head limit is HTTP_MAX_HEAD, 8192): the kernel's snprintf (lib/printf.c,
+ * linked here) used to clamp "%.*s" to 4096 bytes and cut both.
+ */
+static void test_long_url_and_header_echoed_whole(void **state)
+{
+    static char url[5001], value[5001], in[12000], body[12000];
+
+    (void)state;
+    url[0] = '/';
+    for (unsigned i = 1; i < 5000; i++)
+        url[i] = (char)('a' + i % 26);
+    for (unsigned i = 0; i < 5000; i++)
+        value[i] = (char)('A' + i % 26);
+    snprintf(in, sizeof(in), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", url);
+    assert_int_equal(strlen(in), 4 + 5000 + 11 + 9 + 2);
+    expect(in, text_resp(in, "keep-alive"));
+    snprintf(in, sizeof(in), "GET /v HTTP/1.1\r\nX-Long: %s\r\n\r\n", value);
+    snprintf(body, sizeof(body), "%s", in);
+    assert_int_equal(strlen(body), 17 + 8 + 5000 + 2 + 2);
+    expect(in, text_resp(body, "keep-alive"));
+}
+
 static void test_head_has_get_length_no_body(void **state)
 {
     (void)state;
@@ -663,14 +687,23 @@ static void test_outq_at(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_exact_bytes),     cmocka_unit_test(test_head_has_get_length_no_body),
-        cmocka_unit_test(test_post_content_length), cmocka_unit_test(test_chunked_upload),
-        cmocka_unit_test(test_pipelined),           cmocka_unit_test(test_http10_and_connection_close),
-        cmocka_unit_test(test_json_escaping),       cmocka_unit_test(test_431),
-        cmocka_unit_test(test_400_and_501_and_505), cmocka_unit_test(test_timeout_and_finish),
-        cmocka_unit_test(test_expect_continue),     cmocka_unit_test(test_bytes_route),
-        cmocka_unit_test(test_stats_and_page),      cmocka_unit_test(test_allocation_failures),
-        cmocka_unit_test(test_json_writer),         cmocka_unit_test(test_outq_at),
+        cmocka_unit_test(test_get_exact_bytes),
+        cmocka_unit_test(test_long_url_and_header_echoed_whole),
+        cmocka_unit_test(test_head_has_get_length_no_body),
+        cmocka_unit_test(test_post_content_length),
+        cmocka_unit_test(test_chunked_upload),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_http10_and_connection_close),
+        cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_431),
+        cmocka_unit_test(test_400_and_501_and_505),
+        cmocka_unit_test(test_timeout_and_finish),
+        cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_bytes_route),
+        cmocka_unit_test(test_stats_and_page),
+        cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_outq_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,6 +302,33 @@ static void test_sinks(void **state)
     printf_set_sink(NULL, NULL);
 }
 
+/*
+ * A string's precision bounds what is read, nothing else: "%.*s" of 5,000
+ * bytes prints 5,000 (it was clamped to 4096, which cut echoed URLs), as a
+ * literal "%.5000s" does; integer precisions and widths stay bounded.
+ */
+static void test_long_string_precision(void **state)
+{
+    static char src[6001], out[8192], want[8192];
+    int n;
+
+    (void)state;
+    for (unsigned i = 0; i < sizeof(src) - 1; i++)
+        src[i] = (char)('a' + i % 26);
+    n = k_snprintf(out, sizeof(out), "<%.*s>", 5000, src);
+    assert_int_equal(n, 5002);
+    snprintf(want, sizeof(want), "<%.*s>", 5000, src);
+    assert_string_equal(out, want);
+    n = k_snprintf(out, sizeof(out), "%.5000s|", src);
+    assert_int_equal(n, 5001);
+    assert_memory_equal(out, src, 5000);
+    assert_int_equal(k_snprintf(NULL, 0, "%.*s", 6000, src), 6000);
+    /* Not terminated within the precision: reads exactly that many bytes. */
+    assert_int_equal(k_snprintf(out, sizeof(out), "%.*s", 4097, src), 4097);
+    /* Integers: still at most 4096 zeros. */
+    assert_int_equal(k_snprintf(NULL, 0, "%.*d", 100000, 7), 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_sprintf),
         cmocka_unit_test(test_sinks),
+        cmocka_unit_test(test_long_string_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,9 +45,19 @@ test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c lib/trace.c
 #@@ apps
 # The HTTP server's protocol half with http-parser (third_party/, fetched by
 # scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
+# snprintf is the kernel's (lib/printf.c), as in the kernel: its limits are
+# the response's.
 UNIT_TESTS += http
-test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c
-test_http_CFLAGS := -Wl,--wrap=malloc,--wrap=realloc
+test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c lib/printf.c
+test_http_CFLAGS := -Wl,--wrap=malloc,--wrap=realloc -Dsnprintf=k_snprintf -Dvsnprintf=k_vsnprintf
+#@@ http-tcp
+# apps/http.c over the host lwIP (as vnet below) on a fake IPv4 netif: pcb
+# lifetimes (TIME_WAIT drops with an exhausted pool).
+UNIT_TESTS += http_tcp
+test_http_tcp_SRCS := apps/http.c apps/http_proto.c apps/app.c apps/json.c apps/status_page.S \
+	tests/unit/http_parser_host.c net/txhold.c lib/printf.c lib/prof.c $(filter-out %/lwiperf.c,$(LWIP_SRCS))
+test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
+	-Wl,-T,tests/unit/apps_section.ld -Dsnprintf=k_snprintf -Dvsnprintf=k_vsnprintf
 #@@ vnet
 # The virtio-net driver's data path against lwIP 2.1.3 built for the host
 # (third_party/, fetched by scripts/setup.sh; the Makefile's LWIP_SRCS less
