@@ -72,7 +72,8 @@ struct vnet_txslot {
     struct pbuf *p;
     uint64_t seq; /* vn->tx_submitted when it was added: see vnet_tx_progress() */
     struct vnet_txslot *next_free;
-    struct virtio_net_hdr *hdr; /* DMA memory */
+    struct vnet_txslot *older, *newer; /* the in-flight list, in submission order */
+    struct virtio_net_hdr *hdr;        /* DMA memory */
 };
 
 struct vnet_ctrl_buf {
@@ -101,7 +102,8 @@ struct vnet {
     struct vnet_txslot *txslots;
     struct vnet_txslot *tx_free;
     unsigned tx_inflight;
-    uint64_t tx_submitted; /* frames ever added to the ring (the next one's seq) */
+    uint64_t tx_submitted;                     /* frames ever added to the ring (the next one's seq) */
+    struct vnet_txslot *tx_oldest, *tx_newest; /* in flight, oldest first */
     bool tx_needs_kick;
 
     /* The one control buffer. Only one command is ever in flight: a command
@@ -470,6 +472,9 @@ static void vnet_reclaim_tx(struct vnet *vn)
     while ((s = vring_get_used(vn->vq[TXQ], &len)) != NULL) {
         pbuf_free(s->p);
         s->p = NULL;
+        /* Off the in-flight list (completions may come out of order). */
+        *(s->older ? &s->older->newer : &vn->tx_oldest) = s->newer;
+        *(s->newer ? &s->newer->older : &vn->tx_newest) = s->older;
         s->next_free = vn->tx_free;
         vn->tx_free = s;
         vn->tx_inflight--;
@@ -479,16 +484,11 @@ static void vnet_reclaim_tx(struct vnet *vn)
 
 void vnet_tx_progress(struct vnet *vn, uint64_t *submitted, uint64_t *oldest)
 {
-    uint64_t old = vn->tx_submitted;
-
     vnet_reclaim_tx(vn);
-    /* The device may complete out of order: the oldest is a minimum, over
-     * at most a ring's worth of slots, asked only while frees are pending. */
-    for (unsigned i = 0; vn->tx_inflight && i < vring_num(vn->vq[TXQ]); i++)
-        if (vn->txslots[i].p && vn->txslots[i].seq < old)
-            old = vn->txslots[i].seq;
+    /* The in-flight list is in submission order whatever order the device
+     * completes in, so its head is the oldest frame still out. */
     *submitted = vn->tx_submitted;
-    *oldest = old;
+    *oldest = vn->tx_oldest ? vn->tx_oldest->seq : vn->tx_submitted;
 }
 
 static void vnet_kick_tx(struct vnet *vn)
@@ -578,6 +578,10 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
     }
     vn->tx_free = s->next_free;
     s->seq = vn->tx_submitted++;
+    s->older = vn->tx_newest;
+    s->newer = NULL;
+    *(vn->tx_newest ? &vn->tx_newest->newer : &vn->tx_oldest) = s;
+    vn->tx_newest = s;
     if (!copy)
         pbuf_ref(p); /* the device reads it until vnet_reclaim_tx() */
     s->p = p;

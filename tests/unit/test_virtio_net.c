@@ -687,6 +687,58 @@ static void test_tx_skips_empty_pbufs(void **unused)
     fx_done(f);
 }
 
+/* vnet_tx_progress(): the oldest frame still in flight, whatever order the
+ * device completes in (net/txhold.c frees app memory by it). */
+static void test_tx_progress_out_of_order(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+    struct vdev_model *m = &f->dev->q[1].m;
+    uint64_t sub0, old0, sub, old;
+    struct vdev_elem e[3];
+
+    vnet_tx_progress(f->vn, &sub0, &old0);
+    assert_int_equal(old0, sub0); /* nothing in flight */
+    for (int i = 0; i < 3; i++) {
+        struct pbuf *p = make_tx_chain();
+        assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+        pbuf_free(p);
+    }
+    vnet_flush(f->vn);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vdev_pop(m, &e[i]), 1);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(sub, sub0 + 3);
+    assert_int_equal(old, sub0);
+    /* The middle one first: the oldest is still the first. */
+    vdev_push(m, &e[1], 0);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(old, sub0);
+    /* Then the first: now the third is the oldest out. */
+    vdev_push(m, &e[0], 0);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(old, sub0 + 2);
+    /* A new frame behind it does not change the oldest. */
+    struct pbuf *p = make_tx_chain();
+    assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+    pbuf_free(p);
+    vnet_flush(f->vn);
+    struct vdev_elem e3;
+    assert_int_equal(vdev_pop(m, &e3), 1);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(sub, sub0 + 4);
+    assert_int_equal(old, sub0 + 2);
+    /* The newest, then the last old one: nothing left. */
+    vdev_push(m, &e3, 0);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(old, sub0 + 2);
+    vdev_push(m, &e[2], 0);
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(old, sub);
+    assert_int_equal(stats(f).tx_completed, 4);
+    fx_done(f);
+}
+
 /* ---------------------------------------------------------------- 3. receive */
 
 static void test_rx_mergeable_three_buffers(void **unused)
@@ -1593,6 +1645,7 @@ int main(void)
         cmocka_unit_test(test_tx_chain_direct),
         cmocka_unit_test(test_tx_chain_indirect_event_idx),
         cmocka_unit_test(test_tx_skips_empty_pbufs),
+        cmocka_unit_test(test_tx_progress_out_of_order),
         cmocka_unit_test(test_rx_mergeable_three_buffers),
         cmocka_unit_test(test_rx_many_frames_refill),
         cmocka_unit_test(test_rx_bad_num_buffers_zero),
