@@ -11,15 +11,7 @@ import re
 
 import pytest
 
-from conftest import BUILD
 
-
-def pci_linked():
-    sym = BUILD / "kernel.sym"
-    return sym.exists() and re.search(r" pci_probe_drivers$", sym.read_text(), re.M) is not None
-
-
-pytestmark = pytest.mark.skipif(not pci_linked(), reason="drivers/pci.c is not linked into the kernel yet")
 
 # Topologies: (machine, expected config access, QEMU device arguments).
 TOPOLOGIES = {

@@ -26,13 +26,6 @@ import pytest
 from conftest import BUILD, STATUS_OK
 
 
-def virtio_linked():
-    sym = BUILD / "kernel.sym"
-    return sym.exists() and re.search(r" virtio_probe_device$", sym.read_text(), re.M) is not None
-
-
-pytestmark = pytest.mark.skipif(not virtio_linked(), reason="drivers/virtio.c is not linked into the kernel yet")
-
 # One klog line at level I(nfo); the timestamp is "[    0.014279]".
 INFO = r"^\[\s*\d+\.\d+\] I "
 
