@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, STATUS_OK
+from conftest import STATUS_OK
 
 
 # One klog line at level I(nfo); the timestamp is "[    0.014279]".
