@@ -66,7 +66,8 @@ LIB_SRCS := \
 	lib/klog.c \
 	lib/cmdline.c \
 	lib/trace.c \
-	lib/prof.c
+	lib/prof.c \
+	lib/budget.c
 
 DRIVER_SRCS := \
 	drivers/pci_cfg.c \
@@ -78,6 +79,7 @@ DRIVER_SRCS := \
 
 NET_SRCS := \
 	net/lwip_port.c \
+	net/net_budget.c \
 	net/net.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into

@@ -65,6 +65,10 @@ test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/includ
 UNIT_TESTS += trace
 test_trace_SRCS := lib/trace.c lib/prof.c drivers/vring.c tests/unit/vdev_model.c
 test_trace_CFLAGS := -Wl,--wrap=klog
+#@@ budget
+# The memory budget's arithmetic and shedding policy (lib/budget.c, docs/budget.md).
+UNIT_TESTS += budget
+test_budget_SRCS := lib/budget.c
 #@@ end
 
 define unit_template
