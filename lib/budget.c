@@ -2,7 +2,7 @@
 #include "lib/budget.h"
 
 static const char *const names[BUDGET_POOLS] = {
-    [BUDGET_SEG] = "tcp_seg",     [BUDGET_PBUF] = "pbuf",     [BUDGET_HEAP] = "lwip_heap",
+    [BUDGET_SEG] = "tcp_seg",         [BUDGET_PBUF] = "pbuf",       [BUDGET_HEAP] = "lwip_heap",
     [BUDGET_PBUF_POOL] = "pbuf_pool", [BUDGET_APPMEM] = "app_heap", [BUDGET_RXBUF] = "rx_buffers",
 };
 
@@ -75,8 +75,8 @@ uint64_t budget_share(const struct budget *b, unsigned pool, unsigned nconns)
     return share;
 }
 
-uint32_t budget_send_room(const struct budget *b, const struct budget_cost *cost, const uint64_t held[BUDGET_POOLS],
-                          unsigned nconns, uint32_t mss, uint32_t limit)
+uint32_t budget_send_room(const struct budget *b, const struct budget_cost *cost,
+                          const uint64_t held[BUDGET_POOLS], unsigned nconns, uint32_t mss, uint32_t limit)
 {
     uint64_t room = limit;
     bool holds_nothing = true;

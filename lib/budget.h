@@ -50,8 +50,8 @@ struct budget {
 };
 
 /* Pressure thresholds, per mille of the shareable part in use. */
-#define BUDGET_SQUEEZE   500 /* shares start to shrink */
-#define BUDGET_SHED      875 /* stalled connections are reset */
+#define BUDGET_SQUEEZE      500 /* shares start to shrink */
+#define BUDGET_SHED         875 /* stalled connections are reset */
 #define BUDGET_PRESSURE_MAX 1000
 
 /* Out-of-order pbufs one connection may hold: BUDGET_OOSEQ_MAX, down to
@@ -99,8 +99,8 @@ struct budget_cost {
  * reserve if need be (a new connection's first answer; none starves).
  * Return: bytes, 0..@limit.
  */
-uint32_t budget_send_room(const struct budget *b, const struct budget_cost *cost, const uint64_t held[BUDGET_POOLS],
-                          unsigned nconns, uint32_t mss, uint32_t limit);
+uint32_t budget_send_room(const struct budget *b, const struct budget_cost *cost,
+                          const uint64_t held[BUDGET_POOLS], unsigned nconns, uint32_t mss, uint32_t limit);
 
 /**
  * budget_admit() - may a new connection be accepted: a pcb slot is free and

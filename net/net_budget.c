@@ -33,14 +33,14 @@
 /* What one new connection needs to be accepted and answered: its SYN-ACK,
  * a response of a few segments, the app's connection structure and first
  * receive buffer (struct http_conn, a 2 KiB app_buf, a response chunk). */
-#define RESERVE_SEGS     4
-#define RESERVE_PBUFS    4
-#define RESERVE_HEAP     (4 * (SEG_HDR_BYTES + TCP_MSS))
-#define RESERVE_APPMEM   (16 * 1024)
-#define RESERVE_SLOTS    64 /* see docs/budget.md: 64 new connections at once, not all 600 */
-#define APP_MIN_BUF      (16 * 1024) /* any connection may buffer a full request head */
-#define SHED_PER_TICK    16
-#define TICK_NS          250000000ull
+#define RESERVE_SEGS   4
+#define RESERVE_PBUFS  4
+#define RESERVE_HEAP   (4 * (SEG_HDR_BYTES + TCP_MSS))
+#define RESERVE_APPMEM (16 * 1024)
+#define RESERVE_SLOTS  64          /* see docs/budget.md: 64 new connections at once, not all 600 */
+#define APP_MIN_BUF    (16 * 1024) /* any connection may buffer a full request head */
+#define SHED_PER_TICK  16
+#define TICK_NS        250000000ull
 
 static struct vnet *nic;
 static uint64_t appmem_total, appmem_base;
@@ -250,7 +250,8 @@ void net_budget_tick(uint64_t now_ns)
                  "budget: reset %s:%u -> port %u: no progress for %u ms (window %u), holding %llu bytes; "
                  "%s at %u/1000 of its budget",
                  ipaddr_ntoa(&pcb->remote_ip), pcb->remote_port, pcb->local_port, cand[v].stalled_ms,
-                 (unsigned)pcb->snd_wnd, (unsigned long long)cand[v].cost, budget_name(worst), st.last_pressure);
+                 (unsigned)pcb->snd_wnd, (unsigned long long)cand[v].cost, budget_name(worst),
+                 st.last_pressure);
         st.shed_stalled++;
         st.shed_bytes += cand[v].cost;
         cand[v].cost = 0; /* never picked twice */

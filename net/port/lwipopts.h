@@ -33,7 +33,7 @@
 #define MEMP_NUM_TCP_PCB_LISTEN 16
 #define MEMP_NUM_TCP_SEG 4096
 #define MEMP_NUM_UDP_PCB 16
-#define MEMP_NUM_PBUF 1024          /* PBUF_REF/ROM headers: zero-copy tx of app data */
+#define MEMP_NUM_PBUF 4096          /* PBUF_REF/ROM headers: one per zero-copy segment, as many as TCP_SEG (docs/budget.md) */
 #define MEMP_NUM_REASSDATA 8
 #define IP_REASS_MAX_PBUFS 64
 #define MEMP_NUM_FRAG_PBUF 32

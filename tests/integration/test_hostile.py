@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from conftest import Netns
+from conftest import Netns, tap_nic
 from test_apps import (GUEST, PATTERN, boot, connect, in_netns, pattern_md5, pool_state, request, stats,
                        wait_baseline, wait_server)
 
@@ -300,3 +300,20 @@ def test_zero_window_readers_do_not_starve_a_fresh_download(qemu, kernel, netns)
     d = wait_home(netns, baseline, q)
     print(f"after: pools {pool_state(d)} (boot {baseline}), rx pool free {d['virtio_net']['rx_pool_free']} + "
           f"posted {d['virtio_net']['rx_posted']} == {d['virtio_net']['rx_pool_total']}")
+
+
+def test_budget_figures_256m_and_16m(qemu, kernel, netns):
+    """The budget as /stats shows it on a 256 MiB and a 16 MiB guest (the figures of docs/budget.md)."""
+    for mem in ("256M", "16M"):
+        q = qemu(kernel=kernel, cmdline=f"ip={GUEST}/24 gw={Netns.HOST4}", netns=netns.name, devices=tap_nic(),
+                 mem=mem)
+        q.wait_for(r"net: en0 MAC", timeout=60)
+        wait_server(netns, q)
+        b = stats(netns)["budget"]
+        print(f"\n-m {mem}: pcbs {b['pcbs_total']}, reserve for {b['reserve_slots']} new connections, "
+              f"pressure {b['pressure']}")
+        for name, p in b["pools"].items():
+            print(f"  {name:10} total {p['total']:>10} reserve {p['reserve']:>9} (per connection "
+                  f"{p['per_conn_reserve']}) share of each of 64 stalled connections {(p['total'] - p['reserve']) // 64:>9}")
+        assert b["pools"]["app_heap"]["total"] > 0 and b["pools"]["tcp_seg"]["reserve"] == 64 * 4
+        q.stop()

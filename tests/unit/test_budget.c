@@ -24,7 +24,7 @@ static struct budget kernel_budget(void)
     struct budget b = {0};
 
     b.pool[BUDGET_SEG] = (struct budget_pool){4096, 0, 4};
-    b.pool[BUDGET_PBUF] = (struct budget_pool){1024, 0, 4};
+    b.pool[BUDGET_PBUF] = (struct budget_pool){4096, 0, 4};
     b.pool[BUDGET_HEAP] = (struct budget_pool){4u << 20, 0, 4 * (160 + MSS)};
     b.pool[BUDGET_PBUF_POOL] = (struct budget_pool){512, 0, 0};
     b.pool[BUDGET_APPMEM] = (struct budget_pool){100u << 20, 0, 16384};
@@ -63,12 +63,12 @@ static void test_reserve_headroom_pressure(void **state)
     assert_int_equal(budget_reserve(&b, BUDGET_PBUF), 0);
     b.pcbs_used = 10;
     /* Pressure is used / shareable, the worst pool's, capped. */
-    b.pool[BUDGET_PBUF].used = (1024 - 256) / 2;
+    b.pool[BUDGET_PBUF].used = (4096 - 256) / 2;
     b.pool[BUDGET_SEG].used = (4096 - 256) / 4;
     unsigned worst = 99;
     assert_int_equal(budget_pressure(&b, &worst), 500);
     assert_int_equal(worst, BUDGET_PBUF);
-    b.pool[BUDGET_PBUF].used = 1024; /* into the reserve (lwIP's own allocations) */
+    b.pool[BUDGET_PBUF].used = 4096; /* into the reserve (lwIP's own allocations) */
     assert_int_equal(budget_pool_pressure(&b, BUDGET_PBUF), BUDGET_PRESSURE_MAX);
     assert_int_equal(budget_headroom(&b, BUDGET_PBUF), 0);
     /* A pool the configuration does not have never counts. */
@@ -201,14 +201,14 @@ static void test_one_connection_is_capped_by_its_limit_and_the_pools(void **stat
     /* Alone: lwIP's own limit decides. */
     assert_int_equal(budget_send_room(&b, &c, held, 1, MSS, 65535), 65535);
     /* The headroom is a hard ceiling even for one connection holding nothing. */
-    b.pool[BUDGET_PBUF].used = 1024 - 256 - 2; /* 2 PBUFs above the reserve */
+    b.pool[BUDGET_PBUF].used = 4096 - 256 - 2; /* 2 PBUFs above the reserve */
     assert_int_equal(budget_send_room(&b, &c, held, 1, MSS, 65535), 2 * MSS);
-    b.pool[BUDGET_PBUF].used = 1024 - 256; /* headroom gone: one segment out of the reserve */
+    b.pool[BUDGET_PBUF].used = 4096 - 256; /* headroom gone: one segment out of the reserve */
     assert_int_equal(budget_send_room(&b, &c, held, 1, MSS, 65535), MSS);
     held[BUDGET_SEG] = held[BUDGET_PBUF] = 1; /* but only while it holds nothing */
     assert_int_equal(budget_send_room(&b, &c, held, 1, MSS, 65535), 0);
     held[BUDGET_SEG] = held[BUDGET_PBUF] = 0;
-    b.pool[BUDGET_PBUF].used = 1024;
+    b.pool[BUDGET_PBUF].used = 4096;
     assert_int_equal(budget_send_room(&b, &c, held, 1, MSS, 65535), 0);
     /* Copied data is paid for in heap bytes. */
     b = kernel_budget();
