@@ -68,7 +68,8 @@ LIB_SRCS := \
 	lib/cmdline.c \
 	lib/trace.c \
 	lib/prof.c \
-	lib/siphash.c
+	lib/siphash.c \
+	lib/budget.c
 
 DRIVER_SRCS := \
 	drivers/pci_cfg.c \
@@ -81,6 +82,7 @@ DRIVER_SRCS := \
 NET_SRCS := \
 	net/lwip_port.c \
 	net/net.c \
+	net/net_budget.c \
 	net/tcp_cookie.c \
 	net/tcp_guard.c \
 	net/txhold.c

@@ -15,6 +15,7 @@
 #include "lib/cmdline.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
+#include "net/net_budget.h"
 
 /* The default list when the command line has no apps= (make APPS=...). */
 #ifndef APPS_DEFAULT
@@ -251,6 +252,8 @@ int app_buf_append(struct app_buf *b, const struct pbuf *p, size_t offset)
 
             while (cap < b->len + n)
                 cap *= 2;
+            if (!net_budget_app_grow(b->cap, cap))
+                return -ENOMEM; /* over this connection's share: the app drops it */
             nd = realloc(b->data, cap);
             if (!nd)
                 return -ENOMEM;

@@ -11,6 +11,7 @@
 #include "lwip/tcp.h"
 #include "lwip/ip.h"
 #include "lwip/udp.h"
+#include "net/net_budget.h"
 
 struct echo_conn {
     struct tcp_pcb *pcb;
@@ -55,9 +56,10 @@ static err_t echo_flush(struct echo_conn *c)
 
     while (c->pending.len > 0) {
         size_t n = c->pending.len;
+        size_t room = net_budget_tcp_room(c->pcb, true); /* our share of lwIP's memory */
 
-        if (n > tcp_sndbuf(c->pcb))
-            n = tcp_sndbuf(c->pcb);
+        if (n > room)
+            n = room;
         if (n > 0xffff)
             n = 0xffff;
         if (n == 0)
@@ -164,6 +166,10 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)arg;
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
+    if (!net_budget_admit()) { /* counted and logged there */
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
     c = calloc(1, sizeof(*c));
     if (!c) {
         tcp_abort(pcb);

@@ -39,6 +39,7 @@
 #include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs: reap() looks TIME_WAITs up by tuple */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "net/net_budget.h"
 
 struct http_conn {
     struct tcp_pcb *pcb;
@@ -279,7 +280,7 @@ static err_t conn_send(struct http_conn *c)
     while (c->written < q->pushed) {
         uint64_t off;
         struct http_chunk *ch = http_outq_at(q, c->written, &off);
-        size_t room = tcp_sndbuf(c->pcb);
+        size_t room = net_budget_tcp_room(c->pcb, false); /* our share, not all lwIP would take */
         uint64_t want = ch->len - off;
         const char *p;
         size_t avail;
@@ -528,7 +529,7 @@ static err_t http_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         st.refused_lwip++;
         return ERR_VAL;
     }
-    if (st.live >= conf.max_conns)
+    if (st.live >= conf.max_conns || !net_budget_admit())
         return refuse(pcb);
     c = malloc(sizeof(*c));
     if (!c)

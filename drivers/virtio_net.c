@@ -46,8 +46,13 @@
 #define TXQ   1
 #define CTRLQ 2
 
-#define RX_BUF_SIZE     2048         /* one buffer per descriptor; mergeable frames span several */
-#define RX_MAX_MERGE    64           /* more num_buffers than this is a device bug */
+#define RX_BUF_SIZE  2048 /* one buffer per descriptor; mergeable frames span several */
+#define RX_MAX_MERGE 64   /* more num_buffers than this is a device bug */
+/* The most receive buffers lwIP may hold at once, as a fraction of the pool
+ * (docs/budget.md): 1/4 of 512 = 128. Beyond it a frame is copied into lwIP
+ * memory and its buffer goes straight back, so the free list plus the ring
+ * always hold 3/4 of the pool: the ring (1/2) can always be refilled. */
+#define RX_LEND_DIV     4
 #define TX_MAX_SEGS     32           /* pbufs in one frame; longer chains are copied */
 #define TX_WAIT_NS      500000000ull /* how long a full transmit ring may block a send */
 #define CTRL_WAIT_NS    1000000000ull
@@ -98,6 +103,7 @@ struct vnet {
     unsigned n_rxbufs;
     struct vnet_rxbuf *rx_free;
     unsigned rx_free_count;
+    unsigned rx_lend_max; /* n_rxbufs / RX_LEND_DIV */
 
     struct vnet_txslot *txslots;
     struct vnet_txslot *tx_free;
@@ -352,6 +358,13 @@ static void rx_drop(uint64_t *counter, const char *why, struct pbuf *chain)
         pbuf_free(chain);
 }
 
+/* Buffers lwIP holds: neither free nor posted to the device (one descriptor each). */
+static unsigned vnet_rx_lent(const struct vnet *vn)
+{
+    struct vring *rx = vn->vq[RXQ];
+    return vn->n_rxbufs - vn->rx_free_count - (vring_num(rx) - vring_num_free(rx));
+}
+
 /* Wrap one used buffer as a pbuf of @len bytes starting at @skip. */
 static struct pbuf *rxbuf_pbuf(struct vnet *vn, struct vnet_rxbuf *b, unsigned skip, unsigned len)
 {
@@ -454,6 +467,23 @@ static bool vnet_receive_one(struct vnet *vn)
     if (l4_ok)
         flags &= (uint16_t) ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP);
     NETIF_SET_CHECKSUM_CTRL(nif, flags);
+
+    /* Receive buffers belong to the NIC: if lwIP already holds its share
+     * (out-of-order queues, reassembly, anything an app has not taken),
+     * this frame may be held too, so it goes into lwIP's own memory and its
+     * buffers go back to the pool now. If lwIP has no memory for the copy,
+     * the frame is dropped (TCP retransmits), never the ring. */
+    if (vnet_rx_lent(vn) > vn->rx_lend_max) {
+        struct pbuf *copy = pbuf_alloc(PBUF_RAW, head->tot_len, PBUF_RAM);
+        if (!copy) {
+            rx_drop(&vn->st.rx_drop_copy_nomem, "no lwIP memory to copy it out of the receive pool", head);
+            return true;
+        }
+        pbuf_copy(copy, head);
+        pbuf_free(head);
+        head = copy;
+        vn->st.rx_copied++;
+    }
 
     vn->st.rx_packets++;
     vn->st.rx_bytes += head->tot_len;
@@ -915,6 +945,7 @@ static int vnet_alloc_buffers(struct vnet *vn)
         vn->rx_free = b;
     }
     vn->rx_free_count = vn->n_rxbufs;
+    vn->rx_lend_max = vn->n_rxbufs / RX_LEND_DIV;
 
     unsigned tnum = vring_num(vn->vq[TXQ]);
     vn->txslots = calloc(tnum, sizeof(*vn->txslots));
@@ -1067,6 +1098,11 @@ void vnet_get_stats(const struct vnet *vn, struct vnet_stats *st)
 {
     *st = vn->st;
     st->irq_storms = vn->vdev->irq_storms;
+    st->rx_pool_total = vn->n_rxbufs;
+    st->rx_pool_free = vn->rx_free_count;
+    st->rx_lent = vnet_rx_lent(vn);
+    st->rx_posted = vn->n_rxbufs - vn->rx_free_count - st->rx_lent;
+    st->rx_lend_max = vn->rx_lend_max;
 }
 
 unsigned vnet_num_queues(const struct vnet *vn)
@@ -1090,14 +1126,17 @@ void vnet_dump(const struct vnet *vn)
     const struct vnet_stats *s = &vn->st;
     klog(LOG_INFO,
          "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum partial %llu completed %llu valid %llu), "
-         "drops: short %llu oversize %llu merge %llu nomem %llu; refills %llu (pool empty %llu), pool free "
-         "%u/%u",
+         "drops: short %llu oversize %llu merge %llu nomem %llu copy-nomem %llu; copied %llu (lent %u, max "
+         "%u); "
+         "refills %llu (pool empty %llu), pool free %u/%u",
          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_merged,
          (unsigned long long)s->rx_csum_partial, (unsigned long long)s->rx_csum_completed,
          (unsigned long long)s->rx_csum_valid, (unsigned long long)s->rx_drop_short,
          (unsigned long long)s->rx_drop_oversize, (unsigned long long)s->rx_drop_bad_merge,
-         (unsigned long long)s->rx_drop_nomem, (unsigned long long)s->rx_refills,
-         (unsigned long long)s->rx_refill_empty, vn->rx_free_count, vn->n_rxbufs);
+         (unsigned long long)s->rx_drop_nomem, (unsigned long long)s->rx_drop_copy_nomem,
+         (unsigned long long)s->rx_copied, vnet_rx_lent(vn), vn->rx_lend_max,
+         (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty, vn->rx_free_count,
+         vn->n_rxbufs);
     klog(LOG_INFO,
          "virtio-net: tx %llu pkts %llu bytes %llu segs (csum offload %llu), completed %llu, in flight %u, "
          "ring-full waits %llu drops %llu, watchdog kicks %llu",

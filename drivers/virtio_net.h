@@ -22,14 +22,16 @@ struct vnet;
 /* Counters, per queue where it applies (shown in /stats and on the console). */
 struct vnet_stats {
     uint64_t rx_packets, rx_bytes;
-    uint64_t rx_drop_short;     /* shorter than a header + Ethernet header */
-    uint64_t rx_drop_oversize;  /* longer than the MTU allows */
-    uint64_t rx_drop_bad_merge; /* num_buffers 0, too many, or buffers missing */
-    uint64_t rx_drop_nomem;     /* lwIP refused the frame */
-    uint64_t rx_csum_partial;   /* NEEDS_CSUM TCP frames trusted as they are */
-    uint64_t rx_csum_completed; /* NEEDS_CSUM frames (not TCP) we finished */
-    uint64_t rx_csum_valid;     /* DATA_VALID frames lwIP did not re-check */
-    uint64_t rx_merged;         /* frames that spanned several buffers */
+    uint64_t rx_drop_short;      /* shorter than a header + Ethernet header */
+    uint64_t rx_drop_oversize;   /* longer than the MTU allows */
+    uint64_t rx_drop_bad_merge;  /* num_buffers 0, too many, or buffers missing */
+    uint64_t rx_drop_nomem;      /* lwIP refused the frame */
+    uint64_t rx_copied;          /* copied out of the pool: lwIP held rx_lend_max buffers already */
+    uint64_t rx_drop_copy_nomem; /* ... and lwIP had no memory for the copy */
+    uint64_t rx_csum_partial;    /* NEEDS_CSUM TCP frames trusted as they are */
+    uint64_t rx_csum_completed;  /* NEEDS_CSUM frames (not TCP) we finished */
+    uint64_t rx_csum_valid;      /* DATA_VALID frames lwIP did not re-check */
+    uint64_t rx_merged;          /* frames that spanned several buffers */
     uint64_t rx_refills, rx_refill_empty;
     uint64_t rx_polls, rx_budget_exhausted;
     uint64_t tx_packets, tx_bytes;
@@ -45,6 +47,9 @@ struct vnet_stats {
     uint64_t announces_deferred; /* ANNOUNCE requests within a second of the last one, left for later */
     uint64_t rx_csum_fragment;   /* checksum flags ignored on IP fragments: lwIP checks the datagram */
     uint64_t irq_storms;         /* the transport masked a storming interrupt line and polled */
+    /* The receive pool now (vnet_get_stats() fills these in):
+     * rx_pool_free + rx_posted + rx_lent == rx_pool_total. */
+    uint32_t rx_pool_total, rx_pool_free, rx_posted, rx_lent, rx_lend_max;
 };
 
 /** vnet_first() - the first virtio-net device probed, or NULL. */

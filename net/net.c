@@ -26,6 +26,7 @@
 #include "lib/prof.h"
 #include "lib/trace.h"
 #include "net/txhold.h"
+#include "net/net_budget.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
@@ -197,6 +198,13 @@ static void stats_vnet(struct json_out *o, void *ctx)
     json_kv_u64(o, "rx_drop_oversize", st.rx_drop_oversize);
     json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
     json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
+    json_kv_u64(o, "rx_copied", st.rx_copied);
+    json_kv_u64(o, "rx_drop_copy_nomem", st.rx_drop_copy_nomem);
+    json_kv_u64(o, "rx_pool_total", st.rx_pool_total);
+    json_kv_u64(o, "rx_pool_free", st.rx_pool_free);
+    json_kv_u64(o, "rx_posted", st.rx_posted);
+    json_kv_u64(o, "rx_lent", st.rx_lent);
+    json_kv_u64(o, "rx_lend_max", st.rx_lend_max);
     json_kv_u64(o, "rx_merged", st.rx_merged);
     json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
     json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
@@ -365,6 +373,7 @@ int net_init(void)
     stats_register("cycles", stats_cycles, NULL);
     stats_register("trace", stats_trace, NULL);
     tcp_guard_init();
+    net_budget_init(vn);
     netif_set_status_callback(&nif, status_changed);
     netif_set_hostname(&nif, "unikernel");
     /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
@@ -424,6 +433,7 @@ void net_run(void)
             txhold_run(); /* app memory the ring has stopped reading */
         }
         sys_check_timeouts();
+        net_budget_tick(now);
         if (vn) {
             vnet_flush(vn);
             config_step(now);

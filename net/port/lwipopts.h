@@ -33,7 +33,7 @@
 #define MEMP_NUM_TCP_PCB_LISTEN 16
 #define MEMP_NUM_TCP_SEG 4096
 #define MEMP_NUM_UDP_PCB 16
-#define MEMP_NUM_PBUF 1024          /* PBUF_REF/ROM headers: zero-copy tx of app data */
+#define MEMP_NUM_PBUF 4096          /* PBUF_REF/ROM headers: one per zero-copy segment, as many as TCP_SEG (docs/budget.md) */
 #define MEMP_NUM_REASSDATA 8
 #define IP_REASS_MAX_PBUFS 64
 #define MEMP_NUM_FRAG_PBUF 32
@@ -88,6 +88,18 @@
 #define TCP_SNDLOWAT (32 * 1024) /* lwIP keeps this below 0xFFFF - 4 * MSS */
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
+/* Out-of-order data one connection may hold, in pbufs (one per frame):
+ * 64, down to 4 as the memory budget tightens (net/net_budget.c,
+ * docs/budget.md). Beyond it lwIP drops the newest (highest) segments. The
+ * host tests build lwIP without the budget: the fixed maximum. */
+#ifdef HOST_TEST
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) 64
+#else
+unsigned net_budget_ooseq_pbufs(void);
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) ((u16_t)net_budget_ooseq_pbufs())
+#endif
+/* Two per pcb for the budget: when its acknowledgements last moved, when it was born. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 2
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 255
 #define LWIP_TCP_KEEPALIVE 1

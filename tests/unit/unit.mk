@@ -90,6 +90,10 @@ test_trace_CFLAGS := -Wl,--wrap=klog
 # RFC 6528 ISNs and SYN cookies (net/tcp_cookie.c): pure arithmetic, no lwIP.
 UNIT_TESTS += tcp_cookie
 test_tcp_cookie_SRCS := net/tcp_cookie.c lib/siphash.c
+#@@ budget
+# The memory budget's arithmetic and shedding policy (lib/budget.c, docs/budget.md).
+UNIT_TESTS += budget
+test_budget_SRCS := lib/budget.c
 #@@ end
 
 define unit_template
