@@ -51,12 +51,13 @@ static unsigned ooseq_pbufs_now = BUDGET_OOSEQ_MAX;
 
 static struct {
     uint64_t shed_stalled, refused, app_refused, throttled;
-    uint64_t shed_bytes;
+    uint64_t shed_bytes, ooseq_dropped;
     unsigned last_pressure, peak_pressure, ooseq_pbufs;
 } st;
 
 static struct klog_ratelimit rl_shed = KLOG_RATELIMIT_INIT(5000, 5);
 static struct klog_ratelimit rl_refuse = KLOG_RATELIMIT_INIT(5000, 3);
+static struct klog_ratelimit rl_ooseq = KLOG_RATELIMIT_INIT(5000, 2);
 
 static void mem_level(struct budget_pool *p, const struct stats_mem *m)
 {
@@ -177,8 +178,27 @@ bool net_budget_app_grow(size_t old_cap, size_t new_cap)
     return false;
 }
 
-unsigned net_budget_ooseq_pbufs(void)
+unsigned net_budget_ooseq_pbufs(const struct tcp_pcb *pcb)
 {
+    unsigned sum = 0, kept = 0;
+    bool over = false;
+
+    /* The walk lwIP is about to make (tcp_receive()): from the first segment
+     * that takes the count past the limit, everything goes. */
+    for (const struct tcp_seg *s = pcb->ooseq; s; s = s->next) {
+        sum += pbuf_clen(s->p);
+        if (!over && sum > ooseq_pbufs_now)
+            over = true;
+        if (!over)
+            kept = sum;
+    }
+    if (over) {
+        st.ooseq_dropped += sum - kept;
+        if (klog_ratelimit(&rl_ooseq))
+            klog(LOG_WARN, "budget: %s:%u -> port %u: dropped %u out-of-order pbufs beyond the limit of %u",
+                 ipaddr_ntoa(&pcb->remote_ip), pcb->remote_port, pcb->local_port, sum - kept,
+                 ooseq_pbufs_now);
+    }
     return ooseq_pbufs_now;
 }
 
@@ -286,6 +306,7 @@ static void write_budget_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "send_throttled", st.throttled);
     json_kv_u64(o, "ooseq_pbufs", st.ooseq_pbufs);
     json_kv_u64(o, "ooseq_limit", ooseq_pbufs_now);
+    json_kv_u64(o, "ooseq_dropped", st.ooseq_dropped);
     json_key(o, "pools");
     json_begin_object(o);
     for (unsigned i = 0; i < BUDGET_POOLS; i++) {

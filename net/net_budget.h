@@ -51,8 +51,13 @@ bool net_budget_admit(void);
  */
 bool net_budget_app_grow(size_t old_cap, size_t new_cap);
 
-/** net_budget_ooseq_pbufs() - out-of-order pbufs one connection may hold now (lwIP's TCP_OOSEQ_PBUFS_LIMIT). */
-unsigned net_budget_ooseq_pbufs(void);
+/**
+ * net_budget_ooseq_pbufs() - out-of-order pbufs @pcb may hold now: lwIP's
+ * TCP_OOSEQ_PBUFS_LIMIT, asked right after a segment joined the queue;
+ * lwIP then drops the newest segments beyond the limit, which this counts
+ * (/stats budget ooseq_dropped).
+ */
+unsigned net_budget_ooseq_pbufs(const struct tcp_pcb *pcb);
 
 /** net_budget_tick() - from the main loop, every turn: 4 times a second, shed what must be shed. */
 void net_budget_tick(uint64_t now_ns);

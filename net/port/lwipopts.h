@@ -95,8 +95,9 @@
 #ifdef HOST_TEST
 #define TCP_OOSEQ_PBUFS_LIMIT(pcb) 64
 #else
-unsigned net_budget_ooseq_pbufs(void);
-#define TCP_OOSEQ_PBUFS_LIMIT(pcb) ((u16_t)net_budget_ooseq_pbufs())
+struct tcp_pcb;
+unsigned net_budget_ooseq_pbufs(const struct tcp_pcb *pcb);
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) ((u16_t)net_budget_ooseq_pbufs(pcb))
 #endif
 /* Two per pcb for the budget: when its acknowledgements last moved, when it was born. */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 2

@@ -188,10 +188,14 @@ def test_out_of_order_storm_leaves_the_nic_receiving(qemu, kernel, netns):
         v, b = during["virtio_net"], during["budget"]
         print(f"during: rx pool free {v['rx_pool_free']} posted {v['rx_posted']} lent {v['rx_lent']}/"
               f"{v['rx_lend_max']} of {v['rx_pool_total']}, copied {v['rx_copied']}, "
-              f"ooseq pbufs held {b['ooseq_pbufs']} (limit {b['ooseq_limit']}), pressure {b['pressure']}")
+              f"ooseq pbufs held {b['ooseq_pbufs']} (limit {b['ooseq_limit']}, dropped {b['ooseq_dropped']}), "
+              f"pressure {b['pressure']}")
         assert " 0% packet loss" in out, out
         assert max(latencies) < 1.0, latencies
         assert b["ooseq_pbufs"] <= 64, b
+        # The newest out-of-order data was dropped, counted and logged; the NIC dropped nothing.
+        assert b["ooseq_dropped"] >= storm - 64, b  # the last frames may still be on their way
+        assert "out-of-order pbufs beyond the limit" in q.log
         # The attacker stops (a RST ends its connection).
         peer.send(ip_tcp(FAKE_IP, GUEST, 40000, ECHO_PORT, 1001, rcv, "R"))
     finally:
@@ -291,6 +295,8 @@ def test_zero_window_readers_do_not_starve_a_fresh_download(qemu, kernel, netns)
     # idle timeout of the attackers).
     assert took < 10, took
     assert small < 1.0, small
+    if b["shed_stalled"]:  # each reset is logged (rate-limited), with its reason
+        assert "budget: reset " in q.log and "no progress for" in q.log, q.log[-3000:]
     for s in readers + pushers:
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
