@@ -453,6 +453,7 @@ def test_lwip_pcb_pool_exhausted_then_recovers(qemu, kernel, netns):
     working, and the waiting clients get in once others leave."""
     q = boot(qemu, kernel, netns, "http_max_conns=5000")
     baseline = wait_server(netns, q)
+    baseline_refused = stats(netns)["budget"]["refused"]
     conns = []
     for i in range(650):
         s = in_netns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
@@ -469,23 +470,40 @@ def test_lwip_pcb_pool_exhausted_then_recovers(qemu, kernel, netns):
         except OSError:
             pass
     assert 550 < len(ready) <= 600, len(ready)
+    # Each accepted connection is answered: served, or, once the memory budget's
+    # reserve for new connections is reached (docs/budget.md), refused with the
+    # 503 and closed, and each refusal counted.
+    refused0 = baseline_refused
+    n503 = 0
     for s in ready:
         s.setblocking(True)
         s.settimeout(20)
-        assert recv_exact(s, len(echo("GET", "/p"))) == echo("GET", "/p")
+        head = recv_exact(s, 12)
+        if head == b"HTTP/1.1 503":
+            assert head + recv_until_eof(s) == error(503, "Service Unavailable")
+            n503 += 1
+        else:
+            assert head + recv_exact(s, len(echo("GET", "/p")) - 12) == echo("GET", "/p")
+    assert len(ready) - n503 >= 500, (len(ready), n503)
     waiting = [s for s in conns if s not in ready]
     for s in ready[:100]:
         s.close()
-    # The waiting ones retry their SYN and are served.
+    # The waiting ones retry their SYN and are answered the same way.
     for s in waiting:
         s.setblocking(True)
         s.settimeout(30)
         s.sendall(b"GET /late HTTP/1.1\r\n\r\n")
-        assert recv_exact(s, len(echo("GET", "/late"))) == echo("GET", "/late")
+        head = recv_exact(s, 12)
+        if head == b"HTTP/1.1 503":
+            assert head + recv_until_eof(s) == error(503, "Service Unavailable")
+            n503 += 1
+        else:
+            assert head + recv_exact(s, len(echo("GET", "/late")) - 12) == echo("GET", "/late")
     for s in conns:
         s.close()
     d = wait_baseline(netns, baseline, q, timeout=60)
     assert d["http"]["refused_no_pcb"] > 0 and d["lwip"]["memp"]["TCP_PCB"]["err"] > 0, d["http"]
+    assert d["budget"]["refused"] - refused0 == n503, (n503, d["budget"])
 
 
 WRK_CHECK = """
