@@ -51,7 +51,7 @@ static struct {
     uint64_t cookies_sent, cookies_send_failed, cookies_accepted, cookies_rejected;
     uint64_t cookie_accept_nomem, cookie_accept_refused, cookie_data_dropped;
     uint64_t cookie_mode_entered, half_open_aged;
-    uint64_t syn_unresolved, arp_asked, syn_dropped_pool;
+    uint64_t syn_unresolved, arp_asked, syn_dropped_pool, time_wait_reused;
     unsigned half_open_peak;
     bool cookie_mode;
 } st;
@@ -336,6 +336,24 @@ static struct promised *promised_for(const ip_addr_t *src)
     return p;
 }
 
+/* Answer the SYN on @lpcb with a cookie SYN-ACK, keeping nothing. */
+static bool answer_with_cookie(const struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u16_t optlen,
+                               u16_t opt1len, const u8_t *opt2)
+{
+    u16_t mss;
+    unsigned ws;
+    struct tcp_tuple t;
+    syn_options(hdr, optlen, opt1len, opt2, &mss, &ws);
+    tuple_of(&t, ip_current_dest_addr(), lpcb->local_port, ip_current_src_addr(), hdr->src);
+    u32_t cookie = tcp_cookie_make(&keys, &t, hdr->seqno, clock_ns(), mss, ws);
+    if (send_cookie_synack(lpcb, hdr, cookie, ws != TCP_COOKIE_WS_NONE) != ERR_OK) {
+        st.cookies_send_failed++;
+        return false;
+    }
+    st.cookies_sent++;
+    return true;
+}
+
 static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                              const u8_t *opt2)
 {
@@ -369,18 +387,48 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
              lpcb->local_port, lpcb->accepts_pending, total, TCP_GUARD_HALF_OPEN_LISTENER,
              TCP_GUARD_HALF_OPEN_GLOBAL, free);
 
-    u16_t mss;
-    unsigned ws;
-    struct tcp_tuple t;
-    syn_options(hdr, optlen, opt1len, opt2, &mss, &ws);
-    tuple_of(&t, ip_current_dest_addr(), lpcb->local_port, ip_current_src_addr(), hdr->src);
-    u32_t cookie = tcp_cookie_make(&keys, &t, hdr->seqno, clock_ns(), mss, ws);
-    if (send_cookie_synack(lpcb, hdr, cookie, ws != TCP_COOKIE_WS_NONE) == ERR_OK) {
-        st.cookies_sent++;
+    if (answer_with_cookie(lpcb, hdr, optlen, opt1len, opt2))
         pr->count++;
-    } else
-        st.cookies_send_failed++;
     return ERR_ABRT; /* handled: lwIP drops the SYN */
+}
+
+/* ---- a new SYN on a 4-tuple in TIME_WAIT ----
+ *
+ * lwIP answers it with an ACK (tcp_timewait_input()) and ignores the RST the
+ * client sends back, so a client that reuses a port within 2 MSL (120 s)
+ * cannot connect until the TIME_WAIT ends: a Linux client cycling through
+ * its ports hit one after ~80,000 connections and timed out. Linux accepts
+ * such a SYN when its sequence number is past the old connection's
+ * (tcp_timewait_state_process(); RFC 6191 without timestamps, RFC 1122
+ * 4.2.2.13): the old connection can send nothing that lands in the new one.
+ * We do the same: drop the TIME_WAIT (tcp_abort() frees it, no RST) and
+ * answer the SYN with a cookie SYN-ACK on the listener's behalf, since
+ * tcp_listen_input() cannot be reached from here; the client's ACK then
+ * finds the listener and becomes the connection. A SYN not past the old one
+ * goes on to lwIP's ACK, as before. */
+static struct tcp_pcb_listen *listener_for(const struct tcp_pcb *pcb)
+{
+    for (struct tcp_pcb_listen *l = tcp_listen_pcbs.listen_pcbs; l; l = l->next) {
+        if (l->local_port == pcb->local_port && IP_ADDR_PCB_VERSION_MATCH(l, ip_current_dest_addr()) &&
+            (ip_addr_isany(&l->local_ip) || ip_addr_cmp(&l->local_ip, ip_current_dest_addr())))
+            return l;
+    }
+    return NULL;
+}
+
+static err_t syn_to_time_wait(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
+                              const u8_t *opt2)
+{
+    if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN ||
+        !TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt))
+        return ERR_OK;
+    struct tcp_pcb_listen *lpcb = listener_for(pcb);
+    if (!lpcb)
+        return ERR_OK;
+    tcp_abort(pcb); /* in TIME_WAIT: freed at once, no RST; tcp_input() only frees the pbuf after us */
+    st.time_wait_reused++;
+    answer_with_cookie(lpcb, hdr, optlen, opt1len, opt2);
+    return ERR_ABRT;
 }
 
 /* ---- the ACK side ---- */
@@ -452,12 +500,14 @@ static err_t cookie_connection(struct tcp_pcb_listen *lpcb, const struct tcp_hdr
 err_t tcp_guard_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                          struct pbuf *p)
 {
+    if (!keys_ready)
+        draw_secrets();
+    if (pcb->state == TIME_WAIT)
+        return syn_to_time_wait(pcb, hdr, optlen, opt1len, opt2);
     if (pcb->state != LISTEN)
         return ERR_OK;
     struct tcp_pcb_listen *lpcb = (struct tcp_pcb_listen *)pcb;
     u8_t flags = TCPH_FLAGS(hdr);
-    if (!keys_ready)
-        draw_secrets();
     if (flags & TCP_RST)
         return ERR_OK; /* lwIP ignores it */
     if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
@@ -497,6 +547,7 @@ static void write_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "syn_unresolved", st.syn_unresolved);
     json_kv_u64(o, "arp_asked", st.arp_asked);
     json_kv_u64(o, "syn_dropped_pool", st.syn_dropped_pool);
+    json_kv_u64(o, "time_wait_reused", st.time_wait_reused);
     json_kv_u64(o, "cookies_sent", st.cookies_sent);
     json_kv_u64(o, "cookies_send_failed", st.cookies_send_failed);
     json_kv_u64(o, "cookies_accepted", st.cookies_accepted);
