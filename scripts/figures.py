@@ -512,6 +512,75 @@ def fig_pci_windows():
     return s
 
 
+def fig_tcp_swimlane():
+    """One connection to /hello: the wire lines are docs/figures/data/tcp-hello-trace.log (trace=net);
+    the calls are what our code and lwIP 2.1.3 run for each."""
+    wire = []
+    for ln in (OUT / "data" / "tcp-hello-trace.log").read_text().splitlines():
+        m = re.search(r"\] T net (rx|tx) \d+ bytes: (.*)$", ln)
+        if not m:
+            continue
+        what = m.group(2)
+        tm = re.search(r"TCP \d+ > \d+ (\[\S+\]) seq=(\d+)(?: ack=(\d+))? win=\d+ len=(\d+)", what)
+        label = (f"{tm.group(1)} seq={tm.group(2)}" + (f" ack={tm.group(3)}" if tm.group(3) else "") +
+                 f" len={tm.group(4)}") if tm else what.split(": ", 1)[-1]
+        wire.append((m.group(1), label))
+    assert len(wire) == 10, wire
+    # (lane, text): lanes 1 NIC+ring, 2 lwIP, 3 app; ("w", i): wire line i (client <-> NIC)
+    rows = [("w", 0),
+            (1, "vnet_poll(): vnet_receive_one(), rxbuf_pbuf(): a custom PBUF_REF"),
+            (2, "ethernet_input, ip4_input, tcp_input; hook tcp_guard_inpacket(): bounds"),
+            (2, "tcp_listen_input(): pcb in SYN_RCVD, ISN from tcp_guard_isn(); SYN|ACK queued"),
+            ("w", 1), ("w", 2),
+            (1, "netif->linkoutput: vnet_linkoutput(), vring_add(); kick at the loop's turn"),
+            ("w", 3), ("w", 4),
+            (2, "tcp_process(): SYN_RCVD -> ESTABLISHED, TCP_EVENT_ACCEPT"),
+            (3, "http_accept(): admit, set the callbacks"),
+            ("w", 5),
+            (2, "tcp_receive(): in order, TCP_EVENT_RECV"),
+            (3, "http_recv(): copy, pbuf_free(), tcp_recved()"),
+            (3, "conn_send(): tcp_write() no copy (ROM)"),
+            ("w", 6),
+            (2, "ACK covers the 173 bytes: TCP_EVENT_SENT"),
+            (3, "http_sent(): chunk_retire() (txhold)"),
+            ("w", 7),
+            (2, "FIN in order: TCP_EVENT_CLOSED (recv with p = NULL); CLOSE_WAIT"),
+            (3, "conn_close(): tcp_close(): our FIN"),
+            ("w", 8), ("w", 9),
+            (2, "LAST_ACK acked: pcb freed (no TIME_WAIT here: the client closed first)"),
+            ]
+    lanes = ["client (curl via slirp, 10.0.2.2)", "NIC + ring (drivers/virtio_net.c)",
+             "lwIP 2.1.3 (third_party/lwip)", "app (apps/http.c)"]
+    lw, top, rowh, x0 = 258, 72, 24, 10
+    s = Svg(x0 * 2 + lw * 4, top + rowh * len(rows) + 56, "One TCP connection through lwIP")
+    s.text(x0 + 6, 22, "GET /hello, one connection: wire lines from trace=net (docs/figures/data/tcp-hello-trace.log), "
+           "and the functions each runs", 12, weight="bold")
+    fills = ["#f3f4f6", COL["device"], COL["ok"], COL["driver"]]
+    for i, name in enumerate(lanes):
+        s.rect(x0 + i * lw + 2, top - 36, lw - 4, rowh * len(rows) + 46, fill=fills[i], stroke=COL["grey"], rx=6)
+        s.text(x0 + i * lw + lw / 2, top - 18, name, 11, "middle", "bold")
+    for j, row in enumerate(rows):
+        y = top + j * rowh
+        if row[0] == "w":
+            d, label = wire[row[1]]
+            xa, xb = x0 + lw * 0.5, x0 + lw * 1.5
+            if d == "rx":
+                s.line(xa, y + 15, xb, y + 15, stroke=COL["accent"], arrow=True)
+            else:
+                s.line(xb, y + 15, xa, y + 15, stroke="#b91c1c", arrow=True)
+            s.text(x0 + 8, y + 10, label, 9, fill=COL["accent"] if d == "rx" else "#b91c1c")
+        else:
+            lane, text = row
+            bx = x0 + lane * lw + 6
+            span = lw * (4 - lane) - 12 if len(text) * 5.6 > lw - 12 else lw - 12
+            s.rect(bx, y + 2, span, rowh - 4, fill="#ffffff", rx=3)
+            s.text(bx + 4, y + 16, text, 9)
+    s.text(x0 + 6, top + rowh * len(rows) + 30, "blue: received (rx), red: sent (tx). A box wider than its lane runs "
+           "on into the lanes to its right only for room: each call is in the lane where it starts.", 10,
+           fill=COL["grey"])
+    return s
+
+
 FIGURES = {
     "ring-wrap.svg": fig_ring_wrap,
     "request-timeline.svg": fig_request_timeline,
@@ -519,6 +588,7 @@ FIGURES = {
     "virtio-pci-cfg.svg": fig_virtio_pci,
     "rxbuf.svg": fig_rxbuf,
     "pci-windows.svg": fig_pci_windows,
+    "tcp-swimlane.svg": fig_tcp_swimlane,
 }
 
 
