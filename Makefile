@@ -258,6 +258,7 @@ bench:
 
 # ---------------------------------------------------------------- tests
 include tests/unit/unit.mk
+include tests/exercises/exercise.mk
 include bench/peer.mk
 -include tests/fuzz/fuzz.mk
 
@@ -298,6 +299,7 @@ help:
 	@echo "make bench      install what is missing, measure ours beside a Linux guest and native (root)"
 	@echo "make debug      boot with QEMU's gdb stub, gdb breaks at kmain (GDB_SCRIPT=file: run it, batch)"
 	@echo "make docs-check run every command in README.md and docs/"
+	@echo "make exercise N=name  check an exercise of docs/exercises (barrier, refill, usedlen)"
 	@echo "make clean      remove build outputs"
 	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
 	@echo "           HTTP_PORT=8080 PCAP=out.pcap NIC_OPTS=vectors=0 GDB_PORT=1234"

@@ -497,3 +497,119 @@ def test_doc_citations(doc):
                 problems.append(f"{rel}:{block.line}: the block marked as {block.file_marker} differs from it")
 
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ figures
+
+FIGURES = ROOT / "docs" / "figures"
+SVG_NS = "{http://www.w3.org/2000/svg}svg"
+
+
+def figure_links():
+    """(doc, line number, path) of every docs/figures/*.svg a chapter links or shows."""
+    out = []
+    for doc in DOC_FILES:
+        for i, line in prose_lines(doc.read_text()):
+            for link in re.findall(r"\]\(([^)#\s]+\.svg)\)", line):
+                out.append((doc, i, (doc.parent / link).resolve()))
+    return out
+
+
+def test_every_linked_figure_exists_and_is_svg():
+    """Each figure a chapter links is there, parses as XML and has an <svg>
+    root with a size; and every figure in docs/figures is linked somewhere."""
+    import xml.etree.ElementTree as ET
+    problems, linked = [], set()
+    for doc, i, path in figure_links():
+        where = f"{doc.relative_to(ROOT)}:{i}"
+        linked.add(path)
+        if not path.is_file():
+            problems.append(f"{where}: {path.relative_to(ROOT)} does not exist")
+            continue
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as e:
+            problems.append(f"{where}: {path.relative_to(ROOT)} is not XML: {e}")
+            continue
+        if root.tag != SVG_NS or not root.get("viewBox"):
+            problems.append(f"{where}: {path.relative_to(ROOT)}: root <{root.tag}>, viewBox {root.get('viewBox')}")
+    for f in sorted(FIGURES.glob("*.svg")):
+        if f.resolve() not in linked:
+            problems.append(f"{f.relative_to(ROOT)} is linked from no chapter")
+    assert linked, "no chapter links a figure"
+    assert not problems, "\n".join(problems)
+
+
+def test_figures_are_what_the_script_draws():
+    """docs/figures/*.svg are scripts/figures.py's output from today's sources
+    (struct offsets, masks, the qboot log): a layout that changes in the code
+    fails here until the figure is drawn again."""
+    r = subprocess.run(["python3", "scripts/figures.py", "--check"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def png_ink(data):
+    """(width, height, fraction of pixels that are not white) of a PNG
+    (8-bit RGB or RGBA, non-interlaced, what Chromium writes)."""
+    import struct
+    import zlib
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, w = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride = zlib.decompress(idat), w * bpp
+    prev, ink, i = bytearray(stride), 0, 0
+    for _ in range(h):
+        f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 0xff
+            elif f == 2:
+                line[x] = (line[x] + b) & 0xff
+            elif f == 3:
+                line[x] = (line[x] + ((a + b) >> 1)) & 0xff
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xff
+        ink += sum(1 for x in range(0, stride, bpp) if line[x:x + 3] != b"\xff\xff\xff")
+        prev = line
+    return w, h, ink / (w * h)
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium: sh scripts/setup.sh test")
+@pytest.mark.parametrize("svg", sorted(p.name for p in FIGURES.glob("*.svg")))
+def test_figure_renders_in_chromium(svg):
+    """Headless Chromium draws the figure; the screenshot lands in
+    tests/artifacts/figure-NAME.png, and it must have ink on it (a figure
+    Chromium cannot read renders as a blank page or an error text)."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(FIGURES / svg).getroot()
+    w, h = (int(float(v)) for v in root.get("viewBox").split()[2:])
+    art = ROOT / "tests" / "artifacts"
+    art.mkdir(parents=True, exist_ok=True)
+    shot = art / f"figure-{svg[:-4]}.png"
+    shot.unlink(missing_ok=True)
+    # --no-sandbox: Chromium's sandbox refuses to start as root, as tests here run.
+    r = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--hide-scrollbars", f"--window-size={w},{h}",
+                        f"--screenshot={shot}", (FIGURES / svg).as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and shot.is_file(), r.stdout[-2000:] + r.stderr[-2000:]
+    pw, ph, ink = png_ink(shot.read_bytes())
+    assert (pw, ph) == (w, h), (pw, ph, w, h)
+    # Text and boxes: every figure here covers more than 3% of its area (measured: 6-20%).
+    assert ink > 0.03, f"{svg}: only {ink:.1%} of the screenshot is not white"
+    print(f"{svg}: {pw}x{ph}, {ink:.1%} ink, {shot.relative_to(ROOT)}")
