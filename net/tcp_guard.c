@@ -313,14 +313,25 @@ static bool next_hop_known(const struct tcp_pcb_listen *lpcb)
  * pool (hundreds from one client at once) would all get cookies before the
  * first ACK takes a pcb, and the clients past the pool would believe they
  * were connected. So the cookies sent to each source (hashed into 256
- * buckets) in the current second count against the free pcbs; one source's
+ * buckets) and not yet redeemed count against the free pcbs; one source's
  * burst is then cut at the pool's size, and a flood from other addresses,
- * spread over the buckets, does not take a legitimate client's share. */
+ * spread over the buckets, does not take a legitimate client's share.
+ *
+ * A promise lives from its cookie until its ACK, or for two to three
+ * seconds (PROMISE_SECONDS one-second slots): a burst's ACKs come in
+ * behind it, often in a later second than their cookies. Forgetting
+ * the count at each new second (as this did first) let a burst straddling
+ * the boundary promise pcbs twice, and 602 clients of a 600-pcb pool
+ * believed they were in. A spoofed source's promises, whose ACKs never
+ * come, end with their slot. */
+#define PROMISE_SECONDS 3
+
 struct promised {
-    u32_t second;
-    u32_t count;
+    u32_t second[PROMISE_SECONDS]; /* slot i holds the promises made in second[i] */
+    u32_t count[PROMISE_SECONDS];
 };
 
+/* The bucket of @src, its slots older than PROMISE_SECONDS emptied. */
 static struct promised *promised_for(const ip_addr_t *src)
 {
     static struct promised table[256];
@@ -329,11 +340,41 @@ static struct promised *promised_for(const ip_addr_t *src)
         h = ip_2_ip6(src)->addr[0] ^ ip_2_ip6(src)->addr[1] ^ ip_2_ip6(src)->addr[2] ^ ip_2_ip6(src)->addr[3];
     struct promised *p = &table[(h * 2654435761u) >> 24];
     u32_t now = sys_now() / 1000;
-    if (p->second != now) {
-        p->second = now;
-        p->count = 0;
+    for (unsigned i = 0; i < PROMISE_SECONDS; i++) {
+        if (p->count[i] && now - p->second[i] >= PROMISE_SECONDS)
+            p->count[i] = 0;
+    }
+    unsigned cur = now % PROMISE_SECONDS;
+    if (p->second[cur] != now) {
+        p->second[cur] = now;
+        p->count[cur] = 0;
     }
     return p;
+}
+
+static u32_t promises(const struct promised *p)
+{
+    u32_t n = 0;
+    for (unsigned i = 0; i < PROMISE_SECONDS; i++)
+        n += p->count[i];
+    return n;
+}
+
+static void promise_made(struct promised *p)
+{
+    p->count[(sys_now() / 1000) % PROMISE_SECONDS]++;
+}
+
+/* A cookie's ACK made a pcb: the oldest promise is kept. */
+static void promise_kept(struct promised *p)
+{
+    unsigned oldest = PROMISE_SECONDS;
+    for (unsigned i = 0; i < PROMISE_SECONDS; i++) {
+        if (p->count[i] && (oldest == PROMISE_SECONDS || p->second[i] < p->second[oldest]))
+            oldest = i;
+    }
+    if (oldest < PROMISE_SECONDS)
+        p->count[oldest]--;
 }
 
 /* Answer the SYN on @lpcb with a cookie SYN-ACK, keeping nothing. */
@@ -366,10 +407,18 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
         st.syn_unresolved++;
         return ERR_ABRT; /* dropped: the peer's ARP reply, then its SYN again */
     }
-    if (lpcb->accepts_pending < TCP_GUARD_HALF_OPEN_LISTENER && total < TCP_GUARD_HALF_OPEN_GLOBAL)
-        return ERR_OK; /* lwIP's own path, a full pool included (tcp_alloc() fails, accept hears ERR_MEM) */
     struct promised *pr = promised_for(ip_current_src_addr());
-    if (free <= TCP_GUARD_PCB_FREE_MIN + pr->count) {
+    if (lpcb->accepts_pending < TCP_GUARD_HALF_OPEN_LISTENER && total < TCP_GUARD_HALF_OPEN_GLOBAL) {
+        /* lwIP's own path, a full pool included (tcp_alloc() fails, accept
+         * hears ERR_MEM); but not into the pcbs this source's cookies were
+         * promised (its retransmitted SYNs would take them from its ACKs). */
+        if (promises(pr) && free <= TCP_GUARD_PCB_FREE_MIN + promises(pr)) {
+            st.syn_dropped_pool++;
+            return ERR_ABRT;
+        }
+        return ERR_OK;
+    }
+    if (free <= TCP_GUARD_PCB_FREE_MIN + promises(pr)) {
         /* A cookie would promise a pcb the pool may not have when the ACK
          * comes, and the client would believe it is connected: drop the SYN,
          * as a full pool does, and let the client send it again. */
@@ -388,7 +437,7 @@ static err_t syn_to_listener(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u
              TCP_GUARD_HALF_OPEN_GLOBAL, free);
 
     if (answer_with_cookie(lpcb, hdr, optlen, opt1len, opt2))
-        pr->count++;
+        promise_made(pr);
     return ERR_ABRT; /* handled: lwIP drops the SYN */
 }
 
@@ -479,9 +528,7 @@ static err_t cookie_connection(struct tcp_pcb_listen *lpcb, const struct tcp_hdr
     TCP_REG_ACTIVE(npcb);
     MIB2_STATS_INC(mib2.tcppassiveopens);
     st.cookies_accepted++;
-    struct promised *pr = promised_for(&npcb->remote_ip);
-    if (pr->count)
-        pr->count--; /* the promise is kept: the pool counts this pcb now */
+    promise_kept(promised_for(&npcb->remote_ip)); /* the pool counts this pcb now */
 
     /* Data (or a FIN) on this ACK is dropped: the client sends it again
      * when its retransmission timer fires, and the pcb then takes it. */

@@ -77,19 +77,27 @@ def mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(":"))
 
 
-def tcp_frame(src_mac, dst_mac, src, dst, sport, dport, seq, ack, flags, opts=b""):
+def tcp_frame(src_mac, dst_mac, src, dst, sport, dport, seq, ack, flags, opts=b"", payload=b""):
     """One Ethernet/IPv4/TCP frame with correct checksums."""
     s, d = socket.inet_aton(src), socket.inet_aton(dst)
     hlen = 20 + len(opts)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (hlen // 4) << 4, flags, 65535, 0, 0) + opts
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (hlen // 4) << 4, flags, 65535, 0, 0) + opts + payload
     tcp = tcp[:16] + struct.pack("!H", csum(s + d + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0, 64, 6, 0, s, d)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     return dst_mac + src_mac + b"\x08\x00" + ip + tcp
 
 
-SYN, RST, ACK = 0x02, 0x04, 0x10
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 MSS_WS = b"\x02\x04\x05\xb4\x01\x03\x03\x07"  # MSS 1460, NOP, window scale 7
+
+
+def tcp_payload(frame):
+    """The TCP payload of an IPv4/TCP frame parse_tcp() accepted."""
+    ihl = (frame[14] & 0xF) * 4
+    total = struct.unpack("!H", frame[16:18])[0]
+    t = 14 + ihl
+    return frame[t + (frame[t + 12] >> 4) * 4:14 + total]
 
 
 def parse_tcp(frame):
@@ -384,6 +392,112 @@ def test_syn_flood_from_a_real_address_gets_cookies(qemu, kernel, netns):
     assert g["cookies_sent"] > 1000 and g["cookies_accepted"] >= 20 and g["syn_dropped_pool"] > 0, g
     assert g["cookies_rejected"] >= 1 and g["cookie_mode_entered"] >= 1, g
     assert "answering SYNs with cookies" in q.log
+
+
+# ------------------------------------------------------------ (c) a TIME_WAIT's 4-tuple reused
+
+class RawClient:
+    """A TCP client played frame by frame from a FakeHost's address, so that
+    the test chooses when each FIN and ACK goes out."""
+
+    def __init__(self, netns, q, ip, mac, port):
+        self.host_mac, self.guest_mac = macs(netns, q)
+        self.ip, self.mac, self.port = ip, mac, port
+        self.s = raw_socket()
+        self.s.settimeout(0.2)
+
+    def send(self, seq, ack, flags, opts=b"", payload=b""):
+        self.s.send(tcp_frame(self.mac, self.guest_mac, self.ip, GUEST, self.port, 80, seq, ack, flags, opts,
+                              payload))
+
+    def wait(self, pred, timeout=10):
+        """The guest's next segment to us for which @pred((seq, ack, flags, payload)) holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                f = self.s.recv(4096)
+            except socket.timeout:
+                continue
+            t = parse_tcp(f)
+            if t and t[0] == GUEST and t[1] == self.ip and t[3] == self.port:
+                seg = (t[4], t[5], t[6], tcp_payload(f))
+                if pred(seg):
+                    return seg
+        raise AssertionError("no such segment from the guest")
+
+    def read_to_fin(self, my_seq):
+        """Acknowledge the guest's data up to its FIN (not the FIN): (data, the FIN's sequence number)."""
+        body = {}
+        while True:
+            seq, _, flags, data = self.wait(lambda g: g[3] or g[2] & FIN)
+            body[seq] = data
+            if flags & FIN:
+                return b"".join(body[k] for k in sorted(body)), seq + len(data)
+            self.send(my_seq, seq + len(data), ACK)
+
+
+def test_syn_on_a_time_wait_tuple_is_accepted(qemu, kernel, netns):
+    """A connection whose FINs cross goes CLOSING, then TIME_WAIT on the
+    server, where HTTP's own reap (apps/http.c) does not see it. A client
+    reusing the port, as Linux does after some 30,000 connections, sends a SYN
+    past the old connection's sequence numbers: it is answered with a SYN-ACK
+    and served (net/tcp_guard.c, syn_to_time_wait()), where lwIP alone answered
+    with an ACK and ignored the client's RST for 2 MSL. A SYN inside the old
+    sequence space still gets lwIP's ACK and leaves the TIME_WAIT alone."""
+    q = boot(qemu, kernel, netns)
+    wait_server(netns, q)
+    fake_ip, fake_mac = "10.77.0.201", bytes([2, 0, 0, 0, 0, 201])
+    fake = FakeHost(netns, fake_ip, fake_mac)
+    fake.thread.start()
+    try:
+        def play():
+            c = RawClient(netns, q, fake_ip, fake_mac, 40404)
+            isn = 1000000
+            req = request("GET", "/tw", version="HTTP/1.0")
+            c.send(isn, 0, SYN, MSS_WS)
+            seq, _, _, _ = c.wait(lambda g: g[2] & (SYN | ACK) == SYN | ACK)
+            c.send(isn + 1, seq + 1, ACK | PSH, payload=req)
+            # The answer, each segment acknowledged, then the server's FIN (HTTP/1.0: it closes
+            # once its data is acknowledged), not acknowledged.
+            got, fin_seq = c.read_to_fin(isn + 1 + len(req))
+            # Our FIN acknowledges the data but not the server's FIN: the FINs cross (CLOSING).
+            mine = isn + 1 + len(req)
+            c.send(mine, fin_seq, FIN | ACK)
+            c.wait(lambda g: g[2] & ACK and g[1] == mine + 1 and not g[2] & FIN)
+            c.send(mine + 1, fin_seq + 1, ACK)  # the server's FIN acknowledged: TIME_WAIT
+            return got, mine
+
+        got, mine = in_ns(netns, play)
+        assert got == echo("GET", "/tw", version="HTTP/1.0", close=True), got
+        d = stats(netns)
+        assert d["lwip"]["tcp_pcbs"]["time_wait"] >= 1, d["lwip"]["tcp_pcbs"]
+        assert d["tcp_guard"]["time_wait_reused"] == 0
+
+        def reuse():
+            c = RawClient(netns, q, fake_ip, fake_mac, 40404)
+            # Inside the old sequence space: lwIP's ACK of what it had, the TIME_WAIT kept.
+            c.send(mine - 5000, 0, SYN, MSS_WS)
+            old = c.wait(lambda g: g[2] & ACK)
+            assert old[2] & (SYN | ACK | RST) == ACK and old[1] == mine + 1, old  # our FIN was mine
+            # Past it: a SYN-ACK, then the new connection serves a request.
+            isn = mine + 200000
+            c.send(isn, 0, SYN, MSS_WS)
+            seq, ack, _, _ = c.wait(lambda g: g[2] & (SYN | ACK) == SYN | ACK)
+            assert ack == isn + 1
+            req = request("GET", "/again", version="HTTP/1.0")
+            # The SYN-ACK was a cookie: its ACK makes the pcb (data on it would be dropped).
+            c.send(isn + 1, seq + 1, ACK)
+            c.send(isn + 1, seq + 1, ACK | PSH, payload=req)
+            data, fin_seq = c.read_to_fin(isn + 1 + len(req))
+            c.send(isn + 1 + len(req), fin_seq + 1, RST | ACK)
+            return data
+
+        got = in_ns(netns, reuse)
+        assert got == echo("GET", "/again", version="HTTP/1.0", close=True), got
+    finally:
+        fake.stop.set()
+        fake.thread.value()
+    assert stats(netns)["tcp_guard"]["time_wait_reused"] == 1
 
 
 def test_without_rdrand_the_boot_log_says_isns_are_weak(qemu, kernel, netns):
