@@ -7,7 +7,8 @@
 # Variables: CROSS=x86_64-elf- (a cross toolchain's prefix), V=1 (show
 # commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc,
 # CMDLINE='...' (kernel command line), and for make run/debug: HTTP_PORT, PCAP=file,
-# NIC_OPTS=(virtio-net-pci options), GDB_PORT, GDB_SCRIPT=file.
+# NIC_OPTS=(virtio-net-pci options), GDB_PORT, GDB_SCRIPT=file, GDB_STOP=function
+# (where make debug's gdb first stops, with hbreak; empty: at the reset vector).
 
 CROSS ?=
 CC := $(CROSS)gcc
@@ -23,6 +24,7 @@ MACHINE ?= q35
 MEM ?= 256M
 HTTP_PORT ?= 8080
 GDB_PORT ?= 1234
+GDB_STOP ?= kmain
 
 ifeq ($(V),1)
 Q :=
@@ -235,7 +237,7 @@ run: setup
 debug: setup
 	$(Q)$(MAKE) --no-print-directory $(KERNEL)
 	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) GDB_PORT=$(GDB_PORT) \
-		NIC_OPTS=$(NIC_OPTS) GDB_SCRIPT=$(GDB_SCRIPT) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
+		NIC_OPTS=$(NIC_OPTS) GDB_SCRIPT=$(GDB_SCRIPT) GDB_STOP=$(GDB_STOP) sh scripts/debug.sh $(KERNEL) "$(CMDLINE)"
 
 # ---------------------------------------------------------------- benchmarks
 # `make bench` (docs/benchmarks.md): our kernel, the Linux guest and the

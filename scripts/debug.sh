@@ -1,7 +1,7 @@
 #!/bin/sh
 # Boots the kernel stopped at its first instruction with QEMU's gdb stub on
 # 127.0.0.1:$GDB_PORT (1234), and starts gdb with scripts/kernel.gdb (symbols,
-# break at kmain). The NIC is on QEMU's user network as in `make run` (guest
+# hbreak at $GDB_STOP, default kmain). The NIC is on QEMU's user network as in `make run` (guest
 # port 80 on 127.0.0.1:$HTTP_PORT), the serial console goes to
 # build/debug-serial.log. GDB_SCRIPT=file runs those gdb commands after
 # kernel.gdb and exits (gdb's batch mode): a session that can be replayed.
