@@ -8,7 +8,7 @@
 set -eu
 cc=${HOST_CC:-gcc}
 cflags=${CFLAGS:--std=gnu11 -g -O1 -Wall -Wextra -Werror -DHOST_TEST -I. -Itests/unit}
-exercises="barrier refill usedlen"
+exercises="barrier refill usedlen udp"
 out=build/exercise
 
 build() { # name dir tag extra-sources... -> prints the binary
@@ -35,6 +35,25 @@ nofence() {
     fi
 }
 
+# lwIP 2.1.3 for the host with the kernel's lwipopts.h (udp only), built once into an archive and
+# again when a source or a port header is newer. LWIP_SRCS comes from the Makefile (exercise.mk).
+lwip_lib() {
+    lib=$out/liblwip.a
+    stale=
+    for f in ${LWIP_SRCS:?LWIP_SRCS: run through make exercise} net/port/*.h net/port/arch/*.h; do
+        [ "$f" -nt "$lib" ] && stale=1 && break
+    done
+    if [ -n "$stale" ] || [ ! -f "$lib" ]; then
+        rm -rf "$out/lwip" "$lib"
+        mkdir -p "$out/lwip"
+        # shellcheck disable=SC2086
+        printf '%s\n' $LWIP_SRCS | xargs -P "$(nproc)" -I{} sh -c \
+            'o=$1/$(echo "$2" | tr / _).o; exec '"$cc $cflags"' -isystem net/port -isystem third_party/lwip/src/include -c -o "$o" "$2"' \
+            sh "$out/lwip" {} >&2
+        ar rcs "$lib" "$out"/lwip/*.o
+    fi
+}
+
 run_one() { # name dir -> exit status 0 for PASS
     name=$1 dir=$2
     tag=$(echo "$dir" | tr / _)
@@ -45,6 +64,14 @@ run_one() { # name dir -> exit status 0 for PASS
         a=$(build barrier "$dir" "$tag" "-DEX_VRING_SRC=\"drivers/vring.c\"")
         b=$(build barrier "$dir" "$tag-nofence" "-DEX_VRING_SRC=\"$out/vring_nofence.c\"" -DEX_NO_FENCE)
         ASAN_OPTIONS=detect_leaks=1 "$a" && ASAN_OPTIONS=detect_leaks=1 "$b"
+        ;;
+    udp)
+        lwip_lib
+        mkdir -p "$out/$tag"
+        # shellcheck disable=SC2086
+        $cc $cflags -isystem net/port -isystem third_party/lwip/src/include -o "$out/$tag/check_udp" \
+            tests/exercises/check_udp.c "$dir/udp.c" "$out/liblwip.a" >&2
+        ASAN_OPTIONS=detect_leaks=1 "$out/$tag/check_udp"
         ;;
     *)
         bin=$(build "$name" "$dir" "$tag" drivers/vring.c)
