@@ -77,6 +77,7 @@ why() {
     iproute2) echo "ip netns and ss in tests" ;;
     dnsmasq-base) echo "DHCP and router adverts in tests" ;;
     tshark) echo "pcap checks in tests" ;;
+    chromium) echo "headless: renders docs/figures (test_docs), the status page (test_apps, test_trace)" ;;
     xz-utils | kmod) echo "the bench's Linux guest" ;;
     *) echo "a test client" ;;
     esac

@@ -502,6 +502,31 @@ def test_doc_citations(doc):
 # ------------------------------------------------------------------ figures
 
 FIGURES = ROOT / "docs" / "figures"
+def test_chapter_numbers():
+    """docs/README.md numbers the chapters 1, 2, 3... in order; each chapter's
+    title carries its number ("# 4. The virtqueue"); a link written as
+    "[chapter N](file.md)" points at chapter N; and every "chapter N" names
+    a chapter that exists."""
+    book = (ROOT / "docs" / "README.md").read_text()
+    toc = [(int(n), f) for n, f in re.findall(r"^ *(\d+)\. \[[^]]+\]\(([a-z0-9_]+\.md)\)", book, re.M)]
+    assert [n for n, _ in toc] == list(range(1, len(toc) + 1)), f"docs/README.md numbers its chapters {toc}"
+    number = {f: n for n, f in toc}
+    bad = []
+    for f, n in number.items():
+        title = (ROOT / "docs" / f).read_text().splitlines()[0]
+        if not title.startswith(f"# {n}. "):
+            bad.append(f"docs/{f}: title {title!r}, but docs/README.md makes it chapter {n}")
+    for doc in DOC_FILES:
+        for i, line in prose_lines(doc.read_text()):
+            for n, f in re.findall(r"\[[Cc]hapter (\d+)\]\(([a-z0-9_]+\.md)\)", line):
+                if number.get(f) != int(n):
+                    bad.append(f"{doc.relative_to(ROOT)}:{i}: [chapter {n}]({f}), but {f} is chapter {number.get(f)}")
+            for n in re.findall(r"\b[Cc]hapters? (\d+)\b", line):
+                if not 1 <= int(n) <= len(toc):
+                    bad.append(f"{doc.relative_to(ROOT)}:{i}: chapter {n}: the book has {len(toc)}")
+    assert not bad, "\n".join(bad)
+
+
 SVG_NS = "{http://www.w3.org/2000/svg}svg"
 
 
