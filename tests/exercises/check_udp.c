@@ -66,7 +66,7 @@ void klog(int level, const char *fmt, ...)
 
 #define CLIENT 0x0a000001u /* 10.0.0.1 */
 #define SERVER 0x0a000002u /* 10.0.0.2 */
-#define PORT 7007
+#define PORT   7007
 
 static struct reply {
     u32_t src, dst;
@@ -177,7 +177,8 @@ static bool expect_reply(const char *what, u16_t sport, const char *data, size_t
 
         while (r->data[i] == (uint8_t)want[i])
             i++;
-        printf("FAIL: %s: the reply's bytes differ from byte %zu on (of %zu): 0x%02x, want 0x%02x (a pbuf chain: "
+        printf("FAIL: %s: the reply's bytes differ from byte %zu on (of %zu): 0x%02x, want 0x%02x (a pbuf "
+               "chain: "
                "p->len is the first pbuf's bytes, p->tot_len all of them)\n",
                what, i, dlen, r->data[i], (uint8_t)want[i]);
         return false;
@@ -232,7 +233,8 @@ int main(void)
         return 1;
     }
     if (lwip_stats.memp[MEMP_UDP_PCB]->used != 1) {
-        printf("FAIL: ex_udp_start() opened %u UDP pcbs (want 1)\n", (unsigned)lwip_stats.memp[MEMP_UDP_PCB]->used);
+        printf("FAIL: ex_udp_start() opened %u UDP pcbs (want 1)\n",
+               (unsigned)lwip_stats.memp[MEMP_UDP_PCB]->used);
         return 1;
     }
     heap0 = lwip_stats.mem.used;
