@@ -39,11 +39,12 @@ nofence() {
 # again when a source or a port header is newer. LWIP_SRCS comes from the Makefile (exercise.mk).
 lwip_lib() {
     lib=$out/liblwip.a
-    stale=
-    for f in ${LWIP_SRCS:?LWIP_SRCS: run through make exercise} net/port/*.h net/port/arch/*.h; do
-        [ "$f" -nt "$lib" ] && stale=1 && break
-    done
-    if [ -n "$stale" ] || [ ! -f "$lib" ]; then
+    stale=yes
+    if [ -f "$lib" ]; then
+        # shellcheck disable=SC2086
+        stale=$(find ${LWIP_SRCS:?LWIP_SRCS: run through make exercise} net/port -newer "$lib" | head -n 1)
+    fi
+    if [ -n "$stale" ]; then
         rm -rf "$out/lwip" "$lib"
         mkdir -p "$out/lwip"
         # shellcheck disable=SC2086
