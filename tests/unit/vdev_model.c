@@ -320,8 +320,65 @@ int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
             return vdev_error(m, "next %u out of range (%u)", i, max);
         d = table[i];
     }
+    if (m->num <= VDEV_TRACK_MAX) {
+        struct vdev_track *t = &m->track[e->head];
+        void *buf = e->n_in ? e->in[0].addr : NULL;
+        uint32_t len = e->n_in ? e->in[0].len : 0;
+        unsigned k;
+
+        if (t->held)
+            return vdev_error(m, "head %u made available again while the device holds it", e->head);
+        /* Two chains the device may write at once must not share memory. */
+        for (k = 0; buf && k < m->num; k++) {
+            const struct vdev_track *o = &m->track[k];
+
+            if (o->held && o->buf && (uintptr_t)buf < (uintptr_t)o->buf + o->len &&
+                (uintptr_t)o->buf < (uintptr_t)buf + len)
+                return vdev_error(m, "buffer %p (head %u) overlaps %p (head %u) the device still holds", buf,
+                                  e->head, o->buf, k);
+        }
+        t->buf = buf;
+        t->len = len;
+        t->held = true;
+    }
     m->inuse++;
     return 1;
+}
+
+unsigned vdev_held(const struct vdev_model *m)
+{
+    unsigned k, n = 0;
+
+    for (k = 0; k < m->num && k < VDEV_TRACK_MAX; k++)
+        n += m->track[k].held;
+    return n;
+}
+
+unsigned vdev_pending_bufs(struct vdev_model *m, void **bufs, unsigned max)
+{
+    uint16_t idx = rd16(&m->avail->idx), at;
+    unsigned n = 0;
+
+    for (at = m->last_avail; at != idx && n < m->num; at++, n++) {
+        uint16_t head = m->avail->ring[at & (m->num - 1)];
+        struct vdev_desc d;
+        unsigned hops = 0;
+
+        if (head >= m->num) {
+            vdev_error(m, "avail head %u out of range", head);
+            break;
+        }
+        d = m->desc[head];
+        /* Direct chains only (what a receive queue posts): the first writable one. */
+        while (!(d.flags & VDEV_DESC_WRITE) && (d.flags & VDEV_DESC_NEXT) && d.next < m->num &&
+               ++hops < m->num)
+            d = m->desc[d.next];
+        if (n < max)
+            bufs[n] = (d.flags & VDEV_DESC_WRITE) && !(d.flags & VDEV_DESC_INDIRECT)
+                          ? vdev_map(m, d.addr, d.len)
+                          : NULL;
+    }
+    return n;
 }
 
 uint32_t vdev_write(const struct vdev_elem *e, const void *data, uint32_t len)
@@ -345,6 +402,11 @@ void vdev_fill(struct vdev_model *m, uint32_t id, uint32_t len, unsigned idx)
 
     u->id = id;
     u->len = len;
+    if (m->num <= VDEV_TRACK_MAX && id < m->num && m->track[id].held) {
+        m->track[id].held = false;
+        if (m->on_return)
+            m->on_return(m->return_ctx, m->track[id].buf, m->track[id].len);
+    }
 }
 
 void vdev_flush(struct vdev_model *m, unsigned count)

@@ -131,6 +131,22 @@ struct vdev_elem {
 };
 
 typedef void (*vdev_irq_fn)(void *ctx);
+/* Called when the device gives a chain back (fill), with its first writable
+ * segment (NULL if it had none). */
+typedef void (*vdev_return_fn)(void *ctx, void *buf, uint32_t len);
+
+/*
+ * Chains in the device's hands, by head, for queues of up to this size: the
+ * model's own record of which buffers it holds (the driver's counters are
+ * not consulted) and of the writable memory they cover, so a buffer posted
+ * twice while the device still holds it is caught at vdev_pop().
+ */
+#define VDEV_TRACK_MAX 2048
+struct vdev_track {
+    void *buf; /* first writable segment */
+    uint32_t len;
+    bool held; /* popped and not yet filled */
+};
 
 struct vdev_model {
     unsigned num;
@@ -154,6 +170,10 @@ struct vdev_model {
 
     unsigned errors; /* driver protocol violations seen */
     char last_error[200];
+
+    vdev_return_fn on_return; /* optional, set after vdev_init() */
+    void *return_ctx;
+    struct vdev_track track[VDEV_TRACK_MAX];
 };
 
 /**
@@ -203,6 +223,15 @@ void vdev_set_notification(struct vdev_model *m, bool enable);
  * Return: chains completed.
  */
 unsigned vdev_process(struct vdev_model *m, unsigned max);
+
+/*
+ * vdev_pending_bufs() - the first writable segment of each chain the driver
+ * has made available and the device has not popped yet, read from the rings
+ * without popping. Return: how many (at most @max stored).
+ */
+unsigned vdev_pending_bufs(struct vdev_model *m, void **bufs, unsigned max);
+/* Chains popped and not yet given back, from the model's own record. */
+unsigned vdev_held(const struct vdev_model *m);
 
 /* ---- misbehaviour ---- */
 
