@@ -226,13 +226,16 @@ static void respond_error(struct http_proto *hp, unsigned status)
     } else {
         struct http_chunk *s = chunk_new(0);
 
-        /* Nothing at all left: the caller sees done with no output and closes. */
+        /* Nothing at all left: the caller sees done with no output and
+         * closes; counted, so that no reply goes missing unseen. */
         if (s) {
             s->data = resp_503;
             s->len = sizeof(resp_503) - 1;
             s->starts_response = true;
             outq_push(&hp->out, s);
             count_status(503);
+        } else {
+            http_proto_counters.unanswered++;
         }
     }
     finish(hp);

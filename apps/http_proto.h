@@ -144,6 +144,7 @@ struct http_proto_counters {
     uint64_t continues;                     /* 100 Continue interim responses */
     uint64_t bytes_streams, bytes_streamed; /* /bytes responses and their Content-Length sum */
     uint64_t oom;                           /* allocations that failed */
+    uint64_t unanswered; /* connections closed with no response: not even the fixed 503 could be queued */
 };
 extern struct http_proto_counters http_proto_counters;
 

@@ -369,9 +369,52 @@ def pattern_md5(n):
     return h.hexdigest()
 
 
+# net/port/lwipopts.h: TCP_SND_QUEUELEN, lwIP's cap on one connection's queued pbufs.
+TCP_SND_QUEUELEN = 4 * (256 * 1024) // 1460
+
+
+def app_heap(d):
+    return d["budget"]["pools"]["app_heap"]["used"]
+
+
+def stall_readings(netns, baseline, app_heap_before, n):
+    """@n readings 1 s apart of what a stalled connection holds beyond @baseline: lwIP's
+    TCP_SEG pool and heap, and the kernel heap the apps use (budget app_heap)."""
+    out = []
+    for i in range(n):
+        if i:
+            time.sleep(1)
+        d = stats(netns)
+        out.append({"tcp_seg": d["lwip"]["memp"]["TCP_SEG"]["used"] - baseline["tcp_seg"],
+                    "lwip_heap": d["lwip"]["mem"]["used"] - baseline["heap"],
+                    "app_heap": app_heap(d) - app_heap_before})
+    return out
+
+
+def check_stall_bounded(readings):
+    """A server that waits holds one send window, zero-copy, and nothing more over time:
+    - TCP_SEG does not move while the window is shut, within lwIP's per-connection cap;
+    - lwIP's heap holds a header pbuf per segment (about 130 bytes seen), not payload
+      (a copy into lwIP memory is at least an MSS, 1460 bytes, per segment); it may move
+      by the ~100 bytes of a frame the driver reclaims on its next poll (wait_server);
+    - the apps' heap holds the connection's state, not the stream (the window in flight
+      is 100+ segments of 1460 bytes), and does not grow either."""
+    segs = {r["tcp_seg"] for r in readings}
+    assert len(segs) == 1, f"TCP_SEG moved while the client read nothing: {readings}"
+    seg = segs.pop()
+    assert 0 < seg <= TCP_SND_QUEUELEN, readings
+    heap = [r["lwip_heap"] for r in readings]
+    assert max(heap) - min(heap) <= 256, f"lwIP heap grew while stalled: {readings}"
+    assert max(heap) <= 256 * seg, f"lwIP heap holds payload, not headers: {readings}"
+    app = [r["app_heap"] for r in readings]
+    assert max(app) - min(app) <= 256, f"app heap grew while stalled: {readings}"
+    assert max(app) <= 64 * 1024, f"the apps buffer the stream: {readings}"
+
+
 def test_bytes_stream_flow_control_and_64bit_length(qemu, kernel, netns):
     q = boot(qemu, kernel, netns)
     baseline = wait_server(netns, q)
+    app_heap_before = app_heap(stats(netns))
     n = 40_000_000
     s = connect(netns, timeout=30)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -382,7 +425,12 @@ def test_bytes_stream_flow_control_and_64bit_length(qemu, kernel, netns):
     assert head == response(200, "OK", "application/octet-stream", b"", head_only=True).replace(
         b"Content-Length: 0", f"Content-Length: {n}".encode())
     # Stop reading: the window closes, the server must wait (not buffer, not drop).
+    # While it waits, what it holds must stop growing and stay within what one
+    # zero-copy send window costs (stall_readings says how that is bounded).
     time.sleep(3)
+    readings = stall_readings(netns, baseline, app_heap_before, 4)
+    print("stalled /bytes stream, per second:", readings)
+    check_stall_bounded(readings)
     d = stats(netns)
     assert d["http"]["conns_live"] == 2
     h = hashlib.md5()

@@ -26,9 +26,14 @@ void *__real_malloc(size_t size);
 void *__real_realloc(void *p, size_t size);
 static long alloc_countdown = -1; /* fail the allocation when it reaches 0; -1: never */
 static unsigned alloc_failures;
+static bool alloc_fail_rest; /* once one failed, fail every later one too */
 
 static bool alloc_fails(void)
 {
+    if (alloc_fail_rest && alloc_failures) {
+        alloc_failures++;
+        return true;
+    }
     if (alloc_countdown < 0)
         return false;
     if (alloc_countdown-- == 0) {
@@ -84,6 +89,9 @@ static struct run run_split(const char *in, size_t len, size_t split)
 
     r.check.bytes = out_buf;
     r.check.cap = sizeof(out_buf);
+    /* A response without its body passes only where a HEAD was sent. */
+    for (size_t i = 0; i + 5 <= len && !r.check.head_ok; i++)
+        r.check.head_ok = memcmp(in + i, "HEAD ", 5) == 0;
     http_proto_init(&hp, &cfg);
     while (off < len) {
         size_t piece = split && len - off > split ? split : len - off;
@@ -548,8 +556,11 @@ static void test_stats_and_page(void **state)
 
 /*
  * Fail the 1st, 2nd, ... allocation of a varied session: each time the
- * output stays well formed (a 503 that closes, or silence) and nothing
- * leaks (LeakSanitizer at exit).
+ * output stays well formed and nothing leaks (LeakSanitizer at exit). No
+ * reply may go missing unseen: the output is, byte for byte, the clean run's
+ * first responses, then the connection ends either with the fixed 503 or,
+ * when not even that could be queued, with no response and the
+ * "unanswered" counter (in /stats) up by exactly one.
  */
 static void test_allocation_failures(void **state)
 {
@@ -567,23 +578,52 @@ static void test_allocation_failures(void **state)
     n += 5000;
     n += (size_t)sprintf(buf + n, "GET /bytes/5 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
 
+    static char clean_out[sizeof(out_buf)];
     struct run clean = run_split(buf, n, 0);
     assert_true(clean.ok);
     assert_int_equal(clean.check.responses, 6);
+    assert_true(clean.check.len < sizeof(clean_out));
+    memcpy(clean_out, out_buf, clean.check.len);
+    const char *r503 = error_resp(503, "Service Unavailable");
+    unsigned silent = 0, refused = 0;
 
     bool covered_all = false; /* some k made no allocation fail: every one was tried */
 
     for (long k = 0; k < 64; k++) {
-        for (size_t split = 0; split <= 1; split++) {
+        for (size_t split = 0; split <= 3; split++) {
             alloc_failures = 0;
             alloc_countdown = k;
-            struct run r = run_split(buf, n, split ? 13 : 0);
+            alloc_fail_rest = split >= 2; /* memory gone for good: not even the fixed 503 */
+            uint64_t unanswered = http_proto_counters.unanswered;
+            struct run r = run_split(buf, n, split & 1 ? 13 : 0);
             alloc_countdown = -1;
+            alloc_fail_rest = false;
             if (!r.ok)
                 fail_msg("allocation %ld failing: %s", k, r.check.why);
             if (alloc_failures) {
+                bool refusal = r.check.n_starts > 0 && r.check.len - r.check.last_start == strlen(r503) &&
+                               memcmp(out_buf + r.check.last_start, r503, strlen(r503)) == 0;
+                size_t answered = refusal ? r.check.last_start : r.check.len;
+                unsigned i;
+
                 assert_true(r.done);
-                assert_true(r.check.last_status == 503 || r.check.responses < clean.check.responses);
+                /* What was answered is the clean run's, up to a response boundary. */
+                if (answered > clean.check.len || memcmp(out_buf, clean_out, answered) != 0)
+                    fail_msg("allocation %ld failing: the responses before it differ from the clean run", k);
+                for (i = 0; i < clean.check.n_starts && clean.check.starts[i] != answered; i++)
+                    ;
+                if (i == clean.check.n_starts)
+                    fail_msg("allocation %ld failing: output cut inside a response (%zu bytes)", k, answered);
+                if (refusal) {
+                    assert_int_equal(http_proto_counters.unanswered, unanswered);
+                    refused++;
+                } else {
+                    /* No 503 either: the request went unanswered, and that is counted. */
+                    if (http_proto_counters.unanswered != unanswered + 1)
+                        fail_msg("allocation %ld failing: %u of %u responses, no 503, unanswered not counted",
+                                 k, r.check.responses, clean.check.responses);
+                    silent++;
+                }
             } else {
                 assert_int_equal(r.check.responses, clean.check.responses);
                 covered_all = true;
@@ -591,6 +631,9 @@ static void test_allocation_failures(void **state)
         }
     }
     assert_true(covered_all);
+    /* Both endings were exercised. */
+    assert_true(refused > 0);
+    assert_true(silent > 0);
 }
 
 /* ------------------------------------------------------------ json */

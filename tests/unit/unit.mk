@@ -100,8 +100,12 @@ define unit_template
 $(UNIT_BUILD)/test_$(1): tests/unit/test_$(1).c $$(test_$(1)_SRCS) $$(wildcard tests/unit/*.h) | $(UNIT_BUILD)
 	$$(Q)echo "  HOSTCC  $$@"
 	$$(Q)$(HOST_CC) $(UNIT_CFLAGS) $$(test_$(1)_CFLAGS) -o $$@ tests/unit/test_$(1).c $$(test_$(1)_SRCS) $(UNIT_LDLIBS)
+	$$(Q)$(HOST_CC) $(UNIT_CFLAGS) $$(test_$(1)_CFLAGS) -MM -MP -MT $$@ tests/unit/test_$(1).c $$(filter %.c,$$(test_$(1)_SRCS)) >$$@.d
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_template,$(t))))
+# Every header a test's sources include (drivers/virtio_ring.h, ...), from the
+# compiler: a changed header rebuilds the test instead of running a stale one.
+-include $(wildcard $(UNIT_BUILD)/*.d)
 
 $(UNIT_BUILD):
 	@mkdir -p $@

@@ -14,6 +14,45 @@
 #include "arch/x86_64/paging.h"
 #include "lib/klog.h"
 
+/*
+ * The device side is written from the spec alone: nothing of the driver's
+ * drivers/virtio_ring.h (layouts, sizes, event offsets, need_event) may be
+ * used here, or a bug there would be mirrored by the oracle. vdev_model.h
+ * does not include it; should anything pull it in, these names still fail
+ * to compile below.
+ */
+#pragma GCC poison vring_desc vring_avail vring_used vring_used_elem
+#pragma GCC poison vring_need_event vring_used_event vring_avail_event
+#pragma GCC poison vring_desc_size vring_avail_size vring_used_size vring_used_offset vring_size
+
+_Static_assert(sizeof(struct vdev_desc) == 16, "2.7.5");
+_Static_assert(offsetof(struct vdev_desc, len) == 8 && offsetof(struct vdev_desc, flags) == 12 &&
+                   offsetof(struct vdev_desc, next) == 14,
+               "2.7.5");
+_Static_assert(offsetof(struct vdev_avail, idx) == 2 && offsetof(struct vdev_avail, ring) == 4, "2.7.6");
+_Static_assert(sizeof(struct vdev_used_elem) == 8 && offsetof(struct vdev_used_elem, len) == 4, "2.7.8");
+_Static_assert(offsetof(struct vdev_used, idx) == 2 && offsetof(struct vdev_used, ring) == 4, "2.7.8");
+
+/* 2.7 "Virtqueue Part" table: sizes and alignments of the three areas. */
+#define DESC_AREA_SIZE(n)  (16u * (size_t)(n))
+#define AVAIL_AREA_SIZE(n) (6u + 2u * (size_t)(n))
+#define USED_AREA_SIZE(n)  (6u + 8u * (size_t)(n))
+#define DESC_AREA_ALIGN    16u
+#define AVAIL_AREA_ALIGN   2u
+#define USED_AREA_ALIGN    4u
+
+/* used_event: the le16 after flags, idx and ring[num] of the driver area. */
+static uint16_t *used_event_word(const struct vdev_model *m)
+{
+    return (uint16_t *)(void *)((unsigned char *)m->avail + 4 + 2 * (size_t)m->num);
+}
+
+/* avail_event: the le16 after flags, idx and ring[num] of the device area. */
+static uint16_t *avail_event_word(const struct vdev_model *m)
+{
+    return (uint16_t *)(void *)((unsigned char *)m->used + 4 + 8 * (size_t)m->num);
+}
+
 /* ---- platform doubles ---- */
 
 unsigned long vdev_virt_to_phys_calls;
@@ -121,12 +160,12 @@ void vdev_klog_clear(void)
 /* ---- the device ---- */
 
 /* Shared words the other side writes concurrently: read and write them whole. */
-static uint16_t rd16(const le16 *p)
+static uint16_t rd16(const uint16_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-static void wr16(le16 *p, uint16_t v)
+static void wr16(uint16_t *p, uint16_t v)
 {
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
@@ -162,14 +201,26 @@ void vdev_init(struct vdev_model *m, const struct vring_addrs *addrs, unsigned n
 {
     memset(m, 0, sizeof(*m));
     m->num = num;
-    m->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
-    m->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
-    m->desc = vdev_map(m, addrs->desc, vring_desc_size(num));
-    m->avail = vdev_map(m, addrs->driver, vring_avail_size(num));
-    m->used = vdev_map(m, addrs->device, vring_used_size(num));
-    if (((uintptr_t)m->desc & (VRING_DESC_ALIGN - 1)) || ((uintptr_t)m->avail & (VRING_AVAIL_ALIGN - 1)) ||
-        ((uintptr_t)m->used & (VRING_USED_ALIGN - 1)))
+    /* 2.7: a split queue's size is a power of 2, at most 32768. */
+    if (num == 0 || (num & (num - 1)) || num > 32768)
+        vdev_error(m, "queue size %u", num);
+    m->event_idx = (features >> VDEV_F_EVENT_IDX) & 1;
+    m->indirect = (features >> VDEV_F_INDIRECT_DESC) & 1;
+    m->desc = vdev_map(m, addrs->desc, DESC_AREA_SIZE(num));
+    m->avail = vdev_map(m, addrs->driver, AVAIL_AREA_SIZE(num));
+    m->used = vdev_map(m, addrs->device, USED_AREA_SIZE(num));
+    if (((uintptr_t)m->desc % DESC_AREA_ALIGN) || ((uintptr_t)m->avail % AVAIL_AREA_ALIGN) ||
+        ((uintptr_t)m->used % USED_AREA_ALIGN))
         vdev_error(m, "misaligned ring areas");
+    /* The three areas must not overlap: the device writes one of them. */
+    if (m->desc && m->avail && m->used) {
+        uintptr_t d = (uintptr_t)m->desc, a = (uintptr_t)m->avail, u = (uintptr_t)m->used;
+
+        if ((d < a + AVAIL_AREA_SIZE(num) && a < d + DESC_AREA_SIZE(num)) ||
+            (d < u + USED_AREA_SIZE(num) && u < d + DESC_AREA_SIZE(num)) ||
+            (a < u + USED_AREA_SIZE(num) && u < a + AVAIL_AREA_SIZE(num)))
+            vdev_error(m, "ring areas overlap");
+    }
     /* Strictly 2.7.7.2 from the start: QEMU instead interrupts unconditionally
      * the first time (signalled_used not yet valid), which would hide whether
      * the driver's used_event is right. */
@@ -194,10 +245,10 @@ unsigned vdev_avail_pending(const struct vdev_model *m)
 
 int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
 {
-    const struct vring_desc *table = m->desc;
+    const struct vdev_desc *table = m->desc;
     unsigned max = m->num, count = 0;
     uint16_t avail_idx, i;
-    struct vring_desc d;
+    struct vdev_desc d;
 
     avail_idx = rd16(&m->avail->idx);
     if (avail_idx == m->last_avail)
@@ -213,26 +264,26 @@ int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
     m->last_avail++;
     /* QEMU: with EVENT_IDX, ask for a kick when the next chain is added. */
     if (m->event_idx)
-        wr16(vring_avail_event(m->used, m->num), m->last_avail);
+        wr16(avail_event_word(m), m->last_avail);
 
     memset(e, 0, sizeof(*e));
     e->head = i;
     if (i >= m->num)
         return vdev_error(m, "avail head %u out of range", i);
     d = table[i];
-    if (d.flags & VRING_DESC_F_INDIRECT) {
+    if (d.flags & VDEV_DESC_INDIRECT) {
         if (!m->indirect)
             return vdev_error(m, "INDIRECT without VIRTIO_RING_F_INDIRECT_DESC");
-        if (d.flags & VRING_DESC_F_NEXT)
+        if (d.flags & VDEV_DESC_NEXT)
             return vdev_error(m, "INDIRECT together with NEXT");
-        if (d.len == 0 || d.len % sizeof(struct vring_desc))
+        if (d.len == 0 || d.len % sizeof(struct vdev_desc))
             return vdev_error(m, "indirect table length %u", d.len);
         table = vdev_map(m, d.addr, d.len);
         if (!table)
             return -EPROTO;
-        if ((uintptr_t)table & (VRING_DESC_ALIGN - 1))
+        if ((uintptr_t)table % DESC_AREA_ALIGN)
             return vdev_error(m, "misaligned indirect table");
-        max = d.len / sizeof(struct vring_desc);
+        max = d.len / sizeof(struct vdev_desc);
         e->indirect = true;
         i = 0;
         d = table[0];
@@ -243,12 +294,12 @@ int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
 
         if (++count > max)
             return vdev_error(m, "chain at head %u loops or exceeds %u descriptors", e->head, max);
-        if (d.flags & VRING_DESC_F_INDIRECT)
+        if (d.flags & VDEV_DESC_INDIRECT)
             return vdev_error(m, "nested or chained INDIRECT descriptor");
         p = vdev_map(m, d.addr, d.len);
         if (!p)
             return -EPROTO;
-        if (d.flags & VRING_DESC_F_WRITE) {
+        if (d.flags & VDEV_DESC_WRITE) {
             if (e->n_in == VDEV_MAX_SEGS)
                 return vdev_error(m, "too many writable segments");
             seg = &e->in[e->n_in++];
@@ -262,15 +313,72 @@ int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
         }
         seg->addr = p;
         seg->len = d.len;
-        if (!(d.flags & VRING_DESC_F_NEXT))
+        if (!(d.flags & VDEV_DESC_NEXT))
             break;
         i = d.next;
         if (i >= max)
             return vdev_error(m, "next %u out of range (%u)", i, max);
         d = table[i];
     }
+    if (m->num <= VDEV_TRACK_MAX) {
+        struct vdev_track *t = &m->track[e->head];
+        void *buf = e->n_in ? e->in[0].addr : NULL;
+        uint32_t len = e->n_in ? e->in[0].len : 0;
+        unsigned k;
+
+        if (t->held)
+            return vdev_error(m, "head %u made available again while the device holds it", e->head);
+        /* Two chains the device may write at once must not share memory. */
+        for (k = 0; buf && k < m->num; k++) {
+            const struct vdev_track *o = &m->track[k];
+
+            if (o->held && o->buf && (uintptr_t)buf < (uintptr_t)o->buf + o->len &&
+                (uintptr_t)o->buf < (uintptr_t)buf + len)
+                return vdev_error(m, "buffer %p (head %u) overlaps %p (head %u) the device still holds", buf,
+                                  e->head, o->buf, k);
+        }
+        t->buf = buf;
+        t->len = len;
+        t->held = true;
+    }
     m->inuse++;
     return 1;
+}
+
+unsigned vdev_held(const struct vdev_model *m)
+{
+    unsigned k, n = 0;
+
+    for (k = 0; k < m->num && k < VDEV_TRACK_MAX; k++)
+        n += m->track[k].held;
+    return n;
+}
+
+unsigned vdev_pending_bufs(struct vdev_model *m, void **bufs, unsigned max)
+{
+    uint16_t idx = rd16(&m->avail->idx), at;
+    unsigned n = 0;
+
+    for (at = m->last_avail; at != idx && n < m->num; at++, n++) {
+        uint16_t head = m->avail->ring[at & (m->num - 1)];
+        struct vdev_desc d;
+        unsigned hops = 0;
+
+        if (head >= m->num) {
+            vdev_error(m, "avail head %u out of range", head);
+            break;
+        }
+        d = m->desc[head];
+        /* Direct chains only (what a receive queue posts): the first writable one. */
+        while (!(d.flags & VDEV_DESC_WRITE) && (d.flags & VDEV_DESC_NEXT) && d.next < m->num &&
+               ++hops < m->num)
+            d = m->desc[d.next];
+        if (n < max)
+            bufs[n] = (d.flags & VDEV_DESC_WRITE) && !(d.flags & VDEV_DESC_INDIRECT)
+                          ? vdev_map(m, d.addr, d.len)
+                          : NULL;
+    }
+    return n;
 }
 
 uint32_t vdev_write(const struct vdev_elem *e, const void *data, uint32_t len)
@@ -290,10 +398,15 @@ uint32_t vdev_write(const struct vdev_elem *e, const void *data, uint32_t len)
 
 void vdev_fill(struct vdev_model *m, uint32_t id, uint32_t len, unsigned idx)
 {
-    struct vring_used_elem *u = &m->used->ring[(uint16_t)(m->used_idx + idx) & (m->num - 1)];
+    struct vdev_used_elem *u = &m->used->ring[(uint16_t)(m->used_idx + idx) & (m->num - 1)];
 
     u->id = id;
     u->len = len;
+    if (m->num <= VDEV_TRACK_MAX && id < m->num && m->track[id].held) {
+        m->track[id].held = false;
+        if (m->on_return)
+            m->on_return(m->return_ctx, m->track[id].buf, m->track[id].len);
+    }
 }
 
 void vdev_flush(struct vdev_model *m, unsigned count)
@@ -328,9 +441,9 @@ bool vdev_notify(struct vdev_model *m)
 
         m->signalled_used_valid = true;
         m->signalled_used = new_idx;
-        raise = !valid || vring_need_event(rd16(vring_used_event(m->avail, m->num)), new_idx, old);
+        raise = !valid || vdev_event_crossed(rd16(used_event_word(m)), new_idx, old);
     } else {
-        raise = !(rd16(&m->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+        raise = !(rd16(&m->avail->flags) & VDEV_AVAIL_NO_INTERRUPT);
     }
     if (!raise) {
         m->irqs_suppressed++;
@@ -345,9 +458,9 @@ bool vdev_notify(struct vdev_model *m)
 void vdev_set_notification(struct vdev_model *m, bool enable)
 {
     if (m->event_idx)
-        wr16(vring_avail_event(m->used, m->num), rd16(&m->avail->idx));
+        wr16(avail_event_word(m), rd16(&m->avail->idx));
     else
-        wr16(&m->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY);
+        wr16(&m->used->flags, enable ? 0 : VDEV_USED_NO_NOTIFY);
     if (enable)
         virt_mb();
 }
@@ -386,15 +499,20 @@ void vdev_set_used_idx(struct vdev_model *m, uint16_t idx)
 
 void vdev_set_avail_event(struct vdev_model *m, uint16_t event)
 {
-    wr16(vring_avail_event(m->used, m->num), event);
+    wr16(avail_event_word(m), event);
 }
 
 uint16_t vdev_used_event(const struct vdev_model *m)
 {
-    return rd16(vring_used_event(m->avail, m->num));
+    return rd16(used_event_word(m));
 }
 
 uint16_t vdev_avail_flags(const struct vdev_model *m)
 {
     return rd16(&m->avail->flags);
+}
+
+const void *vdev_avail_event_addr(const struct vdev_model *m)
+{
+    return avail_event_word(m);
 }

@@ -14,6 +14,12 @@
  * It can also misbehave on demand (vdev_push_raw, vdev_set_used_idx,
  * duplicate vdev_push) to test that the driver survives a hostile device.
  *
+ * The model is an oracle, so it shares no ring code with the driver: its
+ * ring layouts, sizes, event offsets and need-event test below are written
+ * from the spec (2.7.5-2.7.8, 2.7.7.2, 2.7.10), not taken from
+ * drivers/virtio_ring.h (vdev_model.c poisons that header's names), so a
+ * wrong offset or off-by-one there cannot be mirrored here.
+ *
  * This file also holds the platform doubles the ring code links against on
  * the host: virt_to_phys/phys_to_virt (a recognisable, non-identity mapping),
  * dma_alloc/dma_free, and a klog that records lines for tests to assert on.
@@ -25,8 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "drivers/virtio_ring.h"
-#include "drivers/vring.h"
+#include "drivers/vring.h" /* struct vring_addrs: what a transport is given */
 
 /* ---- platform doubles ---- */
 
@@ -55,6 +60,59 @@ void vdev_klog_clear(void);
 
 /* ---- the device ---- */
 
+/*
+ * The split virtqueue as the device reads it, from the virtio 1.2 spec (all
+ * fields little-endian, which is the host's order: the tests run on x86).
+ */
+/* 2.7.5: a descriptor is addr (le64), len (le32), flags (le16), next (le16). */
+struct vdev_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+};
+#define VDEV_DESC_NEXT     1 /* 2.7.5 */
+#define VDEV_DESC_WRITE    2
+#define VDEV_DESC_INDIRECT 4 /* 2.7.5.3 */
+
+/* 2.7.6: flags, idx, ring[queue size], then used_event (all le16). */
+struct vdev_avail {
+    uint16_t flags;
+    uint16_t idx;
+    uint16_t ring[];
+};
+#define VDEV_AVAIL_NO_INTERRUPT 1 /* 2.7.7 */
+
+/* 2.7.8: flags, idx (le16), ring[queue size] of {id, len} (le32), then avail_event (le16). */
+struct vdev_used_elem {
+    uint32_t id;
+    uint32_t len;
+};
+struct vdev_used {
+    uint16_t flags;
+    uint16_t idx;
+    struct vdev_used_elem ring[];
+};
+#define VDEV_USED_NO_NOTIFY 1 /* 2.7.10 */
+
+/* 6 "Reserved Feature Bits". */
+#define VDEV_F_INDIRECT_DESC 28
+#define VDEV_F_EVENT_IDX     29
+
+/*
+ * vdev_event_crossed() - 2.7.7.2 / 2.7.10 with EVENT_IDX: the other side
+ * asked to be told once the ring entry numbered @event is written. An index
+ * that moved from @old to @new wrote entries old, old + 1, ..., new - 1
+ * (mod 2^16); we must tell it if @event is one of them.
+ */
+static inline bool vdev_event_crossed(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+    uint16_t written = (uint16_t)(new_idx - old_idx);
+    uint16_t event_at = (uint16_t)(event - old_idx); /* event's place among them */
+
+    return event_at < written;
+}
+
 #define VDEV_MAX_SEGS 64
 
 struct vdev_seg {
@@ -73,14 +131,30 @@ struct vdev_elem {
 };
 
 typedef void (*vdev_irq_fn)(void *ctx);
+/* Called when the device gives a chain back (fill), with its first writable
+ * segment (NULL if it had none). */
+typedef void (*vdev_return_fn)(void *ctx, void *buf, uint32_t len);
+
+/*
+ * Chains in the device's hands, by head, for queues of up to this size: the
+ * model's own record of which buffers it holds (the driver's counters are
+ * not consulted) and of the writable memory they cover, so a buffer posted
+ * twice while the device still holds it is caught at vdev_pop().
+ */
+#define VDEV_TRACK_MAX 2048
+struct vdev_track {
+    void *buf; /* first writable segment */
+    uint32_t len;
+    bool held; /* popped and not yet filled */
+};
 
 struct vdev_model {
     unsigned num;
     bool event_idx;
     bool indirect;
-    struct vring_desc *desc;
-    struct vring_avail *avail;
-    struct vring_used *used;
+    struct vdev_desc *desc;   /* descriptor area */
+    struct vdev_avail *avail; /* driver area */
+    struct vdev_used *used;   /* device area */
 
     uint16_t last_avail;     /* next available entry to pop */
     uint16_t used_idx;       /* shadow of used->idx */
@@ -96,6 +170,10 @@ struct vdev_model {
 
     unsigned errors; /* driver protocol violations seen */
     char last_error[200];
+
+    vdev_return_fn on_return; /* optional, set after vdev_init() */
+    void *return_ctx;
+    struct vdev_track track[VDEV_TRACK_MAX];
 };
 
 /**
@@ -146,6 +224,15 @@ void vdev_set_notification(struct vdev_model *m, bool enable);
  */
 unsigned vdev_process(struct vdev_model *m, unsigned max);
 
+/*
+ * vdev_pending_bufs() - the first writable segment of each chain the driver
+ * has made available and the device has not popped yet, read from the rings
+ * without popping. Return: how many (at most @max stored).
+ */
+unsigned vdev_pending_bufs(struct vdev_model *m, void **bufs, unsigned max);
+/* Chains popped and not yet given back, from the model's own record. */
+unsigned vdev_held(const struct vdev_model *m);
+
 /* ---- misbehaviour ---- */
 
 /* Write an arbitrary used entry and move used->idx past it. */
@@ -158,5 +245,7 @@ void vdev_set_avail_event(struct vdev_model *m, uint16_t event);
 /* The driver's used_event / avail->flags as the device reads them. */
 uint16_t vdev_used_event(const struct vdev_model *m);
 uint16_t vdev_avail_flags(const struct vdev_model *m);
+/* Where the device writes avail_event (2.7.8: right after the used ring's entries). */
+const void *vdev_avail_event_addr(const struct vdev_model *m);
 
 #endif

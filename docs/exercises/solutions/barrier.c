@@ -20,7 +20,7 @@ static struct ex_queue *q;
 static void device_runs(const void *addr, void *ctx)
 {
     (void)ctx;
-    if (addr != vring_avail_event(q->m.used, q->m.num))
+    if (addr != vdev_avail_event_addr(&q->m))
         return;
     tso_set_load_hook(NULL, NULL);
     vdev_process(&q->m, q->num); /* pops what it sees: avail_event moves on each pop */
