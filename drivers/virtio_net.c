@@ -18,6 +18,7 @@
  * plus one descriptor per pbuf, the pbufs referenced until the device is done.
  */
 #include "drivers/virtio_net.h"
+#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/dma.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/timer.h"
@@ -27,7 +28,6 @@
 #include "drivers/virtio_ring.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
-#include "net/lwip_port.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
@@ -1000,9 +1000,12 @@ static int vnet_probe(struct virtio_device *vdev)
     if (virtio_has_feature(vdev, VIRTIO_NET_F_MAC)) {
         virtio_read_config(vdev, VIRTIO_NET_CFG_MAC, vn->mac, 6);
     } else {
-        /* A random locally administered unicast address (IEEE 802 bit 1 set, bit 0 clear). */
+        /* A random locally administered unicast address (IEEE 802 bit 1 set,
+         * bit 0 clear), from the CPU's generator (the TSC without RDRAND). */
+        uint64_t r;
+        cpu_seed64(&r);
         for (int i = 0; i < 6; i++)
-            vn->mac[i] = (uint8_t)(lwip_port_rand() >> 8);
+            vn->mac[i] = (uint8_t)(r >> (8 * i));
         vn->mac[0] = (uint8_t)((vn->mac[0] & 0xFE) | 0x02);
         klog(LOG_INFO, "virtio-net: device has no MAC; using a random one");
     }

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "apps/json.h"
-#include "apps/stats.h"
+#include "lib/json.h"
+#include "lib/stats.h"
 #include "arch/x86_64/timer.h"
 #include "drivers/virtio_net.h"
 #include "lib/budget.h"

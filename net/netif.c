@@ -1,22 +1,14 @@
 /*
- * Network bring-up and the main loop (lwIP NO_SYS=1: lwIP is only ever
- * called from here, never from an interrupt handler).
- *
- * One turn of the loop:
- *   1. vnet_poll(): received frames into lwIP (a budget of them), refill,
- *      reclaim sent buffers, kick the transmit queue once for the batch;
- *   2. sys_check_timeouts(): lwIP's TCP, ARP, DHCP, ND timers, then one more
- *      kick for whatever they sent;
- *   3. the address configuration steps (DHCP timeout, fallback);
- *   4. sleep: with interrupts off, check nothing is pending, then sti;hlt
- *      atomically, so an interrupt between the check and the hlt still wakes us.
+ * The netif glue: the NIC as an lwIP netif (lwIP NO_SYS=1: lwIP is only
+ * ever called from the main loop, net/loop.c, never from an interrupt
+ * handler), its addressing, the trace=net and cycle-count hooks in front of
+ * lwIP and the driver, and the /stats sections of the data path.
  */
-#include "net/net.h"
+#include "net/netif.h"
 #include "net/tcp_guard.h"
-#include "apps/app.h"
-#include "apps/json.h"
-#include "apps/stats.h"
-#include "arch/x86_64/irq.h"
+#include "net/stack_stats.h"
+#include "lib/json.h"
+#include "lib/stats.h"
 #include "drivers/vring.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
@@ -39,20 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RX_BUDGET 64
-
 static struct netif nif;
 static struct vnet *vn;
 static bool configured;
 static bool use_dhcp;
 static uint64_t dhcp_deadline_ns;
-static uint64_t next_second_ns;
 
-/* What the netif called before net_init() put its hooks in front. */
+/* What the netif called before nif_init() put its hooks in front. */
 static netif_input_fn stack_input;        /* ethernet_input */
 static netif_linkoutput_fn driver_output; /* the NIC driver's */
 
-struct netif *net_netif(void)
+struct netif *nif_default(void)
 {
     return vn ? &nif : NULL;
 }
@@ -271,39 +260,6 @@ static void stats_netif(struct json_out *o, void *ctx)
     json_end_object(o);
 }
 
-static void stats_irq_one(const struct irq_stat *st, void *arg)
-{
-    struct json_out *o = arg;
-    char key[8];
-    snprintf(key, sizeof(key), "%d", st->vector);
-    json_kv_u64(o, key, st->count);
-}
-
-static void stats_irq_name(const struct irq_stat *st, void *arg)
-{
-    struct json_out *o = arg;
-    char key[8];
-    snprintf(key, sizeof(key), "%d", st->vector);
-    json_kv_string(o, key, st->name);
-}
-
-static void stats_interrupts(struct json_out *o, void *ctx)
-{
-    (void)ctx;
-    json_begin_object(o);
-    json_key(o, "vectors");
-    json_begin_object(o);
-    irq_foreach_stat(stats_irq_one, o);
-    json_end_object(o);
-    json_key(o, "names");
-    json_begin_object(o);
-    irq_foreach_stat(stats_irq_name, o);
-    json_end_object(o);
-    json_kv_u64(o, "unexpected", irq_unexpected_count());
-    json_kv_u64(o, "spurious", irq_spurious_count());
-    json_end_object(o);
-}
-
 /* The data path's cycle counters (lib/prof.h), with the TSC rate to read them by. */
 static void stats_cycles(struct json_out *o, void *ctx)
 {
@@ -348,9 +304,10 @@ static void stats_trace(struct json_out *o, void *ctx)
     json_end_object(o);
 }
 
-int net_init(void)
+int nif_init(void)
 {
     lwip_init();
+    stack_stats_register();
     vn = vnet_first();
     if (!vn) {
         klog(LOG_WARN, "net: no virtio-net device: no network");
@@ -369,7 +326,6 @@ int net_init(void)
     netif_set_default(&nif);
     stats_register("virtio_net", stats_vnet, NULL);
     stats_register("netif", stats_netif, NULL);
-    stats_register("interrupts", stats_interrupts, NULL);
     stats_register("cycles", stats_cycles, NULL);
     stats_register("trace", stats_trace, NULL);
     tcp_guard_init();
@@ -396,7 +352,7 @@ int net_init(void)
     return 0;
 }
 
-void net_dump(void)
+void nif_dump(void)
 {
     if (vn)
         vnet_dump(vn);
@@ -417,44 +373,36 @@ void net_dump(void)
          (unsigned)lwip_stats.mem.avail);
 }
 
-void net_run(void)
+bool nif_poll(unsigned budget)
 {
-    uint64_t stats_interval_ns = cmdline_get_u64("stats_interval", 0) * 1000000000ull;
-    uint64_t next_stats_ns = stats_interval_ns;
+    if (!vn)
+        return false;
+    uint64_t t0 = cycles_now();
+    bool more = vnet_poll(vn, budget);
+    prof_add(PROF_RX_POLL, cycles_now() - t0);
+    return more;
+}
 
-    apps_start(cmdline_get("apps"));
-    for (;;) {
-        bool more = false;
-        uint64_t now = clock_ns();
-        if (vn) {
-            uint64_t t0 = cycles_now();
-            more = vnet_poll(vn, RX_BUDGET);
-            prof_add(PROF_RX_POLL, cycles_now() - t0);
-            txhold_run(); /* app memory the ring has stopped reading */
-        }
-        sys_check_timeouts();
-        net_budget_tick(now);
-        if (vn) {
-            vnet_flush(vn);
-            config_step(now);
-            if (now >= next_second_ns) {
-                next_second_ns = now + 1000000000ull;
-                vnet_watchdog(vn);
-                apps_tick();
-                trace_tick();
-                if (stats_interval_ns && now >= next_stats_ns) {
-                    next_stats_ns = now + stats_interval_ns;
-                    net_dump();
-                }
-            }
-        }
-        if (more)
-            continue;
-        cpu_irq_disable();
-        if (vn && vnet_has_work(vn)) {
-            cpu_irq_enable();
-            continue;
-        }
-        cpu_idle(); /* sti; hlt: the next interrupt (at most a timer tick away) wakes us */
-    }
+void nif_flush(uint64_t now)
+{
+    if (!vn)
+        return;
+    vnet_flush(vn);
+    config_step(now);
+}
+
+void nif_second(void)
+{
+    if (vn)
+        vnet_watchdog(vn);
+}
+
+bool nif_has_work(void)
+{
+    return vn && vnet_has_work(vn);
+}
+
+unsigned nif_count(void)
+{
+    return vn ? 1 : 0;
 }
