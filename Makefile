@@ -75,6 +75,7 @@ LIB_SRCS := \
 	lib/stats.c
 
 DRIVER_SRCS := \
+	drivers/nic.c \
 	drivers/pci_cfg.c \
 	drivers/pci.c \
 	drivers/vring.c \

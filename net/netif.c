@@ -1,23 +1,22 @@
 /*
- * The netif glue: the NIC as an lwIP netif (lwIP NO_SYS=1: lwIP is only
- * ever called from the main loop, net/loop.c, never from an interrupt
- * handler), its addressing, the trace=net and cycle-count hooks in front of
- * lwIP and the driver, and the /stats sections of the data path.
+ * The netif glue: every NIC (drivers/nic.h) as its own lwIP netif, en0,
+ * en1, ... in probe order (lwIP NO_SYS=1: lwIP is only ever called from the
+ * main loop, net/loop.c, never from an interrupt handler), each with its own
+ * addressing, the trace=net and cycle-count hooks in front of lwIP and the
+ * driver, and the /stats sections of the data path.
  */
 #include "net/netif.h"
 #include "net/tcp_guard.h"
 #include "net/stack_stats.h"
 #include "lib/json.h"
 #include "lib/stats.h"
-#include "drivers/vring.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
-#include "drivers/virtio_net.h"
+#include "drivers/nic.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
 #include "lib/trace.h"
-#include "net/txhold.h"
 #include "net/net_budget.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
@@ -27,23 +26,70 @@
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct netif nif;
-static struct vnet *vn;
-static bool configured;
-static bool use_dhcp;
-static uint64_t dhcp_deadline_ns;
+/* One interface: its netif (first, so that a netif pointer is its iface) and addressing. */
+struct iface {
+    struct netif netif;
+    struct nic *nic;
+    char name[8]; /* "en0": also the prefix of its command-line options */
+    bool configured;
+    bool use_dhcp;
+    const char *how; /* "static", "dhcp", "static fallback", or NULL while asking */
+    uint64_t dhcp_deadline_ns;
+    /* What the netif called before nif_init() put its hooks in front. */
+    netif_input_fn stack_input;        /* ethernet_input */
+    netif_linkoutput_fn driver_output; /* the NIC driver's */
+    ip4_addr_t last;                   /* for status_changed() */
+    unsigned valid6;                   /* bit i: IPv6 address slot i was valid */
+};
 
-/* What the netif called before nif_init() put its hooks in front. */
-static netif_input_fn stack_input;        /* ethernet_input */
-static netif_linkoutput_fn driver_output; /* the NIC driver's */
+static struct iface ifaces[NIC_MAX];
+static unsigned nifaces;
+static unsigned poll_first; /* the interface polled first this turn: round robin */
+
+static struct iface *iface_of(struct netif *netif)
+{
+    return (struct iface *)netif;
+}
+_Static_assert(offsetof(struct iface, netif) == 0, "iface_of()");
 
 struct netif *nif_default(void)
 {
-    return vn ? &nif : NULL;
+    return nifaces ? &ifaces[0].netif : NULL;
+}
+
+unsigned nif_count(void)
+{
+    return nifaces;
+}
+
+struct netif *nif_get(unsigned i)
+{
+    return i < nifaces ? &ifaces[i].netif : NULL;
+}
+
+/* An option of this interface: "en1.ip"; en0 also answers to the bare "ip". */
+static const char *opt(const struct iface *f, const char *key)
+{
+    char k[48];
+    snprintf(k, sizeof(k), "%s.%s", f->name, key);
+    const char *v = cmdline_get(k);
+    if (!v && f == &ifaces[0])
+        v = cmdline_get(key);
+    return v;
+}
+
+static uint64_t opt_u64(const struct iface *f, const char *key, uint64_t def)
+{
+    char k[48];
+    snprintf(k, sizeof(k), "%s.%s", f->name, key);
+    if (cmdline_get(k))
+        return cmdline_get_u64(k, def);
+    return cmdline_get_u64(key, def);
 }
 
 /* ---- the netif hooks: trace=net and the lwip_input / tx cycle counters ---- */
@@ -62,7 +108,7 @@ static err_t net_input(struct pbuf *p, struct netif *netif)
     if (trace_on(TRACE_NET))
         trace_pbuf("rx", p);
     uint64_t t0 = cycles_now();
-    err_t err = stack_input(p, netif);
+    err_t err = iface_of(netif)->stack_input(p, netif);
     prof_add(PROF_LWIP_INPUT, cycles_now() - t0);
     return err;
 }
@@ -73,7 +119,7 @@ static err_t net_linkoutput(struct netif *netif, struct pbuf *p)
     if (trace_on(TRACE_NET))
         trace_pbuf("tx", p);
     uint64_t t0 = cycles_now();
-    err_t err = driver_output(netif, p);
+    err_t err = iface_of(netif)->driver_output(netif, p);
     prof_add(PROF_TX, cycles_now() - t0);
     return err;
 }
@@ -98,165 +144,137 @@ static bool parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
     return true;
 }
 
-static void set_static(const char *ip, const char *gw, const char *why)
+static void set_static(struct iface *f, const char *ip, const char *gw, const char *why)
 {
     ip4_addr_t a, m, g;
     if (!parse_cidr(ip, &a, &m)) {
-        klog(LOG_ERR, "net: bad address '%s' (want ADDR/PREFIX)", ip);
+        klog(LOG_ERR, "net: bad address '%s' (want ADDR/PREFIX) for %s", ip, f->name);
         return;
     }
     ip4_addr_set_zero(&g);
     if (gw && !ip4addr_aton(gw, &g))
-        klog(LOG_ERR, "net: bad gateway '%s'", gw);
-    netif_set_addr(&nif, &a, &m, &g);
-    klog(LOG_INFO, "net: static IPv4 %s (%s)", ip, why);
+        klog(LOG_ERR, "net: bad gateway '%s' for %s", gw, f->name);
+    netif_set_addr(&f->netif, &a, &m, &g);
+    klog(LOG_INFO, "net: static IPv4 %s (%s) on %s", ip, why, f->name);
 }
 
-static void summary(const char *how)
+static void summary(struct iface *f, const char *how)
 {
+    struct netif *nif = &f->netif;
     char v4[16], mask[16], gw[16];
-    strlcpy(v4, ip4addr_ntoa(netif_ip4_addr(&nif)), sizeof(v4));
-    strlcpy(mask, ip4addr_ntoa(netif_ip4_netmask(&nif)), sizeof(mask));
-    strlcpy(gw, ip4addr_ntoa(netif_ip4_gw(&nif)), sizeof(gw));
+    f->how = how;
+    strlcpy(v4, ip4addr_ntoa(netif_ip4_addr(nif)), sizeof(v4));
+    strlcpy(mask, ip4addr_ntoa(netif_ip4_netmask(nif)), sizeof(mask));
+    strlcpy(gw, ip4addr_ntoa(netif_ip4_gw(nif)), sizeof(gw));
     char v6[200];
     size_t n = 0;
     v6[0] = '\0';
     for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
-        if (ip6_addr_isinvalid(netif_ip6_addr_state(&nif, i)))
+        if (ip6_addr_isinvalid(netif_ip6_addr_state(nif, i)))
             continue;
-        int w = snprintf(v6 + n, sizeof(v6) - n, "%s%s", n ? "," : "", ip6addr_ntoa(netif_ip6_addr(&nif, i)));
+        int w = snprintf(v6 + n, sizeof(v6) - n, "%s%s", n ? "," : "", ip6addr_ntoa(netif_ip6_addr(nif, i)));
         if (w > 0 && (size_t)w < sizeof(v6) - n)
             n += (size_t)w;
     }
-    const uint8_t *mac = nif.hwaddr;
-    klog(LOG_INFO,
-         "net: %c%c%u MAC %02x:%02x:%02x:%02x:%02x:%02x IPv4 %s netmask %s gw %s (%s) IPv6 %s link %s",
-         nif.name[0], nif.name[1], nif.num, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], v4, mask, gw, how,
-         n ? v6 : "none", netif_is_link_up(&nif) ? "up" : "down");
+    const uint8_t *mac = nif->hwaddr;
+    klog(LOG_INFO, "net: %s MAC %02x:%02x:%02x:%02x:%02x:%02x IPv4 %s netmask %s gw %s (%s) IPv6 %s link %s",
+         f->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], v4, mask, gw, how, n ? v6 : "none",
+         netif_is_link_up(nif) ? "up" : "down");
 }
 
 /* lwIP calls this on any address change, IPv6 ones too (when an address
  * becomes valid or stops being so): log each. */
 static void status_changed(struct netif *netif)
 {
-    static ip4_addr_t last;
-    static unsigned valid6; /* bit i: IPv6 address slot i was valid */
-    (void)netif;
-    if (configured && !ip4_addr_cmp(&last, netif_ip4_addr(&nif)))
-        klog(LOG_INFO, "net: IPv4 address now %s", ip4addr_ntoa(netif_ip4_addr(&nif)));
-    ip4_addr_copy(last, *netif_ip4_addr(&nif));
+    struct iface *f = iface_of(netif);
+    if (f->configured && !ip4_addr_cmp(&f->last, netif_ip4_addr(netif)))
+        klog(LOG_INFO, "net: IPv4 address now %s on %s", ip4addr_ntoa(netif_ip4_addr(netif)), f->name);
+    ip4_addr_copy(f->last, *netif_ip4_addr(netif));
     for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
-        bool valid = ip6_addr_isvalid(netif_ip6_addr_state(&nif, i));
-        if (valid != ((valid6 >> i) & 1))
-            klog(LOG_INFO, "net: IPv6 address %s %s", ip6addr_ntoa(netif_ip6_addr(&nif, i)),
-                 valid ? "valid" : "gone");
-        valid6 = valid ? valid6 | 1u << i : valid6 & ~(1u << i);
+        bool valid = ip6_addr_isvalid(netif_ip6_addr_state(netif, i));
+        if (valid != ((f->valid6 >> i) & 1))
+            klog(LOG_INFO, "net: IPv6 address %s %s on %s", ip6addr_ntoa(netif_ip6_addr(netif, i)),
+                 valid ? "valid" : "gone", f->name);
+        f->valid6 = valid ? f->valid6 | 1u << i : f->valid6 & ~(1u << i);
     }
 }
 
-static void config_step(uint64_t now)
+static void config_step(struct iface *f, uint64_t now)
 {
-    if (configured)
+    if (f->configured)
         return;
-    if (use_dhcp && dhcp_supplied_address(&nif)) {
-        configured = true;
-        summary("dhcp");
-    } else if (use_dhcp && now >= dhcp_deadline_ns) {
-        dhcp_stop(&nif);
-        klog(LOG_WARN, "net: no DHCP answer in %llu s; using the fallback address",
-             (unsigned long long)cmdline_get_u64("dhcp_timeout", 10));
-        const char *ip = cmdline_get("ip_fallback");
-        const char *gw = cmdline_get("gw_fallback");
-        set_static(ip ? ip : "10.0.2.15/24", ip ? gw : (gw ? gw : "10.0.2.2"), "fallback");
-        configured = true;
-        summary("static fallback");
+    if (f->use_dhcp && dhcp_supplied_address(&f->netif)) {
+        f->configured = true;
+        summary(f, "dhcp");
+    } else if (f->use_dhcp && now >= f->dhcp_deadline_ns) {
+        dhcp_stop(&f->netif);
+        klog(LOG_WARN, "net: no DHCP answer in %llu s on %s; using the fallback address",
+             (unsigned long long)opt_u64(f, "dhcp_timeout", 10), f->name);
+        const char *ip = opt(f, "ip_fallback");
+        const char *gw = opt(f, "gw_fallback");
+        f->configured = true;
+        /* QEMU's user network is en0's default; another interface has none. */
+        if (!ip && f != &ifaces[0]) {
+            summary(f, "no address");
+            return;
+        }
+        set_static(f, ip ? ip : "10.0.2.15/24", ip ? gw : (gw ? gw : "10.0.2.2"), "fallback");
+        summary(f, "static fallback");
     }
 }
 
-/* ---- /stats providers: the NIC, its rings, the netif, interrupts ---- */
+/* ---- /stats providers: the NICs, their netifs ---- */
 
-static void stats_vnet(struct json_out *o, void *ctx)
+static void stats_driver0(struct json_out *o, void *ctx)
 {
     (void)ctx;
-    struct vnet_stats st;
-    vnet_get_stats(vn, &st);
+    ifaces[0].nic->ops->write_stats(ifaces[0].nic, o);
+}
+
+static void ip_kv(struct json_out *o, const char *key, const ip4_addr_t *a)
+{
+    json_kv_string(o, key, ip4addr_ntoa(a));
+}
+
+/* "interfaces":{"en0":{...},"en1":{...}}: the netif and the device-independent counters;
+ * en0's driver section is the top-level one ("virtio_net"), the others' are nested here. */
+static void stats_interfaces(struct json_out *o, void *ctx)
+{
+    (void)ctx;
     json_begin_object(o);
-    json_kv_u64(o, "rx_packets", st.rx_packets);
-    json_kv_u64(o, "rx_bytes", st.rx_bytes);
-    json_kv_u64(o, "rx_drop_short", st.rx_drop_short);
-    json_kv_u64(o, "rx_drop_oversize", st.rx_drop_oversize);
-    json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
-    json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
-    json_kv_u64(o, "rx_copied", st.rx_copied);
-    json_kv_u64(o, "rx_drop_copy_nomem", st.rx_drop_copy_nomem);
-    json_kv_u64(o, "rx_pool_total", st.rx_pool_total);
-    json_kv_u64(o, "rx_pool_free", st.rx_pool_free);
-    json_kv_u64(o, "rx_posted", st.rx_posted);
-    json_kv_u64(o, "rx_lent", st.rx_lent);
-    json_kv_u64(o, "rx_lend_max", st.rx_lend_max);
-    json_kv_u64(o, "rx_merged", st.rx_merged);
-    json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
-    json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
-    json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
-    json_kv_u64(o, "rx_refills", st.rx_refills);
-    json_kv_u64(o, "rx_polls", st.rx_polls);
-    json_kv_u64(o, "rx_budget_exhausted", st.rx_budget_exhausted);
-    json_kv_u64(o, "tx_packets", st.tx_packets);
-    json_kv_u64(o, "tx_bytes", st.tx_bytes);
-    json_kv_u64(o, "tx_segments", st.tx_segments);
-    json_kv_u64(o, "tx_csum_offload", st.tx_csum_offload);
-    json_kv_u64(o, "tx_completed", st.tx_completed);
-    json_kv_u64(o, "tx_ring_full_waits", st.tx_ring_full_waits);
-    json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);
-    json_kv_u64(o, "tx_watchdog_kicks", st.tx_watchdog_kicks);
-    json_kv_u64(o, "link_changes", st.link_changes);
-    json_kv_u64(o, "ctrl_timeouts", st.ctrl_timeouts);
-    json_kv_u64(o, "announces_deferred", st.announces_deferred);
-    json_kv_u64(o, "rx_csum_fragment", st.rx_csum_fragment);
-    json_kv_u64(o, "irq_storms", st.irq_storms);
-    json_key(o, "queues");
-    json_begin_array(o);
-    for (unsigned i = 0; i < vnet_num_queues(vn); i++) {
-        struct vring *vr = vnet_queue(vn, i);
-        struct vring_state rs;
-        struct vring_stats vs;
-        vring_get_state(vr, &rs);
-        vring_get_stats(vr, &vs);
+    for (unsigned i = 0; i < nifaces; i++) {
+        struct iface *f = &ifaces[i];
+        struct netif *nif = &f->netif;
+        struct nic_counters c;
+        char mac[18];
+        f->nic->ops->counters(f->nic, &c);
+        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nif->hwaddr[0], nif->hwaddr[1],
+                 nif->hwaddr[2], nif->hwaddr[3], nif->hwaddr[4], nif->hwaddr[5]);
+        json_key(o, f->name);
         json_begin_object(o);
-        json_kv_string(o, "name", vnet_queue_name(i));
-        json_kv_u64(o, "size", rs.num);
-        json_kv_u64(o, "avail_idx", rs.avail_idx);
-        json_kv_u64(o, "used_idx", rs.used_idx);
-        json_kv_u64(o, "last_used", rs.last_used_idx);
-        json_kv_u64(o, "in_flight", rs.in_flight);
-        json_kv_u64(o, "free_descriptors", rs.num_free);
-        json_kv_u64(o, "added", vs.added);
-        json_kv_u64(o, "used", vs.used);
-        json_kv_u64(o, "kicks", vs.kicks);
-        json_kv_u64(o, "kicks_suppressed", vs.kicks_suppressed);
-        json_kv_u64(o, "interrupts", vs.interrupts);
-        json_kv_u64(o, "interrupts_suppressed", vs.interrupts_suppressed);
-        json_kv_u64(o, "ring_full", vs.ring_full);
-        json_kv_bool(o, "broken", rs.broken);
+        json_kv_string(o, "name", f->name);
+        json_kv_string(o, "driver", f->nic->driver);
+        json_kv_string(o, "mac", mac);
+        ip_kv(o, "ipv4", netif_ip4_addr(nif));
+        ip_kv(o, "netmask", netif_ip4_netmask(nif));
+        ip_kv(o, "gw", netif_ip4_gw(nif));
+        json_kv_string(o, "config", f->how ? f->how : "dhcp pending");
+        json_kv_u64(o, "mtu", nif->mtu);
+        json_kv_bool(o, "link_up", netif_is_link_up(nif));
+        json_kv_bool(o, "dhcp", f->use_dhcp && dhcp_supplied_address(nif));
+        json_kv_u64(o, "rx_packets", c.rx_packets);
+        json_kv_u64(o, "rx_bytes", c.rx_bytes);
+        json_kv_u64(o, "tx_packets", c.tx_packets);
+        json_kv_u64(o, "tx_bytes", c.tx_bytes);
+        json_kv_u64(o, "rx_drops", c.rx_drops);
+        json_kv_u64(o, "tx_drops", c.tx_drops);
+        json_kv_u64(o, "link_changes", c.link_changes);
+        if (i > 0) {
+            json_key(o, f->nic->driver);
+            f->nic->ops->write_stats(f->nic, o);
+        }
         json_end_object(o);
     }
-    json_end_array(o);
-    json_end_object(o);
-}
-
-static void stats_netif(struct json_out *o, void *ctx)
-{
-    (void)ctx;
-    char mac[18];
-    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nif.hwaddr[0], nif.hwaddr[1], nif.hwaddr[2],
-             nif.hwaddr[3], nif.hwaddr[4], nif.hwaddr[5]);
-    json_begin_object(o);
-    json_kv_string(o, "name", "en0");
-    json_kv_string(o, "mac", mac);
-    json_kv_string(o, "ipv4", ip4addr_ntoa(netif_ip4_addr(&nif)));
-    json_kv_u64(o, "mtu", nif.mtu);
-    json_kv_bool(o, "link_up", netif_is_link_up(&nif));
-    json_kv_bool(o, "dhcp", use_dhcp && dhcp_supplied_address(&nif));
     json_end_object(o);
 }
 
@@ -304,58 +322,71 @@ static void stats_trace(struct json_out *o, void *ctx)
     json_end_object(o);
 }
 
+/* Bring up the NIC @nic as the interface @f: netif, hooks, addressing. */
+static int iface_up(struct iface *f, struct nic *nic)
+{
+    struct netif *nif = &f->netif;
+
+    f->nic = nic;
+    snprintf(f->name, sizeof(f->name), "en%u", nic->index);
+    if (nic->ops->attach(nic, nif) < 0) {
+        klog(LOG_ERR, "net: lwIP refused the netif for %s", f->name);
+        return -EIO;
+    }
+    /* In front of lwIP and the driver: every frame passes these two hooks. */
+    f->stack_input = nif->input;
+    nif->input = net_input;
+    f->driver_output = nif->linkoutput;
+    nif->linkoutput = net_linkoutput;
+    netif_set_status_callback(nif, status_changed);
+    netif_set_hostname(nif, "unikernel");
+    /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
+    netif_create_ip6_linklocal_address(nif, 1);
+    nif->ip6_autoconfig_enabled = 1;
+    netif_set_up(nif);
+
+    const char *ip = opt(f, "ip");
+    if (ip) {
+        set_static(f, ip, opt(f, "gw"), "command line");
+        f->configured = true;
+        summary(f, "static");
+    } else {
+        f->use_dhcp = true;
+        f->dhcp_deadline_ns = clock_ns() + opt_u64(f, "dhcp_timeout", 10) * 1000000000ull;
+        if (dhcp_start(nif) != ERR_OK)
+            f->dhcp_deadline_ns = 0; /* fall back at once */
+        klog(LOG_INFO, "net: asking for an address by DHCP on %s", f->name);
+    }
+    return 0;
+}
+
 int nif_init(void)
 {
     lwip_init();
     stack_stats_register();
-    vn = vnet_first();
-    if (!vn) {
-        klog(LOG_WARN, "net: no virtio-net device: no network");
+    if (nic_count() == 0) {
+        klog(LOG_WARN, "net: no NIC (no virtio-net device: no network)");
         return -ENODEV;
     }
-    if (vnet_netif_add(vn, &nif) < 0) {
-        klog(LOG_ERR, "net: lwIP refused the netif");
-        vn = NULL;
+    for (unsigned i = 0; i < nic_count(); i++)
+        if (iface_up(&ifaces[nifaces], nic_get(i)) == 0)
+            nifaces++;
+    if (nifaces == 0)
         return -EIO;
-    }
-    /* In front of lwIP and the driver: every frame passes these two hooks. */
-    stack_input = nif.input;
-    nif.input = net_input;
-    driver_output = nif.linkoutput;
-    nif.linkoutput = net_linkoutput;
-    netif_set_default(&nif);
-    stats_register("virtio_net", stats_vnet, NULL);
-    stats_register("netif", stats_netif, NULL);
+    netif_set_default(&ifaces[0].netif);
+    stats_register(ifaces[0].nic->driver, stats_driver0, NULL);
+    stats_register("interfaces", stats_interfaces, NULL);
     stats_register("cycles", stats_cycles, NULL);
     stats_register("trace", stats_trace, NULL);
     tcp_guard_init();
-    net_budget_init(vn);
-    netif_set_status_callback(&nif, status_changed);
-    netif_set_hostname(&nif, "unikernel");
-    /* IPv6: a link-local address from the MAC, then SLAAC from router adverts. */
-    netif_create_ip6_linklocal_address(&nif, 1);
-    nif.ip6_autoconfig_enabled = 1;
-    netif_set_up(&nif);
-
-    const char *ip = cmdline_get("ip");
-    if (ip) {
-        set_static(ip, cmdline_get("gw"), "command line");
-        configured = true;
-        summary("static");
-    } else {
-        use_dhcp = true;
-        dhcp_deadline_ns = clock_ns() + cmdline_get_u64("dhcp_timeout", 10) * 1000000000ull;
-        if (dhcp_start(&nif) != ERR_OK)
-            dhcp_deadline_ns = 0; /* fall back at once */
-        klog(LOG_INFO, "net: asking for an address by DHCP");
-    }
+    net_budget_init();
     return 0;
 }
 
 void nif_dump(void)
 {
-    if (vn)
-        vnet_dump(vn);
+    for (unsigned i = 0; i < nifaces; i++)
+        ifaces[i].nic->ops->dump(ifaces[i].nic);
     char line[400];
     size_t n = 0;
     for (int i = 0; i < MEMP_MAX; i++) {
@@ -373,36 +404,40 @@ void nif_dump(void)
          (unsigned)lwip_stats.mem.avail);
 }
 
+/* Each NIC gets its own budget per turn, and the one polled first takes
+ * turns: a busy en0 cannot starve en1, nor the other way round. */
 bool nif_poll(unsigned budget)
 {
-    if (!vn)
-        return false;
+    bool more = false;
     uint64_t t0 = cycles_now();
-    bool more = vnet_poll(vn, budget);
+    for (unsigned k = 0; k < nifaces; k++) {
+        struct iface *f = &ifaces[(poll_first + k) % nifaces];
+        more |= f->nic->ops->poll(f->nic, budget);
+    }
+    if (nifaces)
+        poll_first = (poll_first + 1) % nifaces;
     prof_add(PROF_RX_POLL, cycles_now() - t0);
     return more;
 }
 
 void nif_flush(uint64_t now)
 {
-    if (!vn)
-        return;
-    vnet_flush(vn);
-    config_step(now);
+    for (unsigned i = 0; i < nifaces; i++) {
+        ifaces[i].nic->ops->flush(ifaces[i].nic);
+        config_step(&ifaces[i], now);
+    }
 }
 
 void nif_second(void)
 {
-    if (vn)
-        vnet_watchdog(vn);
+    for (unsigned i = 0; i < nifaces; i++)
+        ifaces[i].nic->ops->watchdog(ifaces[i].nic);
 }
 
 bool nif_has_work(void)
 {
-    return vn && vnet_has_work(vn);
-}
-
-unsigned nif_count(void)
-{
-    return vn ? 1 : 0;
+    for (unsigned i = 0; i < nifaces; i++)
+        if (ifaces[i].nic->ops->has_work(ifaces[i].nic))
+            return true;
+    return false;
 }

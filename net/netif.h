@@ -1,11 +1,14 @@
 /*
- * The netif glue: brings up the NIC as an lwIP netif (address by DHCP, else
- * a static fallback, or static from the command line) and gives the main
- * loop (net/loop.c) its per-turn work on it.
+ * The netif glue: brings up every NIC (drivers/nic.h) as its own lwIP netif,
+ * en0, en1, ... in probe order, each addressed by DHCP (else a static
+ * fallback) or statically from the command line, and gives the main loop
+ * (net/loop.c) its per-turn work on them. en0 is lwIP's default netif.
  *
- * Command line: ip=ADDR/PREFIX gw=GW (static IPv4), dhcp_timeout=SECONDS
- * (default 10), ip_fallback=ADDR/PREFIX gw_fallback=GW (used when DHCP
- * times out; default 10.0.2.15/24 via 10.0.2.2, QEMU's user network).
+ * Command line, per interface (enN.KEY=; for en0 the bare KEY= too):
+ * ip=ADDR/PREFIX gw=GW (static IPv4), dhcp_timeout=SECONDS (default 10, a
+ * bare dhcp_timeout= for all), ip_fallback=ADDR/PREFIX gw_fallback=GW (used
+ * when DHCP times out; en0's default is 10.0.2.15/24 via 10.0.2.2, QEMU's
+ * user network; the others have none).
  *
  * Context: main loop only.
  */
@@ -17,19 +20,20 @@
 
 struct netif;
 
-/** nif_init() - lwIP, the NIC's netif and its addressing. Return: 0, or -ENODEV without a NIC. */
+/** nif_init() - lwIP, a netif per NIC and their addressing. Return: 0, or -ENODEV without a NIC. */
 int nif_init(void);
 
 /**
- * nif_poll() - received frames into lwIP (up to @budget), refill, reclaim
- * sent buffers. Return: true if the budget ran out (poll again before sleeping).
+ * nif_poll() - every NIC's received frames into lwIP (up to @budget each),
+ * refill, reclaim sent buffers; the NIC polled first rotates every turn.
+ * Return: true if a budget ran out (poll again before sleeping).
  */
 bool nif_poll(unsigned budget);
 
 /** nif_flush() - kick what lwIP queued this turn (once per batch), then the address configuration steps. */
 void nif_flush(uint64_t now);
 
-/** nif_second() - once a second: the driver's transmit watchdog. */
+/** nif_second() - once a second: the drivers' transmit watchdogs. */
 void nif_second(void);
 
 /** nif_has_work() - an interrupt asked for nif_poll(). Call with interrupts off. */
@@ -41,7 +45,10 @@ unsigned nif_count(void);
 /** nif_dump() - NIC counters, ring states and lwIP pool use on the console. */
 void nif_dump(void);
 
-/** nif_default() - the NIC's netif (NULL before nif_init() or without a NIC). */
+/** nif_default() - en0's netif (NULL before nif_init() or without a NIC). */
 struct netif *nif_default(void);
+
+/** nif_get() - the netif of en@i, or NULL. */
+struct netif *nif_get(unsigned i);
 
 #endif

@@ -66,8 +66,8 @@ test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include 
 UNIT_TESTS += virtio_net
 # The kernel's own lwIP list (this file is included by the top-level Makefile).
 test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
-test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
-	lib/trace.c lib/prof.c \
+test_virtio_net_SRCS := drivers/virtio_net.c drivers/nic.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+	lib/trace.c lib/prof.c lib/json.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog -Wl,--wrap=pbuf_alloced_custom
@@ -76,7 +76,7 @@ test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/includ
 # INTx) with the real irq.c vector table and the virtio-net driver on top:
 # probe unwinding, vectors given back, INTx storms (tests/unit/test_virtio_pci.c).
 UNIT_TESTS += virtio_pci
-test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/vring.c \
+test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/nic.c drivers/vring.c \
 	arch/x86_64/irq.c lib/trace.c lib/prof.c lib/stats.c lib/json.c $(test_virtio_net_LWIP)
 test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,-T,tests/unit/pci_drivers.ld
