@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps/stats.h"
-#include "arch/x86_64/timer.h"
+#include "lib/stats.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
+#include "net/loop.h"
 #include "net/net_budget.h"
 
 /* The default list when the command line has no apps= (make APPS=...). */
@@ -173,18 +173,19 @@ void apps_start(const char *apps_option)
     if (nrunning == 0)
         klog(LOG_WARN, "apps: none running");
     stats_register("apps", write_apps_stats, NULL);
+    loop_register_tick(apps_tick);
 }
 
 /* ------------------------------------------------------------ helpers */
 
 uint64_t app_cycles_begin(void)
 {
-    return cycles_now();
+    return prof_now();
 }
 
 void app_cycles_end(uint64_t start)
 {
-    prof_add(PROF_APP, cycles_now() - start);
+    prof_add(PROF_APP, prof_now() - start);
 }
 
 struct tcp_pcb *app_tcp_listen(const char *who, uint16_t port, tcp_accept_fn accept, void *arg)

@@ -4,8 +4,9 @@
  * An app is one .c file in apps/ that fills in a `struct app` and registers
  * it with APP_REGISTER(); adding the file to APP_SRCS in the Makefile is all
  * it takes (nothing in the kernel names it). At boot, once the network is
- * up, the main loop calls apps_start(), which starts the apps the command
- * line asks for:
+ * up, the boot sequence (boot/main.c) calls apps_start(), which starts the
+ * apps the command line asks for and registers their ticks with the main
+ * loop (net/loop.h):
  *
  *   apps=http,echo     only these (in registration order)
  *   apps=all           every registered app
@@ -69,7 +70,7 @@ struct app {
  * apps_start() - start the apps @apps_option names ("http,echo", "all",
  * "none"; NULL: the default set), each on its port, and their ticks.
  * Logs one line per app. Unknown names are logged and skipped.
- * Context: main loop, once, after the network interface is up.
+ * Context: boot/main.c, once, after the network interfaces are up, before loop_run().
  */
 void apps_start(const char *apps_option);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "apps/app.h"
-#include "apps/stats.h"
+#include "lib/stats.h"
 #include "lib/cmdline.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"

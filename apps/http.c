@@ -31,7 +31,7 @@
 
 #include "apps/app.h"
 #include "apps/http_proto.h"
-#include "apps/stats.h"
+#include "lib/stats.h"
 #include "lib/cmdline.h"
 #include "lib/klog.h"
 #include "net/txhold.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps/json.h"
+#include "lib/json.h"
 #include "apps/status_page.h"
 
 struct http_proto_counters http_proto_counters;

@@ -4,7 +4,7 @@
 #include <errno.h>
 
 #include "apps/app.h"
-#include "apps/stats.h"
+#include "lib/stats.h"
 #include "lib/klog.h"
 #include "lwip/apps/lwiperf.h"
 

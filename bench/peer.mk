@@ -13,7 +13,7 @@ BENCH_LINUX := $(BENCH_BUILD)/linux
 
 # The kernel's own protocol code and http-parser, built for Linux user space
 # with the kernel's optimisation level: the same parsing work on both sides.
-BENCH_ECHO_SRCS := bench/echo_server.c apps/http_proto.c apps/json.c apps/status_page.S
+BENCH_ECHO_SRCS := bench/echo_server.c apps/http_proto.c lib/json.c apps/status_page.S
 BENCH_ECHO_OBJS := $(patsubst %,$(BENCH_BUILD)/obj/%.o,$(BENCH_ECHO_SRCS)) \
 	$(BENCH_BUILD)/obj/http_parser.c.o
 BENCH_CFLAGS := -std=gnu11 -O2 -g -I. $(WARNINGS) -MD -MP

@@ -18,16 +18,18 @@
  * plus one descriptor per pbuf, the pbufs referenced until the device is done.
  */
 #include "drivers/virtio_net.h"
+#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/dma.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/timer.h"
+#include "drivers/nic.h"
 #include "drivers/virtio.h"
 #include "drivers/virtio_net_regs.h"
 #include "drivers/virtio_pci_regs.h"
 #include "drivers/virtio_ring.h"
+#include "lib/json.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
-#include "net/lwip_port.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
@@ -88,6 +90,7 @@ struct vnet_ctrl_buf {
 };
 
 struct vnet {
+    struct nic nic; /* what the stack sees (drivers/nic.h) */
     struct virtio_device *vdev;
     struct netif *netif;
     struct vring *vq[3];
@@ -134,8 +137,6 @@ struct vnet {
     struct vnet_stats st;
 };
 
-static struct vnet *first_vnet;
-
 static const char *const feature_names[64] = {
     [VIRTIO_NET_F_CSUM] = "CSUM",
     [VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
@@ -154,11 +155,6 @@ static const char *const feature_names[64] = {
 
 static struct klog_ratelimit rx_drop_rl = KLOG_RATELIMIT_INIT(1000, 5);
 static struct klog_ratelimit tx_rl = KLOG_RATELIMIT_INIT(5000, 2);
-
-struct vnet *vnet_first(void)
-{
-    return first_vnet;
-}
 
 /* ------------------------------------------------------------------ checksums */
 
@@ -966,6 +962,80 @@ static int vnet_alloc_buffers(struct vnet *vn)
     return 0;
 }
 
+/* ------------------------------------------------------------------ the NIC interface */
+
+static void vnet_write_stats(const struct vnet *vn, struct json_out *o);
+
+static int nic_attach(struct nic *nic, struct netif *netif)
+{
+    return vnet_netif_add(nic->priv, netif);
+}
+
+static bool nic_poll(struct nic *nic, unsigned budget)
+{
+    return vnet_poll(nic->priv, budget);
+}
+
+static void nic_flush(struct nic *nic)
+{
+    vnet_flush(nic->priv);
+}
+
+static bool nic_has_work(const struct nic *nic)
+{
+    return vnet_has_work(nic->priv);
+}
+
+static void nic_watchdog(struct nic *nic)
+{
+    vnet_watchdog(nic->priv);
+}
+
+static void nic_tx_progress(struct nic *nic, uint64_t *submitted, uint64_t *oldest)
+{
+    vnet_tx_progress(nic->priv, submitted, oldest);
+}
+
+static void nic_counters(const struct nic *nic, struct nic_counters *c)
+{
+    struct vnet_stats st;
+    vnet_get_stats(nic->priv, &st);
+    *c = (struct nic_counters){
+        .rx_packets = st.rx_packets,
+        .rx_bytes = st.rx_bytes,
+        .tx_packets = st.tx_packets,
+        .tx_bytes = st.tx_bytes,
+        .rx_drops = st.rx_drop_short + st.rx_drop_oversize + st.rx_drop_bad_merge + st.rx_drop_nomem +
+                    st.rx_drop_copy_nomem,
+        .tx_drops = st.tx_drop_ring_full + st.tx_drop_too_many_segs,
+        .link_changes = st.link_changes,
+        .rx_lent = st.rx_lent,
+        .rx_lend_max = st.rx_lend_max,
+    };
+}
+
+static void nic_write_stats(const struct nic *nic, struct json_out *o)
+{
+    vnet_write_stats(nic->priv, o);
+}
+
+static void nic_dump(const struct nic *nic)
+{
+    vnet_dump(nic->priv);
+}
+
+static const struct nic_ops vnet_nic_ops = {
+    .attach = nic_attach,
+    .poll = nic_poll,
+    .flush = nic_flush,
+    .has_work = nic_has_work,
+    .watchdog = nic_watchdog,
+    .tx_progress = nic_tx_progress,
+    .counters = nic_counters,
+    .write_stats = nic_write_stats,
+    .dump = nic_dump,
+};
+
 static int vnet_probe(struct virtio_device *vdev)
 {
     const uint64_t wanted =
@@ -1000,9 +1070,12 @@ static int vnet_probe(struct virtio_device *vdev)
     if (virtio_has_feature(vdev, VIRTIO_NET_F_MAC)) {
         virtio_read_config(vdev, VIRTIO_NET_CFG_MAC, vn->mac, 6);
     } else {
-        /* A random locally administered unicast address (IEEE 802 bit 1 set, bit 0 clear). */
+        /* A random locally administered unicast address (IEEE 802 bit 1 set,
+         * bit 0 clear), from the CPU's generator (the TSC without RDRAND). */
+        uint64_t r;
+        cpu_seed64(&r);
         for (int i = 0; i < 6; i++)
-            vn->mac[i] = (uint8_t)(lwip_port_rand() >> 8);
+            vn->mac[i] = (uint8_t)(r >> (8 * i));
         vn->mac[0] = (uint8_t)((vn->mac[0] & 0xFE) | 0x02);
         klog(LOG_INFO, "virtio-net: device has no MAC; using a random one");
     }
@@ -1064,8 +1137,9 @@ static int vnet_probe(struct virtio_device *vdev)
          vn->mac[0], vn->mac[1], vn->mac[2], vn->mac[3], vn->mac[4], vn->mac[5], vn->mtu,
          vring_num(vn->vq[RXQ]), vn->rx_bufsize, vn->mrg_rxbuf ? " (mergeable)" : "", vring_num(vn->vq[TXQ]),
          vn->hdr_len, vn->link_up ? "up" : "down");
-    if (!first_vnet)
-        first_vnet = vn;
+    vn->nic = (struct nic){.ops = &vnet_nic_ops, .priv = vn, .driver = "virtio_net"};
+    if (nic_register(&vn->nic) < 0)
+        klog(LOG_WARN, "virtio-net: more than %d NICs: this one is not used", NIC_MAX);
     return 0;
 
     /* Unwinding, in the reverse order of the set-up. Nothing was posted to
@@ -1119,6 +1193,75 @@ const char *vnet_queue_name(unsigned i)
 {
     static const char *const names[] = {"rx0", "tx0", "ctrl"};
     return i < 3 ? names[i] : "?";
+}
+
+/* The /stats section (lib/stats.h conventions: "queues" are drawn as rings). */
+static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
+{
+    struct vnet_stats st;
+    vnet_get_stats(vn, &st);
+    json_begin_object(o);
+    json_kv_u64(o, "rx_packets", st.rx_packets);
+    json_kv_u64(o, "rx_bytes", st.rx_bytes);
+    json_kv_u64(o, "rx_drop_short", st.rx_drop_short);
+    json_kv_u64(o, "rx_drop_oversize", st.rx_drop_oversize);
+    json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
+    json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
+    json_kv_u64(o, "rx_copied", st.rx_copied);
+    json_kv_u64(o, "rx_drop_copy_nomem", st.rx_drop_copy_nomem);
+    json_kv_u64(o, "rx_pool_total", st.rx_pool_total);
+    json_kv_u64(o, "rx_pool_free", st.rx_pool_free);
+    json_kv_u64(o, "rx_posted", st.rx_posted);
+    json_kv_u64(o, "rx_lent", st.rx_lent);
+    json_kv_u64(o, "rx_lend_max", st.rx_lend_max);
+    json_kv_u64(o, "rx_merged", st.rx_merged);
+    json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
+    json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
+    json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
+    json_kv_u64(o, "rx_refills", st.rx_refills);
+    json_kv_u64(o, "rx_polls", st.rx_polls);
+    json_kv_u64(o, "rx_budget_exhausted", st.rx_budget_exhausted);
+    json_kv_u64(o, "tx_packets", st.tx_packets);
+    json_kv_u64(o, "tx_bytes", st.tx_bytes);
+    json_kv_u64(o, "tx_segments", st.tx_segments);
+    json_kv_u64(o, "tx_csum_offload", st.tx_csum_offload);
+    json_kv_u64(o, "tx_completed", st.tx_completed);
+    json_kv_u64(o, "tx_ring_full_waits", st.tx_ring_full_waits);
+    json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);
+    json_kv_u64(o, "tx_watchdog_kicks", st.tx_watchdog_kicks);
+    json_kv_u64(o, "link_changes", st.link_changes);
+    json_kv_u64(o, "ctrl_timeouts", st.ctrl_timeouts);
+    json_kv_u64(o, "announces_deferred", st.announces_deferred);
+    json_kv_u64(o, "rx_csum_fragment", st.rx_csum_fragment);
+    json_kv_u64(o, "irq_storms", st.irq_storms);
+    json_key(o, "queues");
+    json_begin_array(o);
+    for (unsigned i = 0; i < vnet_num_queues(vn); i++) {
+        struct vring *vr = vnet_queue(vn, i);
+        struct vring_state rs;
+        struct vring_stats vs;
+        vring_get_state(vr, &rs);
+        vring_get_stats(vr, &vs);
+        json_begin_object(o);
+        json_kv_string(o, "name", vnet_queue_name(i));
+        json_kv_u64(o, "size", rs.num);
+        json_kv_u64(o, "avail_idx", rs.avail_idx);
+        json_kv_u64(o, "used_idx", rs.used_idx);
+        json_kv_u64(o, "last_used", rs.last_used_idx);
+        json_kv_u64(o, "in_flight", rs.in_flight);
+        json_kv_u64(o, "free_descriptors", rs.num_free);
+        json_kv_u64(o, "added", vs.added);
+        json_kv_u64(o, "used", vs.used);
+        json_kv_u64(o, "kicks", vs.kicks);
+        json_kv_u64(o, "kicks_suppressed", vs.kicks_suppressed);
+        json_kv_u64(o, "interrupts", vs.interrupts);
+        json_kv_u64(o, "interrupts_suppressed", vs.interrupts_suppressed);
+        json_kv_u64(o, "ring_full", vs.ring_full);
+        json_kv_bool(o, "broken", rs.broken);
+        json_end_object(o);
+    }
+    json_end_array(o);
+    json_end_object(o);
 }
 
 void vnet_dump(const struct vnet *vn)

@@ -52,9 +52,6 @@ struct vnet_stats {
     uint32_t rx_pool_total, rx_pool_free, rx_posted, rx_lent, rx_lend_max;
 };
 
-/** vnet_first() - the first virtio-net device probed, or NULL. */
-struct vnet *vnet_first(void);
-
 /**
  * vnet_netif_add() - register @vn with lwIP as @netif (name "en"), with the
  * device's MAC and MTU, checksum offload set up from the negotiated features.

@@ -11,8 +11,6 @@
 
 #include <errno.h>
 
-#include "arch/x86_64/paging.h"
-
 #define PAGE_SHIFT 12
 _Static_assert(PMM_PAGE_SIZE == 1ull << PAGE_SHIFT, "page shift");
 
@@ -183,7 +181,7 @@ static uint64_t place_bitmaps(const struct pmm_region *regions, size_t n, uint64
     return best;
 }
 
-int pmm_init(const struct pmm_region *free_regions, size_t n)
+int pmm_init(const struct pmm_region *free_regions, size_t n, void *(*to_virt)(uint64_t phys))
 {
     uint64_t lo = UINT64_MAX, hi = 0;
     int err = 0;
@@ -196,7 +194,7 @@ int pmm_init(const struct pmm_region *free_regions, size_t n)
         lo = r.start < lo ? r.start : lo;
         hi = r.end > hi ? r.end : hi;
     }
-    if (lo >= hi) {
+    if (lo >= hi || !to_virt) {
         err = -EINVAL;
         goto out;
     }
@@ -212,7 +210,7 @@ int pmm_init(const struct pmm_region *free_regions, size_t n)
 
     pmm.base_page = lo;
     pmm.npages = npages;
-    pmm.used = phys_to_virt(map_at << PAGE_SHIFT);
+    pmm.used = to_virt(map_at << PAGE_SHIFT);
     pmm.alloc = pmm.used + nwords;
     pmm.hint = 0;
     fill_bits(pmm.used, 0, nwords * 64, 1);

@@ -12,8 +12,9 @@
  * The second one lets pmm_free_pages() refuse double frees and frees of pages
  * that were never allocated (holes, reserved ranges). The bitmaps live in
  * RAM from the map itself, carved by pmm_init() from the lowest free pages
- * that avoid every range reserved before, and are reached through
- * phys_to_virt(), so that range must be mapped by then.
+ * that avoid every range reserved before, and are reached through the
+ * caller's @to_virt (the kernel's phys_to_virt()), so that range must be
+ * mapped by then. lib/ knows no page tables: the mapping is the caller's.
  *
  * Allocation is first fit from the lowest address, so runs of contiguous
  * pages (for DMA) stay available at the top as long as possible.
@@ -59,11 +60,12 @@ int pmm_reserve(uint64_t phys, uint64_t len);
 /**
  * pmm_init() - build the allocator from @n usable RAM ranges and the early
  * reservations, which it consumes (a later pmm_init() starts afresh).
- * Return: 0; -EINVAL if no whole page is usable; -ENOMEM if no free run
+ * @to_virt: the kernel pointer for a physical address of RAM (the bitmaps').
+ * Return: 0; -EINVAL if no whole page is usable or @to_virt is NULL; -ENOMEM if no free run
  * can hold the bitmaps. After a failure the allocator is uninitialised:
  * allocations fail and pmm_reserve() records for the next pmm_init().
  */
-int pmm_init(const struct pmm_region *free_regions, size_t n);
+int pmm_init(const struct pmm_region *free_regions, size_t n, void *(*to_virt)(uint64_t phys));
 
 /**
  * pmm_alloc_pages() - find @n physically contiguous free pages.

@@ -8,6 +8,18 @@ static const char *const names[PROF_SECTIONS] = {
     [PROF_TX] = "tx",           [PROF_TX_KICK] = "tx_kick",
 };
 
+static uint64_t (*counter)(void);
+
+void prof_set_counter(uint64_t (*read)(void))
+{
+    counter = read;
+}
+
+uint64_t prof_now(void)
+{
+    return counter ? counter() : 0;
+}
+
 const char *prof_name(unsigned s)
 {
     return s < PROF_SECTIONS ? names[s] : 0;

@@ -2,9 +2,10 @@
  * Cycle counters for the data path (/stats "cycles", docs/tracing.md): how
  * many times each section ran and how many TSC cycles it took in total.
  *
- * The caller reads the cycle counter (cycles_now() in arch/x86_64/timer.h)
- * at both ends and hands the difference to prof_add(); this module only
- * adds up, so it stays free of arch code. Sections nest, and each count is
+ * The caller reads the cycle counter (cycles_now() in arch/x86_64/timer.h,
+ * or prof_now() above arch/: the same counter, set by prof_set_counter() at
+ * boot) at both ends and hands the difference to prof_add(); this module
+ * only adds up, so it stays free of arch code. Sections nest, and each count is
  * inclusive: rx_poll contains lwip_input, which contains app and tx.
  *
  * Context: the main loop only (lwIP's NO_SYS=1 world): no locking.
@@ -15,7 +16,7 @@
 #include <stdint.h>
 
 enum prof_section {
-    PROF_RX_POLL,    /* vnet_poll(): used rings, refill, reclaim, kick (net/net.c) */
+    PROF_RX_POLL,    /* vnet_poll(): used rings, refill, reclaim, kick (net/netif.c) */
     PROF_LWIP_INPUT, /* netif->input up to its return: the whole stack for one frame */
     PROF_APP,        /* the apps' lwIP callbacks (apps/app.h app_cycles_begin()/_end()) */
     PROF_TX,         /* netif->linkoutput: one frame to a descriptor chain */
@@ -36,6 +37,12 @@ static inline void prof_add(enum prof_section s, uint64_t cycles)
     prof_counters[s].calls++;
     prof_counters[s].cycles += cycles;
 }
+
+/** prof_set_counter() - the cycle counter prof_now() reads (boot/main.c: the TSC). */
+void prof_set_counter(uint64_t (*read)(void));
+
+/** prof_now() - the cycle counter, for layers that may not include arch/ (0 before prof_set_counter()). */
+uint64_t prof_now(void);
 
 /** prof_name() - the section's name in /stats ("rx_poll", ...), or NULL past the last. */
 const char *prof_name(unsigned s);

@@ -8,10 +8,10 @@
 
 #include <stdio.h>
 
-#include "apps/json.h"
-#include "apps/stats.h"
+#include "lib/json.h"
+#include "lib/stats.h"
 #include "arch/x86_64/timer.h"
-#include "drivers/virtio_net.h"
+#include "drivers/nic.h"
 #include "lib/budget.h"
 #include "lib/cmdline.h"
 #include "lib/heap.h"
@@ -42,7 +42,6 @@
 #define SHED_PER_TICK  16
 #define TICK_NS        250000000ull
 
-static struct vnet *nic;
 static uint64_t appmem_total, appmem_base;
 static uint32_t stall_ms;
 static uint64_t next_tick_ns;
@@ -81,11 +80,13 @@ static void levels(struct budget *b)
     b->pool[BUDGET_APPMEM].total = appmem_total;
     b->pool[BUDGET_APPMEM].used = hs.used_bytes > appmem_base ? hs.used_bytes - appmem_base : 0;
     b->pool[BUDGET_APPMEM].per_conn_reserve = RESERVE_APPMEM;
-    if (nic) {
-        struct vnet_stats vs;
-        vnet_get_stats(nic, &vs);
-        b->pool[BUDGET_RXBUF].total = vs.rx_lend_max;
-        b->pool[BUDGET_RXBUF].used = vs.rx_lent;
+    /* Every NIC's receive buffers that lwIP may hold, as one pool. */
+    for (unsigned i = 0; i < nic_count(); i++) {
+        struct nic *nic = nic_get(i);
+        struct nic_counters c;
+        nic->ops->counters(nic, &c);
+        b->pool[BUDGET_RXBUF].total += c.rx_lend_max;
+        b->pool[BUDGET_RXBUF].used += c.rx_lent;
     }
     b->pcbs_total = lwip_stats.memp[MEMP_TCP_PCB]->avail;
     b->pcbs_used = lwip_stats.memp[MEMP_TCP_PCB]->used;
@@ -325,12 +326,11 @@ static void write_budget_stats(struct json_out *o, void *ctx)
     json_end_object(o);
 }
 
-void net_budget_init(struct vnet *vn)
+void net_budget_init(void)
 {
     struct heap_stats hs;
     struct pmm_stats ps;
 
-    nic = vn;
     heap_stats(&hs);
     pmm_stats(&ps);
     /* The apps may buffer into half of the RAM still free at boot: the

@@ -19,15 +19,14 @@
 #include <stdint.h>
 
 struct tcp_pcb;
-struct vnet;
 
 /**
  * net_budget_init() - size the app heap budget from the RAM left at boot,
- * remember the NIC whose receive pool counts, register /stats "budget".
+ * register /stats "budget" (every NIC's receive pool counts, drivers/nic.h).
  * Options: budget_stall_ms= (default 2000): how long a connection must make
  * no progress before it may be shed.
  */
-void net_budget_init(struct vnet *vn);
+void net_budget_init(void);
 
 /**
  * net_budget_tcp_room() - how many bytes the caller may tcp_write() on @pcb

@@ -22,8 +22,8 @@
  * option) when the peer never answers, which is every spoofed SYN.
  */
 #include "net/tcp_guard.h"
-#include "apps/json.h"
-#include "apps/stats.h"
+#include "lib/json.h"
+#include "lib/stats.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
 #include "lib/klog.h"

@@ -5,9 +5,9 @@
  * frame that could have been built from it. docs/tx.md explains why
  * tcp_sent(), tcp_err() and tcp_abort() are not that moment.
  *
- * Epochs: txhold_defer() stamps the object with the number of frames the
- * driver has submitted so far; it is released once the oldest frame still
- * in flight is at or past that number. Correct because when lwIP has told
+ * Epochs: txhold_defer() stamps the object with the number of frames each
+ * NIC's driver has submitted so far; it is released once, on every NIC, the
+ * oldest frame still in flight is at or past that number. Correct because when lwIP has told
  * the app that it is done with the memory (the peer's ACK in tcp_sent, the
  * err callback, tcp_abort() returning), it builds no further frame from it:
  * only frames already submitted can still point there.
@@ -17,9 +17,11 @@
 
 #include <stdint.h>
 
+#include "drivers/nic.h"
+
 struct txhold {
     struct txhold *next;
-    uint64_t after; /* frames submitted when it was deferred */
+    uint64_t after[NIC_MAX]; /* frames each NIC had submitted when it was deferred */
     void (*release)(struct txhold *h);
 };
 

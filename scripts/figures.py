@@ -8,7 +8,7 @@ Where a figure shows a layout, the numbers come from the code, not from this
 file: the virtio PCI register blocks from drivers/virtio_pci_regs.h and the
 receive buffer from drivers/virtio_net.c, both measured by compiling a small
 program with the host's gcc (offsetof/sizeof; the kernel is x86_64 too); the
-BAR windows from the constants in pci_windows_find() and a boot log under
+BAR windows from the constants in platform_pci() and a boot log under
 qboot (docs/figures/data/qboot-q35.log, made by the command in its first
 line). Bit fields (MSI-X, IO-APIC) come from the masks in arch/x86_64/irq.c
 and arch/x86_64/ioapic.h. The ring across a wrap-around is a replay, in
@@ -237,7 +237,7 @@ def fig_request_timeline():
         (1, "slirp makes a TCP segment; virtio_net_receive() takes an rx buffer (virtqueue_pop)"),
         (1, "writes the frame, pushes the used entry, virtio_should_notify() reads used_event"),
         (1, "MSI-X write: the vCPU is kicked out of its translated block"),
-        (2, "vector 49: vnet_rx_irq() sets a flag; net_run() wakes from hlt"),
+        (2, "vector 49: vnet_rx_irq() sets a flag; loop_run() wakes from hlt"),
         (2, "vnet_poll(): vring_get_used(), rxbuf_pbuf(), netif->input"),
         (2, "lwIP tcp_input(); http_recv() parses, queues the answer with tcp_write()"),
         (2, "tcp_output() -> vnet_linkoutput(): vring_add() on tx0"),
@@ -507,7 +507,7 @@ def fig_pci_windows():
             s.text(bx + 2, iy + 50, f"0x{a:x}", 9, fill=COL["grey"])
         s.text(x, iy + 70, "(address order; the 64-port SMBus block first: largest first, each aligned to its size)",
                10, fill=COL["grey"])
-    s.text(x, 450, "Windows: pci_windows_find() (the BAR window from max(0xC0000000, end of RAM, end of ECAM) to "
+    s.text(x, 450, "Windows: platform_pci() (the BAR window from max(0xC0000000, end of RAM, end of ECAM) to "
            "the IO-APIC; I/O from 0xC000)", 10, fill=COL["grey"])
     return s
 

@@ -22,7 +22,9 @@
 #include "arch/x86_64/pic.h"
 #include "arch/x86_64/timer.h"
 #include "lib/klog.h"
+#include "lib/stats.h"
 #include "lib/trace.h"
+#include <stdio.h>
 
 #define IRQ_MAX_HANDLERS    4           /* sharers of one vector (shared INTx lines) */
 #define MSI_ADDR_BASE       0xfee00000u /* SDM 11.11.1: bits 31-20 = 0xFEE */
@@ -421,4 +423,44 @@ void interrupts_init(const void *rsdp)
     ioapic_init();
     timer_init();
     cpu_irq_enable();
+}
+
+/* ---- /stats "interrupts": counts and names by vector ---- */
+
+static void stats_irq_one(const struct irq_stat *st, void *arg)
+{
+    struct json_out *o = arg;
+    char key[8];
+    snprintf(key, sizeof(key), "%d", st->vector);
+    json_kv_u64(o, key, st->count);
+}
+
+static void stats_irq_name(const struct irq_stat *st, void *arg)
+{
+    struct json_out *o = arg;
+    char key[8];
+    snprintf(key, sizeof(key), "%d", st->vector);
+    json_kv_string(o, key, st->name);
+}
+
+static void stats_interrupts(struct json_out *o, void *ctx)
+{
+    (void)ctx;
+    json_begin_object(o);
+    json_key(o, "vectors");
+    json_begin_object(o);
+    irq_foreach_stat(stats_irq_one, o);
+    json_end_object(o);
+    json_key(o, "names");
+    json_begin_object(o);
+    irq_foreach_stat(stats_irq_name, o);
+    json_end_object(o);
+    json_kv_u64(o, "unexpected", irq_unexpected_count());
+    json_kv_u64(o, "spurious", irq_spurious_count());
+    json_end_object(o);
+}
+
+void irq_stats_register(void)
+{
+    stats_register("interrupts", stats_interrupts, NULL);
 }

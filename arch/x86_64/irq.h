@@ -113,6 +113,9 @@ struct irq_stat {
     uint64_t count;
 };
 
+/** irq_stats_register() - add "interrupts" to /stats: {"vectors":{N:count},"names":{N:name},...}. */
+void irq_stats_register(void);
+
 /** irq_foreach_stat() - call @fn for every vector that has a handler or has fired. */
 void irq_foreach_stat(void (*fn)(const struct irq_stat *st, void *arg), void *arg);
 

@@ -31,7 +31,7 @@ $(FUZZ_BUILD)/fuzz_trace: lib/trace.h
 
 # --- apps: the HTTP server's protocol half (apps/http_proto.c) with http-parser
 FUZZ_TARGETS += http
-fuzz_http_SRCS := tests/fuzz/fuzz_http.c apps/http_proto.c apps/json.c tests/unit/http_parser_host.c
+fuzz_http_SRCS := tests/fuzz/fuzz_http.c apps/http_proto.c lib/json.c tests/unit/http_parser_host.c
 $(FUZZ_BUILD)/fuzz_http: $(wildcard apps/*.h)
 
 define fuzz_template

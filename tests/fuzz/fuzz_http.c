@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for apps/http_proto.c (with http-parser and apps/json.c):
+ * libFuzzer target for apps/http_proto.c (with http-parser and lib/json.c):
  * the input is what a client sends, preceded by two bytes that choose the
  * configuration and seed the way the stream is cut into pieces.
  *
@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "apps/http_proto.h"
-#include "apps/json.h"
+#include "lib/json.h"
 #include "apps/status_page.h"
 #include "http_check.h"
 

@@ -1,5 +1,5 @@
 /*
- * apps/http_proto.c (with http-parser and apps/json.c) on the host: the
+ * apps/http_proto.c (with http-parser and lib/json.c) on the host: the
  * exact bytes of each response, whole and fed in pieces down to one byte
  * at a time, the limits and their status codes, pipelining and
  * backpressure, and every allocation failing in turn (malloc and realloc
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "apps/http_proto.h"
-#include "apps/json.h"
+#include "lib/json.h"
 #include "apps/status_page.h"
 #include "http_check.h"
 

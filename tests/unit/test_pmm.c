@@ -92,7 +92,7 @@ static int setup(void **state)
     memset(taken, 0, sizeof(taken));
     set_window(0);
     /* A failed pmm_init leaves the allocator uninitialised: pmm_reserve() records again. */
-    assert_int_equal(pmm_init(NULL, 0), -EINVAL);
+    assert_int_equal(pmm_init(NULL, 0, phys_to_virt), -EINVAL);
     return 0;
 }
 
@@ -103,7 +103,7 @@ static void test_basic(void **state)
     struct pmm_region r = {0, 16 * MiB};
     struct pmm_stats st;
 
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, 4096);
     assert_int_equal(st.reserved_pages, 2);
@@ -139,7 +139,7 @@ static void test_exhaustion(void **state)
     size_t n = 0;
     uint64_t p;
 
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     pmm_stats(&st);
     while ((p = alloc_checked(1)) != 0)
         pages[n++] = p;
@@ -167,7 +167,7 @@ static void test_contiguous(void **state)
     size_t n = 0;
     uint64_t p;
 
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     while ((p = alloc_checked(1)) != 0)
         pages[n++] = p;
     for (size_t i = 0; i < n; i += 2)
@@ -181,7 +181,7 @@ static void test_contiguous(void **state)
     /* Runs longer than 64 pages cross bitmap words. */
     setup(NULL);
     struct pmm_region big = {0, 32 * MiB};
-    assert_int_equal(pmm_init(&big, 1), 0);
+    assert_int_equal(pmm_init(&big, 1, phys_to_virt), 0);
     uint64_t x = alloc_checked(1), y = alloc_checked(200), z = alloc_checked(70);
     assert_int_equal(y, x + PG);
     assert_int_equal(z, y + 200 * PG);
@@ -198,7 +198,7 @@ static void test_free_errors(void **state)
     struct pmm_stats before, after;
 
     set_window(1 * MiB);
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     uint64_t p = alloc_checked(4);
     pmm_stats(&before);
 
@@ -233,7 +233,7 @@ static void test_reserve(void **state)
     assert_int_equal(pmm_reserve(1 * MiB, 2 * MiB + 123), 0); /* "kernel": partial last page */
     assert_int_equal(pmm_reserve(5 * MiB + 100, 10), 0);      /* inside one page */
     assert_int_equal(pmm_reserve(7 * MiB, 0), 0);             /* empty: nothing */
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
 
     /* Bitmap: the first page after the "kernel", 3 MiB + 1 page. */
     assert_int_equal(lowest_mapped, 3 * MiB + PG);
@@ -267,7 +267,7 @@ static void test_reserve(void **state)
 
     /* A later pmm_init starts afresh: the early list was consumed. */
     memset(taken, 0, sizeof(taken));
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.reserved_pages, 2);
 
@@ -276,7 +276,7 @@ static void test_reserve(void **state)
     for (int i = 0; i < PMM_EARLY_RESERVED_MAX; i++)
         assert_int_equal(pmm_reserve((uint64_t)i * 2 * PG, PG), 0);
     assert_int_equal(pmm_reserve(1 * GiB, PG), -ENOSPC);
-    assert_int_equal(pmm_init(&r, 1), 0);
+    assert_int_equal(pmm_init(&r, 1, phys_to_virt), 0);
     pmm_stats(&st);
     /* Pages 0, 2, ..., 62 and the bitmap, which lands on the first free page, 1. */
     assert_int_equal(st.reserved_pages, PMM_EARLY_RESERVED_MAX + 1);
@@ -291,7 +291,7 @@ static void test_odd_regions(void **state)
 
     /* [0x1234, 0x5010): pages 2, 3 and 4 are whole. */
     struct pmm_region unaligned = {0x1234, 0x5010 - 0x1234};
-    assert_int_equal(pmm_init(&unaligned, 1), 0);
+    assert_int_equal(pmm_init(&unaligned, 1, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, 3);
     assert_int_equal(st.reserved_pages, 1); /* the bitmap, at page 2 */
@@ -309,7 +309,7 @@ static void test_odd_regions(void **state)
         {5 * MiB + 10, PG - 20}, /* no whole page */
         {1 * MiB, 2 * MiB},      /* duplicate */
     };
-    assert_int_equal(pmm_init(overlap, 6), 0);
+    assert_int_equal(pmm_init(overlap, 6, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, 3 * MiB / PG);
     assert_int_equal(st.reserved_pages, 1);
@@ -320,8 +320,8 @@ static void test_odd_regions(void **state)
 
     /* Nothing usable at all. */
     struct pmm_region none[] = {{0, 0}, {0x10, 0x100}, {5 * PG + 1, PG}};
-    assert_int_equal(pmm_init(none, 3), -EINVAL);
-    assert_int_equal(pmm_init(NULL, 0), -EINVAL);
+    assert_int_equal(pmm_init(none, 3, phys_to_virt), -EINVAL);
+    assert_int_equal(pmm_init(NULL, 0, phys_to_virt), -EINVAL);
     assert_int_equal(pmm_alloc_pages(1), 0); /* not initialised */
     assert_int_equal(pmm_free_pages(PG, 1), -EINVAL);
 
@@ -333,7 +333,7 @@ static void test_odd_regions(void **state)
     setup(NULL);
     set_window(UINT64_MAX - 2 * MiB + 1);
     struct pmm_region top = {UINT64_MAX - MiB + 1, UINT64_MAX};
-    assert_int_equal(pmm_init(&top, 1), 0);
+    assert_int_equal(pmm_init(&top, 1, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, MiB / PG - 1);
     assert_int_equal(lowest_mapped, UINT64_MAX - MiB + 1);
@@ -351,7 +351,7 @@ static void test_above_4g(void **state)
     struct pmm_stats st;
 
     set_window(1 * MiB);
-    assert_int_equal(pmm_init(r, 2), 0);
+    assert_int_equal(pmm_init(r, 2, phys_to_virt), 0);
     pmm_stats(&st);
     assert_int_equal(st.total_pages, 256 + 512);
     /* (4 GiB + 2 MiB - 1 MiB) / 4 KiB pages, two bits each: 65 pages of bitmap at 1 MiB. */
@@ -373,7 +373,7 @@ static void test_above_4g(void **state)
 
     /* RAM so far apart that the bitmaps fit nowhere. */
     struct pmm_region sparse[] = {{1 * MiB, 64 * PG}, {1ull << 40, 64 * PG}};
-    assert_int_equal(pmm_init(sparse, 2), -ENOMEM);
+    assert_int_equal(pmm_init(sparse, 2, phys_to_virt), -ENOMEM);
 }
 
 /* Is there a run of @n free pages, by the model, inside one of @r's regions
@@ -406,7 +406,7 @@ static void test_random(void **state)
     unsigned failures = 0, successes = 0;
     struct pmm_stats st;
 
-    assert_int_equal(pmm_init(r, 2), 0);
+    assert_int_equal(pmm_init(r, 2, phys_to_virt), 0);
     pmm_stats(&st);
     /* The bitmap lies at the lowest page pmm_init() mapped, and is all that is reserved. */
     uint64_t map_lo = lowest_mapped, map_hi = lowest_mapped + st.reserved_pages * PG;

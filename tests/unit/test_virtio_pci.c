@@ -72,6 +72,13 @@ uint32_t lwip_port_rand(void)
     return x;
 }
 
+/* The driver's random MAC source (arch/x86_64/cpu.h). */
+bool cpu_seed64(uint64_t *out)
+{
+    *out = (uint64_t)lwip_port_rand() << 32 | lwip_port_rand();
+    return false;
+}
+
 void lwip_port_assert(const char *msg, const char *file, int line)
 {
     fail_msg("lwIP assertion \"%s\" at %s:%d", msg, file, line);

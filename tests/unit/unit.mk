@@ -32,7 +32,7 @@ test_boot_SRCS := lib/cmdline.c arch/x86_64/bootinfo.c lib/string.c lib/ctype.c
 test_boot_CFLAGS := -include lib/string.h -Dstrlcpy=k_strlcpy -Dstrtoull=k_strtoull
 #@@ acpi
 UNIT_TESTS += acpi
-test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c lib/trace.c
+test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c lib/trace.c lib/stats.c lib/json.c
 UNIT_TESTS += timer
 test_timer_SRCS := arch/x86_64/timer.c
 #@@ pci
@@ -48,13 +48,13 @@ test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c lib/trace.c
 # snprintf is the kernel's (lib/printf.c), as in the kernel: its limits are
 # the response's.
 UNIT_TESTS += http
-test_http_SRCS := apps/http_proto.c apps/json.c apps/status_page.S tests/unit/http_parser_host.c lib/printf.c
+test_http_SRCS := apps/http_proto.c lib/json.c apps/status_page.S tests/unit/http_parser_host.c lib/printf.c
 test_http_CFLAGS := -Wl,--wrap=malloc,--wrap=realloc -Dsnprintf=k_snprintf -Dvsnprintf=k_vsnprintf
 #@@ http-tcp
 # apps/http.c over the host lwIP (as vnet below) on a fake IPv4 netif: pcb
 # lifetimes (TIME_WAIT drops with an exhausted pool).
 UNIT_TESTS += http_tcp
-test_http_tcp_SRCS := apps/http.c apps/http_proto.c apps/app.c apps/json.c apps/status_page.S \
+test_http_tcp_SRCS := apps/http.c apps/http_proto.c apps/app.c lib/json.c apps/status_page.S \
 	tests/unit/http_parser_host.c net/txhold.c lib/printf.c lib/prof.c $(filter-out %/lwiperf.c,$(LWIP_SRCS))
 test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/apps_section.ld -Dsnprintf=k_snprintf -Dvsnprintf=k_vsnprintf
@@ -66,8 +66,8 @@ test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include 
 UNIT_TESTS += virtio_net
 # The kernel's own lwIP list (this file is included by the top-level Makefile).
 test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
-test_virtio_net_SRCS := drivers/virtio_net.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
-	lib/trace.c lib/prof.c \
+test_virtio_net_SRCS := drivers/virtio_net.c drivers/nic.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+	lib/trace.c lib/prof.c lib/json.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,--wrap=klog -Wl,--wrap=pbuf_alloced_custom
@@ -76,8 +76,8 @@ test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/includ
 # INTx) with the real irq.c vector table and the virtio-net driver on top:
 # probe unwinding, vectors given back, INTx storms (tests/unit/test_virtio_pci.c).
 UNIT_TESTS += virtio_pci
-test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/vring.c \
-	arch/x86_64/irq.c lib/trace.c lib/prof.c $(test_virtio_net_LWIP)
+test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/nic.c drivers/vring.c \
+	arch/x86_64/irq.c lib/trace.c lib/prof.c lib/stats.c lib/json.c $(test_virtio_net_LWIP)
 test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO -isystem net/port -isystem third_party/lwip/src/include \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,-T,tests/unit/pci_drivers.ld
 #@@ trace

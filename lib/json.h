@@ -22,8 +22,8 @@
  * 0x80 up becomes \u00XX (the input is read as ISO-8859-1, so arbitrary
  * binary data survives a round trip through any JSON parser).
  */
-#ifndef APPS_JSON_H
-#define APPS_JSON_H
+#ifndef LIB_JSON_H
+#define LIB_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

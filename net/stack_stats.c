@@ -1,53 +1,13 @@
 /*
- * /stats: the provider registry and lwIP's own counters (lwIP 2.1.3
- * lwip/stats.h: struct stats_ lwip_stats; memp.c's pools; the TCP pcb lists
- * of lwip/priv/tcp_priv.h).
+ * /stats "lwip": lwIP's own counters (lwIP 2.1.3 lwip/stats.h: struct stats_
+ * lwip_stats; memp.c's pools; the TCP pcb lists of lwip/priv/tcp_priv.h).
  */
-#include "apps/stats.h"
+#include "net/stack_stats.h"
+#include "lib/stats.h"
 
-#include <errno.h>
-#include <string.h>
-
-#include "arch/x86_64/timer.h"
 #include "lwip/memp.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
-
-struct provider {
-    const char *name;
-    stats_write_fn write;
-    void *ctx;
-};
-
-static struct provider providers[STATS_MAX_PROVIDERS];
-static unsigned nproviders;
-
-int stats_register(const char *name, stats_write_fn write, void *ctx)
-{
-    if (!name || !*name || !write || strcmp(name, "uptime_ms") == 0 || strcmp(name, "lwip") == 0)
-        return -EINVAL;
-    for (unsigned i = 0; i < nproviders; i++)
-        if (strcmp(providers[i].name, name) == 0)
-            return -EEXIST;
-    if (nproviders == STATS_MAX_PROVIDERS)
-        return -ENOSPC;
-    providers[nproviders++] = (struct provider){name, write, ctx};
-    return 0;
-}
-
-int stats_unregister(const char *name)
-{
-    for (unsigned i = 0; i < nproviders; i++) {
-        if (strcmp(providers[i].name, name) == 0) {
-            memmove(&providers[i], &providers[i + 1], (nproviders - i - 1) * sizeof(providers[0]));
-            nproviders--;
-            return 0;
-        }
-    }
-    return -ENOENT;
-}
-
-/* ------------------------------------------------------------ lwIP */
 
 /* Pool names, in memp_t order: lwIP keeps its own only with LWIP_DEBUG. */
 static const char *const memp_names[] = {
@@ -93,8 +53,9 @@ static unsigned count_pcbs(const struct tcp_pcb *pcb)
     return n;
 }
 
-static void write_lwip(struct json_out *o)
+static void write_lwip(struct json_out *o, void *ctx)
 {
+    (void)ctx;
     json_begin_object(o);
     json_key(o, "mem");
     write_mem(o, &lwip_stats.mem);
@@ -126,24 +87,7 @@ static void write_lwip(struct json_out *o)
     json_end_object(o);
 }
 
-/* ------------------------------------------------------------ the document */
-
-void stats_write(struct json_out *o)
+void stack_stats_register(void)
 {
-    json_begin_object(o);
-    json_kv_u64(o, "uptime_ms", clock_ns() / NS_PER_MS);
-    json_key(o, "lwip");
-    write_lwip(o);
-    for (unsigned i = 0; i < nproviders; i++) {
-        unsigned floor = o->floor;
-
-        json_key(o, providers[i].name);
-        /* The provider cannot close what is not its own, and whatever it
-         * leaves open (or a missing value) is mended afterwards. */
-        o->floor = o->depth;
-        providers[i].write(o, providers[i].ctx);
-        json_close_to(o, o->floor);
-        o->floor = floor;
-    }
-    json_end_object(o);
+    stats_register("lwip", write_lwip, NULL);
 }

@@ -1,16 +1,17 @@
 /*
  * The /stats document: a registry of providers, each contributing one
- * member of the top-level JSON object, so that the NIC driver, the interrupt
- * code and the lwIP glue can show their counters without apps/ knowing them
- * (and without them knowing HTTP).
+ * member of the top-level JSON object, so that the NIC glue, the interrupt
+ * code, lwIP's counters and the apps can show their counters without the
+ * HTTP server knowing them (and without them knowing HTTP). It lives in lib/
+ * so that any layer may register without including a layer above it.
  *
- *   {"uptime_ms":12345,
- *    "lwip":{...},                  this file: pools, heap, protocol counters, pcbs
+ *   {"uptime_ms":12345,             stats_set_clock()'s clock
+ *    "lwip":{...},                  net/stack_stats.c: pools, heap, protocol counters, pcbs
  *    "<provider name>":<its value>, in registration order
  *    ...}
  *
  * A provider writes exactly one JSON value, usually an object, with the
- * writer in apps/json.h:
+ * writer in lib/json.h:
  *
  *   static void vnet_stats(struct json_out *o, void *ctx)
  *   {
@@ -36,7 +37,7 @@
  *    Any other members of the element are shown as text next to its ring.
  *  - interrupt counts: an object member named "vectors" mapping the vector
  *    number (as a string) to its count, e.g. "interrupts":{"vectors":{"33":12}}.
- *  - cycle counters: the top-level "cycles" (net/net.c) with "tsc_hz" and
+ *  - cycle counters: the top-level "cycles" (net/netif.c) with "tsc_hz" and
  *    "sections":{"<name>":{"calls","cycles","cycles_per_call","ns_per_call","ns"}}.
  *  - everything else is shown as a table of name: value.
  *
@@ -44,19 +45,24 @@
  * an HTTP response is built). A provider reading counters that interrupt
  * handlers update reads each once; exact consistency is not needed.
  */
-#ifndef APPS_STATS_H
-#define APPS_STATS_H
+#ifndef LIB_STATS_H
+#define LIB_STATS_H
 
-#include "apps/json.h"
+#include "lib/json.h"
+
+#include <stdint.h>
 
 #define STATS_MAX_PROVIDERS 16
 
 typedef void (*stats_write_fn)(struct json_out *out, void *ctx);
 
+/** stats_set_clock() - the clock of "uptime_ms" (milliseconds since boot). Before it: 0. */
+void stats_set_clock(uint64_t (*now_ms)(void));
+
 /**
  * stats_register() - add @write (called with @ctx) as the member @name of
  * /stats. @name must stay valid (a string literal).
- * Return: 0, -EINVAL (no name or function, or "uptime_ms"/"lwip"), -EEXIST
+ * Return: 0, -EINVAL (no name or function, or "uptime_ms"), -EEXIST
  * (name taken), -ENOSPC (STATS_MAX_PROVIDERS already registered).
  */
 int stats_register(const char *name, stats_write_fn write, void *ctx);

@@ -1,5 +1,5 @@
 /* JSON writer, RFC 8259 sections 2 (grammar) and 7 (strings). */
-#include "apps/json.h"
+#include "lib/json.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
