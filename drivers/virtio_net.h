@@ -6,7 +6,7 @@
  * buffers (pbuf_custom, no copy), and pbuf chains to send become descriptor
  * chains (pbuf_ref until the device is done, no copy).
  *
- * Context: everything runs from the main loop (net/net.c), except the
+ * Context: everything runs from the main loop (net/loop.c), except the
  * interrupt callbacks, which only note that there is work and suppress
  * further interrupts (the NAPI pattern).
  */

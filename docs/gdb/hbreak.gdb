@@ -18,7 +18,7 @@ x/4xb kmain
 # Planted after the load, an int3 stays, but under TCG it is not QEMU's
 # breakpoint: the guest executes it and takes its own #BP exception.
 delete 1
-break net_init
+break nif_init
 python
 try:
     gdb.execute("continue")
