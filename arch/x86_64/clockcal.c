@@ -17,7 +17,8 @@ static uint32_t half_unit_ppm(uint64_t unit, uint64_t hz)
     return clockcal_err_ppm(unit / 2, hz);
 }
 
-void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc, struct clockcal_rate *lapic)
+void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc,
+                         struct clockcal_rate *lapic)
 {
     *tsc = (struct clockcal_rate){0, 0, NULL};
     *lapic = (struct clockcal_rate){0, 0, NULL};

@@ -41,7 +41,8 @@ struct clockcal_rate {
  * crystal when 15H enumerates it), leaf 16H (base and bus MHz, rounded to
  * 1 MHz). Either rate may stay unknown (hz 0).
  */
-void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc, struct clockcal_rate *lapic);
+void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc,
+                         struct clockcal_rate *lapic);
 
 /**
  * clockcal_delta() - ticks from @prev to @now of a counter @bits wide

@@ -80,8 +80,8 @@ static void test_cpuid_16_only(void **state)
 static void test_cpuid_hypervisor_leaf_first(void **state)
 {
     (void)state;
-    struct clockcal_cpuid c = {.l15_eax = 2, .l15_ebx = 176, .l15_ecx = 24000000,
-                               .hv_eax = 2096000, .hv_ebx = 1000000};
+    struct clockcal_cpuid c = {
+        .l15_eax = 2, .l15_ebx = 176, .l15_ecx = 24000000, .hv_eax = 2096000, .hv_ebx = 1000000};
     struct clockcal_rate t, l;
     clockcal_from_cpuid(&c, &t, &l);
     assert_int_equal(t.hz, 2096000000ull);
@@ -139,7 +139,7 @@ static void test_err_ppm(void **state)
 struct sim {
     uint64_t now_ps; /* simulated time, picoseconds */
     uint64_t tsc_hz, lapic_hz, ref_hz;
-    uint64_t ref0;   /* reference value at time 0 */
+    uint64_t ref0; /* reference value at time 0 */
     unsigned bits;
     bool down, dead;
     uint64_t ref_cost_ps, tsc_cost_ps;
@@ -188,8 +188,13 @@ static void check_within_bound(uint64_t got, uint64_t want, uint32_t err_ppm)
 
 static void run_sim(struct sim *s, struct clockcal_result *r)
 {
-    struct clockcal_ops ops = {.ref_hz = s->ref_hz, .ref_bits = s->bits, .ref_down = s->down,
-                               .ref_read = sim_ref, .tsc_read = sim_tsc, .lapic_read = sim_lapic, .ctx = s};
+    struct clockcal_ops ops = {.ref_hz = s->ref_hz,
+                               .ref_bits = s->bits,
+                               .ref_down = s->down,
+                               .ref_read = sim_ref,
+                               .tsc_read = sim_tsc,
+                               .lapic_read = sim_lapic,
+                               .ctx = s};
     assert_int_equal(clockcal_measure(&ops, r), 0);
     check_within_bound(r->tsc.hz, s->tsc_hz, r->tsc.err_ppm);
     check_within_bound(r->lapic.hz, s->lapic_hz, r->lapic.err_ppm);
@@ -201,8 +206,13 @@ static void test_measure_pm_timer_across_wrap(void **state)
 {
     (void)state;
     /* A 24-bit PM timer 1 ms before its wrap; 1 us per port read. */
-    struct sim s = {.tsc_hz = 2500000000ull, .lapic_hz = 62500000, .ref_hz = 3579545, .ref0 = 0xffffff - 3580,
-                    .bits = 24, .ref_cost_ps = 1000000, .tsc_cost_ps = 10000};
+    struct sim s = {.tsc_hz = 2500000000ull,
+                    .lapic_hz = 62500000,
+                    .ref_hz = 3579545,
+                    .ref0 = 0xffffff - 3580,
+                    .bits = 24,
+                    .ref_cost_ps = 1000000,
+                    .tsc_cost_ps = 10000};
     struct clockcal_result r;
     run_sim(&s, &r);
     assert_true(r.tsc.err_ppm <= CLOCKCAL_TARGET_PPM);
@@ -214,8 +224,14 @@ static void test_measure_pit_counting_down(void **state)
 {
     (void)state;
     /* PIT channel 0 near its reload; three port accesses (3 us) per read. */
-    struct sim s = {.tsc_hz = 2096000000ull, .lapic_hz = 62500000, .ref_hz = 1193182, .ref0 = 0x0100,
-                    .bits = 16, .down = true, .ref_cost_ps = 3000000, .tsc_cost_ps = 10000};
+    struct sim s = {.tsc_hz = 2096000000ull,
+                    .lapic_hz = 62500000,
+                    .ref_hz = 1193182,
+                    .ref0 = 0x0100,
+                    .bits = 16,
+                    .down = true,
+                    .ref_cost_ps = 3000000,
+                    .tsc_cost_ps = 10000};
     struct clockcal_result r;
     run_sim(&s, &r);
     assert_true(r.tsc.err_ppm <= CLOCKCAL_TARGET_PPM);
@@ -226,8 +242,14 @@ static void test_measure_with_stalls(void **state)
     (void)state;
     /* Every 5th TSC read is 100 us late (a descheduled vCPU): the tightest
      * brackets at both ends still give a bound that holds. */
-    struct sim s = {.tsc_hz = 3000000000ull, .lapic_hz = 1500000, .ref_hz = 100000000, .ref0 = 12345,
-                    .bits = 64, .ref_cost_ps = 500000, .tsc_cost_ps = 10000, .stall_every = 5,
+    struct sim s = {.tsc_hz = 3000000000ull,
+                    .lapic_hz = 1500000,
+                    .ref_hz = 100000000,
+                    .ref0 = 12345,
+                    .bits = 64,
+                    .ref_cost_ps = 500000,
+                    .tsc_cost_ps = 10000,
+                    .stall_every = 5,
                     .stall_ps = 100000000};
     struct clockcal_result r;
     run_sim(&s, &r);
@@ -237,8 +259,12 @@ static void test_measure_slow_reads_stop_at_max(void **state)
 {
     (void)state;
     /* 50 us per read: the bound cannot reach the target, the window stops at its maximum. */
-    struct sim s = {.tsc_hz = 2000000000ull, .lapic_hz = 62500000, .ref_hz = 3579545, .bits = 32,
-                    .ref_cost_ps = 50000000, .tsc_cost_ps = 10000};
+    struct sim s = {.tsc_hz = 2000000000ull,
+                    .lapic_hz = 62500000,
+                    .ref_hz = 3579545,
+                    .bits = 32,
+                    .ref_cost_ps = 50000000,
+                    .tsc_cost_ps = 10000};
     struct clockcal_result r;
     run_sim(&s, &r);
     assert_true(r.window_ns >= CLOCKCAL_MAX_NS);
@@ -248,10 +274,22 @@ static void test_measure_slow_reads_stop_at_max(void **state)
 static void test_measure_dead_reference(void **state)
 {
     (void)state;
-    struct sim s = {.tsc_hz = 2000000000ull, .lapic_hz = 62500000, .ref_hz = 1193182, .ref0 = 0xffff,
-                    .bits = 16, .down = true, .dead = true, .ref_cost_ps = 1000000, .tsc_cost_ps = 10000};
-    struct clockcal_ops ops = {.ref_hz = s.ref_hz, .ref_bits = s.bits, .ref_down = s.down,
-                               .ref_read = sim_ref, .tsc_read = sim_tsc, .lapic_read = sim_lapic, .ctx = &s};
+    struct sim s = {.tsc_hz = 2000000000ull,
+                    .lapic_hz = 62500000,
+                    .ref_hz = 1193182,
+                    .ref0 = 0xffff,
+                    .bits = 16,
+                    .down = true,
+                    .dead = true,
+                    .ref_cost_ps = 1000000,
+                    .tsc_cost_ps = 10000};
+    struct clockcal_ops ops = {.ref_hz = s.ref_hz,
+                               .ref_bits = s.bits,
+                               .ref_down = s.down,
+                               .ref_read = sim_ref,
+                               .tsc_read = sim_tsc,
+                               .lapic_read = sim_lapic,
+                               .ctx = &s};
     struct clockcal_result r;
     assert_int_equal(clockcal_measure(&ops, &r), -ENODEV);
 }
