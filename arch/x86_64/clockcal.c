@@ -109,10 +109,12 @@ static void bracket_once(const struct clockcal_ops *ops, struct bracket *b)
     b->tsc = t0 + b->width / 2;
 }
 
-static void bracket_best(const struct clockcal_ops *ops, struct bracket *best)
+/* The tightest of BRACKETS brackets, and of up to 4x as many while none is
+ * as tight as @want (the opening one, for the closing end). */
+static void bracket_best(const struct clockcal_ops *ops, struct bracket *best, uint64_t want)
 {
     bracket_once(ops, best);
-    for (int i = 1; i < BRACKETS; i++) {
+    for (int i = 1; i < 4 * BRACKETS && (i < BRACKETS || best->width > want); i++) {
         struct bracket b;
         bracket_once(ops, &b);
         if (b.width < best->width)
@@ -124,7 +126,7 @@ int clockcal_measure(const struct clockcal_ops *ops, struct clockcal_result *out
 {
     struct bracket a, b;
     *out = (struct clockcal_result){{0, 0, NULL}, {0, 0, NULL}, 0};
-    bracket_best(ops, &a);
+    bracket_best(ops, &a, ~0ull);
 
     /* Follow the reference read by read, so wraps are counted, until the
      * window is long enough for the target error or as long as allowed. */
@@ -152,7 +154,7 @@ int clockcal_measure(const struct clockcal_ops *ops, struct clockcal_result *out
         if (e <= CLOCKCAL_TARGET_PPM)
             break;
     }
-    bracket_best(ops, &b);
+    bracket_best(ops, &b, a.width);
     /* The ticks between the last poll and the closing bracket. */
     ticks += clockcal_delta(last, b.ref, ops->ref_bits, ops->ref_down);
 
