@@ -59,7 +59,8 @@ ARCH_SRCS := \
 	arch/x86_64/ioapic.c \
 	arch/x86_64/irq.c \
 	arch/x86_64/timer.c \
-	arch/x86_64/platform.c
+	arch/x86_64/platform.c \
+	arch/x86_64/clockcal.c
 
 LIB_SRCS := \
 	lib/string.c \

@@ -2,13 +2,18 @@
  * Clock and timer callbacks on the local APIC timer (Intel SDM vol. 3 11.5.4
  * "APIC Timer" and 11.5.4.1 "TSC-Deadline Mode"; 19.17.1 "Invariant TSC").
  *
- * Calibration (boot, interrupts off): the LAPIC timer is started one-shot from
- * 0xFFFFFFFF, masked, and the TSC and its count are sampled at both ends of a
- * ~50 ms window measured by a reference of known frequency: the ACPI PM timer
- * (ACPI 6.5 4.8.3.3, 3.579545 MHz, named by the FADT), else the HPET main
- * counter (IA-PC HPET 1.0a 2.3.4, period in its capabilities register), else
- * PIT channel 2 gated through port 0x61 (8254 data sheet, mode 0; the method
- * PC BIOSes and Linux's pit_calibrate_tsc() use).
+ * Rates (boot, interrupts off), cheapest first:
+ *   1. CPUID, when it states them (clockcal.c: the hypervisor leaf 40000010H,
+ *      leaf 15H, leaf 16H): no waiting at all;
+ *   2. else a short measurement (1-20 ms, until the error bound is 0.1 %,
+ *      clockcal_measure()) against the HPET main counter (IA-PC HPET 1.0a
+ *      2.3.4, period in its capabilities register), else the ACPI PM timer
+ *      (ACPI 6.5 4.8.3.3, 3.579545 MHz, FADT PM_TMR_BLK / X_PM_TMR_BLK),
+ *      else PIT channel 0 read back through the latch command (8254 data
+ *      sheet; channel 0 because channel 2's gate needs port 0x61, which
+ *      microvm does not have). A rate CPUID gives for one of the TSC and the
+ *      LAPIC timer but not the other: the other is measured against the TSC.
+ * The log names the source of each rate and its error bound.
  *
  * Unit conversions are multiply-and-shift with a 64x64->128 multiply and no
  * division at run time (no 128-bit division helper is linked into the kernel).
@@ -19,6 +24,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/clockcal.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
@@ -26,19 +32,16 @@
 #include "arch/x86_64/paging.h"
 #include "lib/klog.h"
 
-#define CALIBRATION_NS (50 * NS_PER_MS)
 /* A callback that keeps re-arming itself at 0 delay must not wedge the interrupt. */
 #define MAX_EXPIRIES_PER_IRQ 64
 
-/* PIT (8254 data sheet): channel 2 gate and output through port 0x61. */
+/* PIT (8254 data sheet): channel 0, read back through the counter latch. */
 #define PIT_HZ                 1193182u
-#define PIT_CH2_DATA           0x42
+#define PIT_CH0_DATA           0x40
 #define PIT_CMD                0x43
-#define PIT_CMD_CH2_LOHI_MODE0 0xb0
-#define PORT61                 0x61
-#define PORT61_GATE2           0x01
-#define PORT61_SPEAKER         0x02
-#define PORT61_OUT2            0x20
+#define PIT_CMD_CH0_LATCH      0x00
+#define PIT_CMD_CH0_LOHI_MODE2 0x34 /* rate generator: counts down, reloads, never stops */
+#define PIT_CMD_CH0_LOHI_MODE0 0x30 /* one count down, then the output stays high */
 
 /* HPET registers (IA-PC HPET 1.0a 2.3). */
 #define HPET_CAP       0x000 /* r, 64: period (fs) in 63-32, COUNT_SIZE_CAP bit 13 */
@@ -59,7 +62,8 @@ static enum clock_src clock_src;
 static enum event_mode event_mode;
 static uint64_t tsc_hz, lapic_hz;
 static struct scale tsc_to_ns, ns_to_tsc, lapic_to_ns, ns_to_lapic, lapic_to_tsc;
-static uint64_t tsc_base;       /* TSC at clock_ns() == 0 */
+static uint64_t tsc_base;       /* TSC at clock_ns() == 0 (timer_init()'s entry) */
+static uint64_t origin_ns;      /* tick counting: clock_ns() when the tick started */
 static uint32_t tick_counts;    /* LAPIC counts per tick (periodic mode) */
 static volatile uint64_t ticks; /* periodic interrupts counted */
 /* Lost-tick recovery (periodic mode, see tick_reload_tsc()). */
@@ -102,114 +106,181 @@ static uint64_t scaled(uint64_t v, const struct scale *s)
 
 /* ---------------------------------------------------------------- calibration */
 
-struct sample {
-    uint64_t tsc;
-    uint32_t lapic;
+static uint64_t read_tsc(void *ctx)
+{
+    (void)ctx;
+    return rdtsc();
+}
+
+static uint32_t read_lapic(void *ctx)
+{
+    (void)ctx;
+    return lapic_timer_current();
+}
+
+static uint64_t read_pm_timer(void *ctx)
+{
+    (void)ctx;
+    return acpi_pm_timer_read();
+}
+
+struct hpet_ref {
+    uint8_t *regs;
+    bool wide;
 };
 
-static void take(struct sample *s)
+static uint64_t read_hpet(void *ctx)
 {
-    s->tsc = rdtsc();
-    s->lapic = lapic_timer_current();
+    const struct hpet_ref *h = ctx;
+    return h->wide ? mmio_read64(h->regs + HPET_COUNTER) : mmio_read32(h->regs + HPET_COUNTER);
 }
 
-/* A bound on every reference wait, so a dead reference cannot hang the boot. */
-static bool tsc_timed_out(uint64_t start)
+static uint64_t read_pit(void *ctx)
 {
-    return rdtsc() - start > (1ull << 36); /* ~10 s at 6 GHz, much more on slower CPUs */
+    (void)ctx;
+    outb(PIT_CMD, PIT_CMD_CH0_LATCH);
+    uint8_t lo = inb(PIT_CH0_DATA);
+    uint8_t hi = inb(PIT_CH0_DATA);
+    return (uint64_t)hi << 8 | lo;
 }
 
-/* Return: the window's length in ns as the PM timer measured it, 0 on failure. */
-static uint64_t window_pm_timer(struct sample *a, struct sample *b)
+/* The HPET as a reference: its rate from the period, enabled if it was not. */
+static bool hpet_ref(struct clockcal_ops *ops, struct hpet_ref *h)
 {
-    uint32_t mask = acpi_pm_timer_bits() == 32 ? 0xffffffffu : 0xffffffu;
-    uint64_t target = (uint64_t)ACPI_PM_TIMER_HZ * CALIBRATION_NS / NS_PER_SEC;
-    uint32_t p0 = acpi_pm_timer_read(), p;
-    take(a);
-    uint64_t d;
-    do {
-        p = acpi_pm_timer_read();
-        d = (p - p0) & mask;
-        if (tsc_timed_out(a->tsc))
-            return 0;
-    } while (d < target);
-    take(b);
-    return d * NS_PER_SEC / ACPI_PM_TIMER_HZ;
-}
-
-static uint64_t window_hpet(struct sample *a, struct sample *b)
-{
-    uint8_t *h = map_mmio(acpi_get()->hpet_addr, 1024);
-    if (!h)
-        return 0;
-    uint64_t cap = mmio_read64(h + HPET_CAP);
+    if (!acpi_get()->hpet_addr)
+        return false;
+    h->regs = map_mmio(acpi_get()->hpet_addr, 1024);
+    if (!h->regs)
+        return false;
+    uint64_t cap = mmio_read64(h->regs + HPET_CAP);
     uint64_t period_fs = cap >> 32;
     /* 2.3.4: the period is non-zero and at most 100 ns (10^8 fs). */
     if (period_fs == 0 || period_fs > 100000000ull)
-        return 0;
-    uint64_t cfg = mmio_read64(h + HPET_CONFIG);
+        return false;
+    uint64_t cfg = mmio_read64(h->regs + HPET_CONFIG);
     if (!(cfg & HPET_ENABLE))
-        mmio_write64(h + HPET_CONFIG, cfg | HPET_ENABLE);
-    bool wide = cap & HPET_CAP_64BIT;
-    uint64_t target = CALIBRATION_NS * 1000000ull / period_fs; /* ticks */
-    uint64_t c0 = wide ? mmio_read64(h + HPET_COUNTER) : mmio_read32(h + HPET_COUNTER), d;
-    take(a);
-    do {
-        uint64_t c = wide ? mmio_read64(h + HPET_COUNTER) : mmio_read32(h + HPET_COUNTER);
-        d = wide ? c - c0 : (uint32_t)(c - c0);
-        if (tsc_timed_out(a->tsc))
-            return 0;
-    } while (d < target);
-    take(b);
-    return d * period_fs / 1000000ull;
+        mmio_write64(h->regs + HPET_CONFIG, cfg | HPET_ENABLE);
+    h->wide = cap & HPET_CAP_64BIT;
+    ops->ref_hz = (1000000000000000ull + period_fs / 2) / period_fs;
+    ops->ref_bits = h->wide ? 64 : 32;
+    ops->ref_down = false;
+    ops->ref_read = read_hpet;
+    ops->ctx = h;
+    return true;
 }
 
-static uint64_t window_pit(struct sample *a, struct sample *b)
+static const char *rate_src_tsc = "none", *rate_src_lapic = "none";
+static uint32_t tsc_err_ppm, lapic_err_ppm;
+static uint64_t calib_window_ns;
+
+/* The CPUID leaves that state rates, 0 where a leaf is not offered. */
+static void read_cpuid_rates(struct clockcal_cpuid *c)
 {
-    uint32_t count = (uint32_t)((uint64_t)PIT_HZ * CALIBRATION_NS / NS_PER_SEC);
-    if (count > 0xffff)
-        count = 0xffff;
-    /* Gate channel 2 on, speaker off; mode 0 makes OUT2 rise when the count runs out. */
-    outb(PORT61, (uint8_t)((inb(PORT61) & ~PORT61_SPEAKER) | PORT61_GATE2));
-    outb(PIT_CMD, PIT_CMD_CH2_LOHI_MODE0);
-    outb(PIT_CH2_DATA, (uint8_t)(count & 0xff));
-    outb(PIT_CH2_DATA, (uint8_t)(count >> 8));
-    take(a);
-    while (!(inb(PORT61) & PORT61_OUT2))
-        if (tsc_timed_out(a->tsc))
-            return 0;
-    take(b);
-    outb(PORT61, (uint8_t)(inb(PORT61) & ~PORT61_GATE2));
-    return (uint64_t)count * NS_PER_SEC / PIT_HZ;
+    const struct cpu_info *ci = cpu_get_info();
+    uint32_t a, b, cx, d;
+    *c = (struct clockcal_cpuid){0};
+    if (ci->max_leaf >= 0x15) {
+        cpu_cpuid(0x15, 0, &a, &b, &cx, &d);
+        c->l15_eax = a;
+        c->l15_ebx = b;
+        c->l15_ecx = cx;
+    }
+    if (ci->max_leaf >= 0x16) {
+        cpu_cpuid(0x16, 0, &a, &b, &cx, &d);
+        c->l16_eax = a & 0xffff;
+        c->l16_ecx = cx & 0xffff;
+    }
+    if (ci->hypervisor[0]) {
+        cpu_cpuid(0x40000000, 0, &a, &b, &cx, &d);
+        /* Beyond 0x400000ff the answer is not a hypervisor's range. */
+        if (a >= 0x40000010 && a < 0x40000100) {
+            cpu_cpuid(0x40000010, 0, &a, &b, &cx, &d);
+            c->hv_eax = a;
+            c->hv_ebx = b;
+        }
+    }
 }
 
-static const char *calibrate(void)
+static bool calibrate(void)
 {
-    struct sample a, b;
-    uint64_t ns = 0;
-    const char *ref = NULL;
+    struct clockcal_cpuid cc;
+    struct clockcal_rate t, l;
+    read_cpuid_rates(&cc);
+    clockcal_from_cpuid(&cc, &t, &l);
+    if (t.hz) {
+        tsc_hz = t.hz;
+        tsc_err_ppm = t.err_ppm;
+        rate_src_tsc = t.source;
+    }
+    if (l.hz) {
+        lapic_hz = l.hz;
+        lapic_err_ppm = l.err_ppm;
+        rate_src_lapic = l.source;
+    }
+    if (tsc_hz && lapic_hz)
+        return true;
+
     /* Counting down from the top, masked, so it neither wraps nor interrupts. */
     lapic_timer_mode(LAPIC_TIMER_ONESHOT, IRQ_VECTOR_LAPIC_TIMER, true);
     lapic_timer_start(0xffffffffu);
-    if (acpi_pm_timer_bits()) {
-        ref = "ACPI PM timer";
-        ns = window_pm_timer(&a, &b);
+    struct clockcal_ops ops = {.tsc_read = read_tsc, .lapic_read = read_lapic};
+    struct clockcal_result r;
+    struct hpet_ref h;
+    const char *ref = NULL;
+    int err = -ENODEV;
+    if (tsc_hz) {
+        /* Only the LAPIC rate is missing: the TSC is the best reference there is. */
+        ops.ref_hz = tsc_hz;
+        ops.ref_bits = 64;
+        ops.ref_read = read_tsc;
+        ref = "TSC";
+        err = clockcal_measure(&ops, &r);
     }
-    if (!ns && acpi_get()->hpet_addr) {
+    if (err && hpet_ref(&ops, &h)) {
         ref = "HPET";
-        ns = window_hpet(&a, &b);
+        err = clockcal_measure(&ops, &r);
     }
-    if (!ns) {
-        ref = "PIT channel 2";
-        ns = window_pit(&a, &b);
+    if (err && acpi_pm_timer_bits()) {
+        ops.ref_hz = ACPI_PM_TIMER_HZ;
+        ops.ref_bits = acpi_pm_timer_bits();
+        ops.ref_down = false;
+        ops.ref_read = read_pm_timer;
+        ref = "ACPI PM timer";
+        err = clockcal_measure(&ops, &r);
+    }
+    if (err) {
+        /* Reload 0 is 65536: a full 16-bit down-count, about 55 ms per wrap. */
+        outb(PIT_CMD, PIT_CMD_CH0_LOHI_MODE2);
+        outb(PIT_CH0_DATA, 0);
+        outb(PIT_CH0_DATA, 0);
+        ops.ref_hz = PIT_HZ;
+        ops.ref_bits = 16;
+        ops.ref_down = true;
+        ops.ref_read = read_pit;
+        ref = "PIT channel 0";
+        err = clockcal_measure(&ops, &r);
+        /* Left counting down once, so it raises IRQ 0 (masked) no more. */
+        outb(PIT_CMD, PIT_CMD_CH0_LOHI_MODE0);
+        outb(PIT_CH0_DATA, 0xff);
+        outb(PIT_CH0_DATA, 0xff);
     }
     lapic_timer_start(0);
-    if (!ns)
-        return NULL;
-    tsc_hz = (b.tsc - a.tsc) * NS_PER_SEC / ns;
-    lapic_hz = (uint64_t)(a.lapic - b.lapic) * NS_PER_SEC / ns;
-    klog(LOG_INFO, "timer: calibrated against the %s over %llu us", ref, (unsigned long long)(ns / 1000));
-    return ref;
+    if (err)
+        return false;
+    calib_window_ns = r.window_ns;
+    if (!tsc_hz) {
+        tsc_hz = r.tsc.hz;
+        tsc_err_ppm = r.tsc.err_ppm;
+        rate_src_tsc = ref;
+    }
+    if (!lapic_hz) {
+        lapic_hz = r.lapic.hz;
+        lapic_err_ppm = r.lapic.err_ppm;
+        rate_src_lapic = ref;
+    }
+    klog(LOG_INFO, "timer: calibrated against the %s over %llu us", ref,
+         (unsigned long long)(r.window_ns / 1000));
+    return true;
 }
 
 /* ---------------------------------------------------------------- clock */
@@ -249,7 +320,7 @@ uint64_t clock_ns(void)
         uint32_t in_tick;
         uint64_t reload = tick_reload_tsc(&in_tick);
         uint64_t t = ticks + periods_since_last_reload(reload);
-        ns = scaled(t * tick_counts + in_tick, &lapic_to_ns);
+        ns = origin_ns + scaled(t * tick_counts + in_tick, &lapic_to_ns);
     } else if (clock_src == CLOCK_LAPIC_TICK) {
         uint64_t t = ticks;
         uint32_t cur = lapic_timer_current();
@@ -262,7 +333,7 @@ uint64_t clock_ns(void)
             cur = lapic_timer_current();
         }
         uint32_t in_tick = cur <= tick_counts ? tick_counts - cur : 0;
-        ns = scaled(t * tick_counts + in_tick, &lapic_to_ns);
+        ns = origin_ns + scaled(t * tick_counts + in_tick, &lapic_to_ns);
     } else {
         ns = 0;
     }
@@ -503,20 +574,22 @@ static void mhz(uint64_t hz, unsigned long long *whole, unsigned long long *frac
 int timer_init(void)
 {
     const struct cpu_info *ci = cpu_get_info();
+    uint64_t entry_tsc = rdtsc();
     if (!calibrate()) {
         klog(LOG_ERR, "timer: no reference timer answered; no clock, no timers");
         return -ENODEV;
     }
+    uint64_t calib_tsc = rdtsc() - entry_tsc;
     unsigned long long w, f;
     mhz(tsc_hz, &w, &f);
-    klog(LOG_INFO, "timer: TSC %llu.%03llu MHz%s", w, f,
-         ci->invariant_tsc ? " (invariant)" : " (not invariant)");
-    if (ci->tsc_hz_cpuid) {
-        mhz(ci->tsc_hz_cpuid, &w, &f);
-        klog(LOG_INFO, "timer: CPUID says the TSC runs at %llu.%03llu MHz", w, f);
-    }
+    klog(LOG_INFO, "timer: TSC %llu.%03llu MHz%s from the %s, error <= %u ppm", w, f,
+         ci->invariant_tsc ? " (invariant)" : " (not invariant)", rate_src_tsc, (unsigned)tsc_err_ppm);
     mhz(lapic_hz, &w, &f);
-    klog(LOG_INFO, "timer: LAPIC timer %llu.%03llu MHz (bus clock / 16)", w, f);
+    klog(LOG_INFO, "timer: LAPIC timer %llu.%03llu MHz (bus clock / 16) from the %s, error <= %u ppm", w, f,
+         rate_src_lapic, (unsigned)lapic_err_ppm);
+    /* The cost this boot paid for its rates (0 when CPUID gave both). */
+    klog(LOG_INFO, "timer: rates took %llu us to get",
+         (unsigned long long)(tsc_hz ? calib_tsc * 1000000 / tsc_hz : 0));
     if (lapic_hz < TIMER_TICK_HZ * 10) {
         klog(LOG_ERR, "timer: LAPIC timer rate implausible; no timers");
         return -ENODEV;
@@ -538,7 +611,10 @@ int timer_init(void)
     irq_attach(IRQ_VECTOR_LAPIC_TIMER, "lapic-timer", timer_irq, NULL);
 
     uint64_t fl = cpu_irq_save();
-    tsc_base = rdtsc();
+    /* clock_ns() counts from timer_init()'s entry, so the log's timestamps
+     * include what the calibration cost. */
+    tsc_base = entry_tsc;
+    origin_ns = scaled(rdtsc() - entry_tsc, &tsc_to_ns);
     switch (event_mode) {
     case EVENT_PERIODIC:
         tick_counts = (uint32_t)(lapic_hz / TIMER_TICK_HZ);

@@ -34,7 +34,9 @@ test_boot_CFLAGS := -include lib/string.h -Dstrlcpy=k_strlcpy -Dstrtoull=k_strto
 UNIT_TESTS += acpi
 test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c lib/trace.c lib/stats.c lib/json.c
 UNIT_TESTS += timer
-test_timer_SRCS := arch/x86_64/timer.c
+test_timer_SRCS := arch/x86_64/timer.c arch/x86_64/clockcal.c
+UNIT_TESTS += clockcal
+test_clockcal_SRCS := arch/x86_64/clockcal.c
 #@@ pci
 UNIT_TESTS += pci
 test_pci_SRCS := drivers/pci.c drivers/pci_cfg.c tests/unit/fake_pcicfg.c
