@@ -329,7 +329,7 @@ int vdev_pop(struct vdev_model *m, struct vdev_elem *e)
         if (t->held)
             return vdev_error(m, "head %u made available again while the device holds it", e->head);
         /* Two chains the device may write at once must not share memory. */
-        for (k = 0; buf && k < m->num; k++) {
+        for (k = 0; buf && !m->allow_overlap && k < m->num; k++) {
             const struct vdev_track *o = &m->track[k];
 
             if (o->held && o->buf && (uintptr_t)buf < (uintptr_t)o->buf + o->len &&

@@ -171,6 +171,10 @@ struct vdev_model {
     unsigned errors; /* driver protocol violations seen */
     char last_error[200];
 
+    /* Set after vdev_init() where chains point anywhere on purpose (fuzz_vring:
+     * the ring code must not care what it carries); otherwise two chains the
+     * device holds at once sharing writable memory is a driver error. */
+    bool allow_overlap;
     vdev_return_fn on_return; /* optional, set after vdev_init() */
     void *return_ctx;
     struct vdev_track track[VDEV_TRACK_MAX];
