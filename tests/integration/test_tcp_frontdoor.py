@@ -439,7 +439,7 @@ class RawClient:
 def test_syn_on_a_time_wait_tuple_is_accepted(qemu, kernel, netns):
     """A connection whose FINs cross goes CLOSING, then TIME_WAIT on the
     server, where HTTP's own reap (apps/http.c) does not see it. A client
-    reusing the port, as Linux does after some 30,000 connections, sends a SYN
+    reusing the port once it has cycled through its ephemeral ports sends a SYN
     past the old connection's sequence numbers: it is answered with a SYN-ACK
     and served (net/tcp_guard.c, syn_to_time_wait()), where lwIP alone answered
     with an ACK and ignored the client's RST for 2 MSL. A SYN inside the old
