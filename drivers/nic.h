@@ -1,17 +1,33 @@
 /*
  * The NIC interface: what a network driver offers the stack above it, and
  * all that the stack (net/) sees of a NIC. The models are Unikraft's
- * uknetdev (the API a stack sees kept apart from the driver's) and lwIP's
- * ethernetif split.
+ * uknetdev (the API a stack sees kept apart from the driver's), lwIP's
+ * ethernetif split and Linux's sk_buff checksum fields (csum_start,
+ * csum_offset, CHECKSUM_PARTIAL / CHECKSUM_UNNECESSARY).
  *
- * A driver fills in a struct nic at probe time and registers it; net/netif.c
- * finds the NICs by index (nic_count(), nic_get()), gives each its own lwIP
- * netif through ->attach, and from then on drives it through the ops, from
- * the main loop only:
+ * Neither side knows the other's types: the driver knows no lwIP, the stack
+ * no virtio. Frames cross as plain descriptions:
  *
- *   attach      become @netif: MAC, MTU and checksum offload from the device
- *   poll        received frames up to @budget into the netif, refill, reclaim
- *               sent buffers, link changes; true if the budget ran out
+ *   receive   the driver hands up a struct nic_rx_frame: the frame's bytes
+ *             as fragments lying in the driver's receive buffers, and what
+ *             the device said about its checksum. With @lend set, the stack
+ *             may keep the buffers (zero copy) and gives each back, once, by
+ *             ->rx_release(id) when it is done; without, it copies what it
+ *             wants before ->rx returns and the driver takes them back.
+ *   transmit  the stack hands down a struct nic_tx_frame: up to
+ *             nic->max_tx_segs segments of memory the device may read until
+ *             the driver calls ->tx_done(cookie), and a checksum request.
+ *
+ * A driver fills in a struct nic at probe time (ops, MAC, MTU, offloads)
+ * and registers it; net/ finds the NICs by index (nic_count(), nic_get()),
+ * gives each its own interface and calls ->attach with its callbacks; from
+ * then on everything runs from the main loop only:
+ *
+ *   attach      from now on, call @up for frames, completions and link changes
+ *   xmit        queue one frame (no notification yet: ->flush sends the batch)
+ *   rx_release  the stack is done with receive buffer @id
+ *   poll        received frames up to @budget through up->rx, refill, reclaim
+ *               sent frames (up->tx_done), link changes; true if the budget ran out
  *   flush       notify the device of frames queued since the last flush
  *   has_work    an interrupt asked for poll (called with interrupts off)
  *   watchdog    once a second: re-kick a transmit queue the device sat on
@@ -20,10 +36,6 @@
  *   counters    the device-independent counters below
  *   write_stats the driver's own /stats section (one JSON value)
  *   dump        the driver's counters and rings on the console
- *
- * Received frames and frames to send still cross as lwIP pbufs (->attach
- * hands the driver the netif): the one place where this interface names the
- * stack, listed as a known exception by scripts/check-includes.py.
  */
 #ifndef DRIVERS_NIC_H
 #define DRIVERS_NIC_H
@@ -31,7 +43,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct netif;
 struct json_out;
 struct nic;
 
@@ -44,8 +55,79 @@ struct nic_counters {
     uint32_t rx_lent, rx_lend_max; /* receive buffers the stack holds, and how many it may */
 };
 
+/* What the device did about a received frame's checksum (virtio 5.1.6.4). */
+enum nic_rx_csum {
+    NIC_RX_CSUM_NONE,    /* nothing: the stack checks */
+    NIC_RX_CSUM_VALID,   /* the device checked the L4 checksum (DATA_VALID) */
+    NIC_RX_CSUM_PARTIAL, /* never crossed a wire: the field at csum_start + csum_offset
+                          * holds only the pseudo-header sum (NEEDS_CSUM) */
+};
+
+#define NIC_RX_MAX_FRAGS 64 /* fragments (receive buffers) of one frame */
+
+/* One piece of a received frame, in receive buffer @id of the driver. */
+struct nic_rx_frag {
+    uint8_t *data;
+    uint32_t len;
+    uint32_t room; /* bytes from @data to the end of the buffer (>= @len) */
+    unsigned id;   /* for ->rx_release(); below nic->rx_buffers */
+};
+
+struct nic_rx_frame {
+    struct nic_rx_frag frag[NIC_RX_MAX_FRAGS];
+    unsigned nfrags;
+    uint32_t len; /* the sum of the fragments' lengths */
+    enum nic_rx_csum csum;
+    uint16_t csum_start, csum_offset; /* NIC_RX_CSUM_PARTIAL: from the frame's first byte */
+    bool lend;                        /* the stack may keep the buffers (else: copy before returning) */
+};
+
+/* What ->rx returns besides 0 (delivered). The buffers of a lent frame are
+ * the stack's in every case: it releases each one, whatever it returns. */
+#define NIC_RX_DROP_NOMEM (-1) /* no memory: dropped (or the copy could not be made) */
+#define NIC_RX_DROP_BAD   (-2) /* the frame contradicts itself (checksum offsets outside it) */
+
+#define NIC_TX_MAX_SEGS 32
+
+struct nic_tx_seg {
+    const void *data;
+    uint32_t len;
+};
+
+struct nic_tx_frame {
+    const struct nic_tx_seg *seg;
+    unsigned nsegs;                   /* 1 .. nic->max_tx_segs, none empty */
+    uint32_t len;                     /* the sum of the segments' lengths */
+    bool csum_partial;                /* the device completes the checksum: */
+    uint16_t csum_start, csum_offset; /* sum from csum_start to the end, store at start + offset */
+    void *cookie;                     /* handed back by up->tx_done once the device is done */
+};
+
+/* Offloads a NIC offers (nic->offloads). */
+#define NIC_OFFLOAD_TX_CSUM (1u << 0) /* nic_tx_frame.csum_partial is honoured */
+#define NIC_OFFLOAD_RX_CSUM (1u << 1) /* received frames may say NIC_RX_CSUM_VALID/PARTIAL */
+
+/* The stack's side, given to ->attach; every call comes from the main loop
+ * (from inside ->poll, ->xmit or ->watchdog). */
+struct nic_upper {
+    void *ctx;
+    /* A received frame. Return: 0, NIC_RX_DROP_NOMEM or NIC_RX_DROP_BAD. */
+    int (*rx)(void *ctx, const struct nic_rx_frame *f);
+    /* The device has read the frame sent with @cookie for good. */
+    void (*tx_done)(void *ctx, void *cookie);
+    /* The link went up or down. */
+    void (*link)(void *ctx, bool up);
+    /* The device asks us to announce ourselves (after a migration). */
+    void (*announce)(void *ctx);
+};
+
 struct nic_ops {
-    int (*attach)(struct nic *nic, struct netif *netif);
+    int (*attach)(struct nic *nic, const struct nic_upper *up);
+    /* Return: 0, -ENOSPC (the ring stayed full: dropped), -EMSGSIZE (too many
+     * segments for this NIC), -EIO (the device is broken). Only on 0 will
+     * tx_done be called for the frame. */
+    int (*xmit)(struct nic *nic, const struct nic_tx_frame *f);
+    void (*rx_release)(struct nic *nic, unsigned id);
     bool (*poll)(struct nic *nic, unsigned budget);
     void (*flush)(struct nic *nic);
     bool (*has_work)(const struct nic *nic);
@@ -62,12 +144,23 @@ struct nic_ops {
  * @priv: the driver's state.
  * @driver: the driver's name, also its /stats section ("virtio_net").
  * @index: the registration order, set by nic_register() (en0, en1, ...).
+ * @mac: the Ethernet address; @mtu: the largest IP packet (without the Ethernet header).
+ * @offloads: NIC_OFFLOAD_* bits.
+ * @max_tx_segs: the most segments of one frame ->xmit takes (<= NIC_TX_MAX_SEGS).
+ * @rx_buffers: receive buffer ids are below this.
+ * @link_up: the link state at probe (later changes come through up->link).
  */
 struct nic {
     const struct nic_ops *ops;
     void *priv;
     const char *driver;
     unsigned index;
+    uint8_t mac[6];
+    unsigned mtu;
+    unsigned offloads;
+    unsigned max_tx_segs;
+    unsigned rx_buffers;
+    bool link_up;
 };
 
 #define NIC_MAX 4

@@ -1,5 +1,7 @@
 /*
- * virtio-net driver (virtio 1.2 spec 5.1), glued into lwIP as a netif.
+ * virtio-net driver (virtio 1.2 spec 5.1), offered to the stack through the
+ * NIC interface (drivers/nic.h), which knows no lwIP: net/ethif.c makes the
+ * lwIP netif of it.
  *
  * Its shape follows Linux's drivers/net/virtio_net.c (see docs/ for the
  * function-by-function map):
@@ -8,20 +10,22 @@
  *   vnet_rx_irq      ~ skb_recv_done: suppress interrupts, schedule the poll
  *   vnet_poll        ~ virtnet_poll: receive with a budget, then re-enable
  *                      interrupts and re-check (virtqueue_napi_complete)
- *   vnet_receive_one ~ receive_buf / receive_mergeable: buffers -> pbuf chain
- *   vnet_linkoutput  ~ start_xmit + xmit_skb: pbuf chain -> descriptor chain
+ *   vnet_receive_one ~ receive_buf / receive_mergeable: buffers -> nic_rx_frame
+ *   vnet_xmit        ~ start_xmit + xmit_skb: nic_tx_frame -> descriptor chain
  *   vnet_reclaim_tx  ~ free_old_xmit_skbs
  *
- * No copies on the data path: a received frame is a chain of pbuf_custom
- * pointing into the receive buffers, which go back to the pool (and then to
- * the device) when lwIP frees them; a frame to send is the virtio-net header
- * plus one descriptor per pbuf, the pbufs referenced until the device is done.
+ * No copies on the data path: a received frame is handed up as fragments
+ * lying in the receive buffers, which go back to the pool (and then to the
+ * device) when the stack releases them; a frame to send is the virtio-net
+ * header plus one descriptor per segment the stack gave, its memory the
+ * stack's until the device is done (up->tx_done).
  */
 #include "drivers/virtio_net.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/dma.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/timer.h"
+#include "arch/x86_64/trap.h"
 #include "drivers/nic.h"
 #include "drivers/virtio.h"
 #include "drivers/virtio_net_regs.h"
@@ -30,16 +34,6 @@
 #include "lib/json.h"
 #include "lib/klog.h"
 #include "lib/prof.h"
-#include "lwip/etharp.h"
-#include "lwip/ethip6.h"
-#include "lwip/netif.h"
-#include "lwip/pbuf.h"
-#include "lwip/prot/ethernet.h"
-#include "lwip/prot/ip.h"
-#include "lwip/prot/ip4.h"
-#include "lwip/prot/ip6.h"
-#include "lwip/snmp.h"
-#include "netif/ethernet.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,33 +44,28 @@
 
 #define RX_BUF_SIZE  2048 /* one buffer per descriptor; mergeable frames span several */
 #define RX_MAX_MERGE 64   /* more num_buffers than this is a device bug */
-/* The most receive buffers lwIP may hold at once, as a fraction of the pool
- * (docs/budget.md): 1/4 of 512 = 128. Beyond it a frame is copied into lwIP
- * memory and its buffer goes straight back, so the free list plus the ring
+/* The most receive buffers the stack may hold at once, as a fraction of the
+ * pool (docs/budget.md): 1/4 of 512 = 128. Beyond it a frame is copied into
+ * the stack's memory and its buffer goes straight back, so the free list plus the ring
  * always hold 3/4 of the pool: the ring (1/2) can always be refilled. */
 #define RX_LEND_DIV     4
-#define TX_MAX_SEGS     32           /* pbufs in one frame; longer chains are copied */
-#define TX_WAIT_NS      500000000ull /* how long a full transmit ring may block a send */
+#define TX_MAX_SEGS     NIC_TX_MAX_SEGS /* segments of one frame; the stack copies longer chains */
+#define TX_WAIT_NS      500000000ull    /* how long a full transmit ring may block a send */
 #define CTRL_WAIT_NS    1000000000ull
 #define ANNOUNCE_MIN_NS 1000000000ull /* announce requests handled at most once a second */
-#define ETH_MAX_FRAME   (SIZEOF_ETH_HDR + 4 /* VLAN tag */)
+#define ETH_HDR_LEN     14
+#define ETH_MAX_FRAME   (ETH_HDR_LEN + 4 /* VLAN tag */)
 
-/* lwIP's "check" half of the per-netif checksum flags. */
-#define NETIF_CHECK_ALL                                                                                      \
-    (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP |                         \
-     NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6)
-
-/* One receive buffer: a pbuf_custom whose memory is the DMA buffer. */
+/* One receive buffer (DMA memory); its index in vn->rxbufs is its id in the NIC interface. */
 struct vnet_rxbuf {
-    struct pbuf_custom pc; /* first: lwIP's free callback gets this pointer */
-    struct vnet *vn;
     struct vnet_rxbuf *next_free;
     uint8_t *data;
+    bool lent; /* the stack holds it (nic_rx_frame.lend) until vnet_rx_release() */
 };
 
-/* One frame in the transmit queue: its pbuf chain and its header. */
+/* One frame in the transmit queue: the stack's cookie for it and its header. */
 struct vnet_txslot {
-    struct pbuf *p;
+    void *cookie;
     uint64_t seq; /* vn->tx_submitted when it was added: see vnet_tx_progress() */
     struct vnet_txslot *next_free;
     struct vnet_txslot *older, *newer; /* the in-flight list, in submission order */
@@ -92,7 +81,8 @@ struct vnet_ctrl_buf {
 struct vnet {
     struct nic nic; /* what the stack sees (drivers/nic.h) */
     struct virtio_device *vdev;
-    struct netif *netif;
+    struct nic_upper up; /* the stack's callbacks, from vnet_attach() */
+    bool attached;
     struct vring *vq[3];
     unsigned nvqs;
     unsigned hdr_len;
@@ -106,7 +96,8 @@ struct vnet {
     unsigned n_rxbufs;
     struct vnet_rxbuf *rx_free;
     unsigned rx_free_count;
-    unsigned rx_lend_max; /* n_rxbufs / RX_LEND_DIV */
+    unsigned rx_lend_max;    /* n_rxbufs / RX_LEND_DIV */
+    struct nic_rx_frame rxf; /* the frame vnet_receive_one() is taking apart */
 
     struct vnet_txslot *txslots;
     struct vnet_txslot *tx_free;
@@ -156,168 +147,11 @@ static const char *const feature_names[64] = {
 static struct klog_ratelimit rx_drop_rl = KLOG_RATELIMIT_INIT(1000, 5);
 static struct klog_ratelimit tx_rl = KLOG_RATELIMIT_INIT(5000, 2);
 
-/* ------------------------------------------------------------------ checksums */
-
-/* Ones'-complement sum of @len bytes of @p from @off (RFC 1071), across pbufs. */
-static uint32_t csum_pbuf(const struct pbuf *p, unsigned off, unsigned len)
-{
-    uint32_t sum = 0;
-    bool odd = false; /* the next byte is the low half of a 16-bit word */
-    for (; p && len; p = p->next) {
-        if (off >= p->len) {
-            off -= p->len;
-            continue;
-        }
-        const uint8_t *b = (const uint8_t *)p->payload + off;
-        unsigned n = p->len - off < len ? p->len - off : len;
-        for (unsigned i = 0; i < n; i++) {
-            sum += odd ? b[i] : (uint32_t)b[i] << 8;
-            odd = !odd;
-        }
-        len -= n;
-        off = 0;
-    }
-    return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
-/* Store a 16-bit big-endian value at @off, even across a pbuf boundary. */
-static void pbuf_put_be16(struct pbuf *p, unsigned off, uint16_t v)
-{
-    pbuf_put_at(p, (u16_t)off, (u8_t)(v >> 8));
-    pbuf_put_at(p, (u16_t)(off + 1), (u8_t)v);
-}
-
-/*
- * Finish a partial checksum (NEEDS_CSUM): the field at @start + @offset
- * already holds the pseudo-header sum; sum everything from @start to the end
- * and store the complement there (5.1.6.2, the driver side of what the device
- * would have done). Return: false if the offsets lie outside the frame.
- */
-static bool csum_offsets_ok(const struct pbuf *p, unsigned start, unsigned offset)
-{
-    return start < p->tot_len && offset + 2 <= p->tot_len - start;
-}
-
-static bool csum_complete(struct pbuf *p, unsigned start, unsigned offset)
-{
-    if (!csum_offsets_ok(p, start, offset))
-        return false;
-    uint16_t sum = csum_fold(csum_pbuf(p, start, p->tot_len - start));
-    pbuf_put_be16(p, start + offset, (uint16_t)~sum);
-    return true;
-}
-
-/*
- * Prepare a frame for checksum offload: find the TCP header, put the
- * pseudo-header sum in its checksum field and say where it is (5.1.6.2).
- * lwIP left the field zero (NETIF_CHECKSUM_GEN_TCP is off on this netif).
- * Return: true if the header now asks the device for the checksum.
- */
-static bool tx_csum_setup(struct pbuf *p, struct virtio_net_hdr *hdr)
-{
-    uint8_t eth[SIZEOF_ETH_HDR];
-    if (pbuf_copy_partial(p, eth, sizeof(eth), 0) != sizeof(eth))
-        return false;
-    uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
-    unsigned l3 = SIZEOF_ETH_HDR, l4, l4_len, proto;
-    uint32_t sum = 0;
-
-    if (type == ETHTYPE_IP) {
-        uint8_t ip[20];
-        if (pbuf_copy_partial(p, ip, sizeof(ip), (u16_t)l3) != sizeof(ip))
-            return false;
-        unsigned ihl = (ip[0] & 0xF) * 4u, tot = (unsigned)(ip[2] << 8 | ip[3]);
-        if ((ip[6] & 0x3F) || ip[7]) /* a fragment: no L4 header to offload */
-            return false;
-        if (ihl < 20 || tot < ihl || l3 + tot > p->tot_len)
-            return false;
-        proto = ip[9];
-        l4 = l3 + ihl;
-        l4_len = tot - ihl;
-        sum = csum_pbuf(p, l3 + 12, 8) + proto + l4_len; /* src, dst, protocol, length */
-    } else if (type == ETHTYPE_IPV6) {
-        uint8_t ip6[40];
-        if (pbuf_copy_partial(p, ip6, sizeof(ip6), (u16_t)l3) != sizeof(ip6))
-            return false;
-        proto = ip6[6]; /* only frames without extension headers */
-        l4 = l3 + 40;
-        l4_len = (unsigned)(ip6[4] << 8 | ip6[5]);
-        if (l4 + l4_len > p->tot_len)
-            return false;
-        sum = csum_pbuf(p, l3 + 8, 32) + proto + l4_len;
-    } else {
-        return false;
-    }
-    /* Only TCP: lwIP never fragments a TCP segment, so the whole segment is
-     * here. UDP datagrams can be fragmented, and a fragment cannot be
-     * checksummed alone, so lwIP keeps computing UDP checksums itself. */
-    const unsigned field = 16; /* TCP checksum offset (RFC 9293 3.1) */
-    if (proto != IP_PROTO_TCP)
-        return false;
-    if (field + 2 > l4_len)
-        return false;
-    pbuf_put_be16(p, l4 + field, csum_fold(sum));
-    hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    hdr->csum_start = (uint16_t)l4;
-    hdr->csum_offset = (uint16_t)field;
-    return true;
-}
-
-/*
- * Is @p an IP fragment (or something we cannot tell)? The device's checksum
- * flags describe one frame, while lwIP checks a fragmented datagram once,
- * reassembled, under the flags of its last fragment: a DATA_VALID on that
- * fragment would vouch for bytes the device never saw together. So the flags
- * are trusted only for whole datagrams. Reads the headers once into locals.
- */
-static bool rx_is_fragment(const struct pbuf *p)
-{
-    uint8_t eth[SIZEOF_ETH_HDR];
-    if (pbuf_copy_partial(p, eth, sizeof(eth), 0) != sizeof(eth))
-        return true;
-    uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
-    if (type == ETHTYPE_IP) {
-        uint8_t ip[8];
-        if (pbuf_copy_partial(p, ip, sizeof(ip), SIZEOF_ETH_HDR) != sizeof(ip))
-            return true;
-        return (ip[6] & 0x3F) || ip[7]; /* MF, or a fragment offset */
-    }
-    if (type != ETHTYPE_IPV6)
-        return type == ETHTYPE_VLAN; /* not looked into: not trusted */
-    uint8_t ip6[40];
-    if (pbuf_copy_partial(p, ip6, sizeof(ip6), SIZEOF_ETH_HDR) != sizeof(ip6))
-        return true;
-    unsigned next = ip6[6], off = SIZEOF_ETH_HDR + 40;
-    /* Hop-by-hop, routing and destination options may come before a
-     * fragment header (RFC 8200 4.1); a few of them, each length-prefixed. */
-    for (int i = 0; i < 8; i++) {
-        if (next == IP6_NEXTH_FRAGMENT)
-            return true;
-        if (next != IP6_NEXTH_HOPBYHOP && next != IP6_NEXTH_ROUTING && next != IP6_NEXTH_DESTOPTS)
-            return false;
-        uint8_t ext[2];
-        if (off > 0xFFFF || pbuf_copy_partial(p, ext, sizeof(ext), (u16_t)off) != sizeof(ext))
-            return true;
-        next = ext[0];
-        off += (ext[1] + 1u) * 8;
-    }
-    return true;
-}
-
 /* ------------------------------------------------------------------ receive */
 
-/* lwIP is done with a received pbuf: the buffer goes back to the pool. */
-static void vnet_rxbuf_free(struct pbuf *p)
+/* A receive buffer goes back to the free list (from the stack or from a drop). */
+static void rxbuf_put(struct vnet *vn, struct vnet_rxbuf *b)
 {
-    struct vnet_rxbuf *b = (struct vnet_rxbuf *)p;
-    struct vnet *vn = b->vn;
     b->next_free = vn->rx_free;
     vn->rx_free = b;
     vn->rx_free_count++;
@@ -345,42 +179,53 @@ static void vnet_fill_rx(struct vnet *vn)
     }
 }
 
-static void rx_drop(uint64_t *counter, const char *why, struct pbuf *chain)
-{
-    (*counter)++;
-    if (klog_ratelimit(&rx_drop_rl))
-        klog(LOG_WARN, "virtio-net: dropped a received frame: %s", why);
-    if (chain)
-        pbuf_free(chain);
-}
-
-/* Buffers lwIP holds: neither free nor posted to the device (one descriptor each). */
+/* Buffers the stack holds: neither free nor posted to the device (one descriptor each). */
 static unsigned vnet_rx_lent(const struct vnet *vn)
 {
     struct vring *rx = vn->vq[RXQ];
     return vn->n_rxbufs - vn->rx_free_count - (vring_num(rx) - vring_num_free(rx));
 }
 
-/* Wrap one used buffer as a pbuf of @len bytes starting at @skip. */
-static struct pbuf *rxbuf_pbuf(struct vnet *vn, struct vnet_rxbuf *b, unsigned skip, unsigned len)
+/* Every buffer of the frame being taken apart goes straight back. */
+static void rx_drop(struct vnet *vn, uint64_t *counter, const char *why)
 {
-    b->pc.custom_free_function = vnet_rxbuf_free;
-    return pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &b->pc, b->data + skip,
-                               (u16_t)(vn->rx_bufsize - skip));
+    struct nic_rx_frame *f = &vn->rxf;
+    (*counter)++;
+    if (klog_ratelimit(&rx_drop_rl))
+        klog(LOG_WARN, "virtio-net: dropped a received frame: %s", why);
+    for (unsigned i = 0; i < f->nfrags; i++)
+        rxbuf_put(vn, &vn->rxbufs[f->frag[i].id]);
+    f->nfrags = 0;
 }
 
-/* receive_buf: the next frame from the used ring into lwIP. Return: false when none. */
+/* Append used buffer @b to the frame: @len bytes from @skip. */
+static void rx_frag(struct vnet *vn, struct vnet_rxbuf *b, unsigned skip, unsigned len)
+{
+    struct nic_rx_frame *f = &vn->rxf;
+    f->frag[f->nfrags++] = (struct nic_rx_frag){
+        .data = b->data + skip,
+        .len = len,
+        .room = vn->rx_bufsize - skip,
+        .id = (unsigned)(b - vn->rxbufs),
+    };
+    f->len += len;
+}
+
+/* receive_buf: the next frame from the used ring up to the stack. Return: false when none. */
 static bool vnet_receive_one(struct vnet *vn)
 {
     struct vring *rx = vn->vq[RXQ];
+    struct nic_rx_frame *f = &vn->rxf;
     uint32_t len;
     struct vnet_rxbuf *b = vring_get_used(rx, &len);
     if (!b)
         return false;
 
-    if (len < vn->hdr_len + SIZEOF_ETH_HDR || len > vn->rx_bufsize) {
-        struct pbuf *p = rxbuf_pbuf(vn, b, 0, 0);
-        rx_drop(&vn->st.rx_drop_short, "shorter than the headers", p);
+    f->nfrags = 0;
+    f->len = 0;
+    if (len < vn->hdr_len + ETH_HDR_LEN || len > vn->rx_bufsize) {
+        rx_frag(vn, b, 0, 0);
+        rx_drop(vn, &vn->st.rx_drop_short, "shorter than the headers");
         return true;
     }
     struct virtio_net_hdr hdr;
@@ -388,104 +233,99 @@ static bool vnet_receive_one(struct vnet *vn)
     memcpy(&hdr, b->data, vn->hdr_len);
     unsigned nbufs = vn->mrg_rxbuf ? hdr.num_buffers : 1;
 
-    struct pbuf *head = rxbuf_pbuf(vn, b, vn->hdr_len, len - vn->hdr_len);
+    rx_frag(vn, b, vn->hdr_len, len - vn->hdr_len);
     if (nbufs == 0 || nbufs > RX_MAX_MERGE) {
-        rx_drop(&vn->st.rx_drop_bad_merge, "bad num_buffers", head);
+        rx_drop(vn, &vn->st.rx_drop_bad_merge, "bad num_buffers");
         return true;
     }
     /* Mergeable buffers: the rest of the frame is in the next used buffers.
-     * The length is added up in 32 bits: lwIP's tot_len is 16 bits and
-     * would wrap on a frame the device made too long. */
-    uint32_t total = len - vn->hdr_len;
+     * The length is added up in 32 bits, and bounded by the MTU before the
+     * frame goes anywhere: a device can say any length. */
     for (unsigned i = 1; i < nbufs; i++) {
         struct vnet_rxbuf *nb = vring_get_used(rx, &len);
         if (!nb) {
-            rx_drop(&vn->st.rx_drop_bad_merge, "merge buffers missing", head);
+            rx_drop(vn, &vn->st.rx_drop_bad_merge, "merge buffers missing");
             return true;
         }
-        if (len == 0 || len > vn->rx_bufsize || total + len > vn->mtu + ETH_MAX_FRAME) {
+        if (len == 0 || len > vn->rx_bufsize || f->len + len > vn->mtu + ETH_MAX_FRAME) {
             /* Take back every buffer of the frame, then drop it. */
-            pbuf_cat(head, rxbuf_pbuf(vn, nb, 0, 0));
+            bool bad = len > vn->rx_bufsize || len == 0;
+            rx_frag(vn, nb, 0, 0);
             for (unsigned j = i + 1; j < nbufs; j++) {
                 struct vnet_rxbuf *rest = vring_get_used(rx, &len);
                 if (!rest)
                     break;
-                pbuf_cat(head, rxbuf_pbuf(vn, rest, 0, 0));
+                rx_frag(vn, rest, 0, 0);
             }
-            rx_drop(len > vn->rx_bufsize || len == 0 ? &vn->st.rx_drop_bad_merge : &vn->st.rx_drop_oversize,
-                    "bad merge buffer length or frame longer than the MTU", head);
+            rx_drop(vn, bad ? &vn->st.rx_drop_bad_merge : &vn->st.rx_drop_oversize,
+                    "bad merge buffer length or frame longer than the MTU");
             return true;
         }
-        total += len;
-        pbuf_cat(head, rxbuf_pbuf(vn, nb, 0, len));
+        rx_frag(vn, nb, 0, len);
     }
     if (nbufs > 1)
         vn->st.rx_merged++;
-    if (total > vn->mtu + ETH_MAX_FRAME) {
-        rx_drop(&vn->st.rx_drop_oversize, "longer than the MTU", head);
+    if (f->len > vn->mtu + ETH_MAX_FRAME) {
+        rx_drop(vn, &vn->st.rx_drop_oversize, "longer than the MTU");
         return true;
     }
 
-    /*
-     * Checksums (5.1.6.4). NEEDS_CSUM: the frame never crossed a wire (a
-     * sender on the host left the checksum to "hardware"), so its data is
-     * as good as verified; Linux marks it CHECKSUM_PARTIAL and checks
-     * nothing. TCP data ends with us, so a TCP checksum (the field 16 bytes
-     * into the header) is left unfinished: summing every received byte was
-     * a whole pass over the payload per frame. Anything else is finished, as
-     * the device would have done, because lwIP may reuse the field (an ICMP
-     * echo reply adjusts the request's checksum). DATA_VALID: trusted.
-     */
-    bool l4_ok = false;
-    if (vn->guest_csum && (hdr.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) &&
-        rx_is_fragment(head)) {
-        vn->st.rx_csum_fragment++; /* lwIP checks the reassembled datagram */
-    } else if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-        bool tcp = hdr.csum_offset == 16;
-        if (tcp ? !csum_offsets_ok(head, hdr.csum_start, hdr.csum_offset)
-                : !csum_complete(head, hdr.csum_start, hdr.csum_offset)) {
-            rx_drop(&vn->st.rx_drop_short, "checksum offsets outside the frame", head);
+    /* Checksums (5.1.6.4): only passed on, as Linux's virtio_net sets
+     * ip_summed; what they mean for a protocol is the stack's business
+     * (net/ethif.c). The offsets are the device's word: checked here. */
+    f->csum = NIC_RX_CSUM_NONE;
+    if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+        if (hdr.csum_start >= f->len || hdr.csum_offset + 2u > f->len - hdr.csum_start) {
+            rx_drop(vn, &vn->st.rx_drop_short, "checksum offsets outside the frame");
             return true;
         }
-        if (tcp)
-            vn->st.rx_csum_partial++;
-        else
-            vn->st.rx_csum_completed++;
-        l4_ok = true;
+        f->csum = NIC_RX_CSUM_PARTIAL;
+        f->csum_start = hdr.csum_start;
+        f->csum_offset = hdr.csum_offset;
+        vn->st.rx_csum_partial++;
     } else if (vn->guest_csum && (hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID)) {
+        f->csum = NIC_RX_CSUM_VALID;
         vn->st.rx_csum_valid++;
-        l4_ok = true;
-    }
-    /* lwIP checks checksums per netif; input is synchronous, so set the
-     * flags for this one frame. The IP header checksum is always checked. */
-    struct netif *nif = vn->netif;
-    uint16_t flags = nif->chksum_flags | NETIF_CHECK_ALL;
-    if (l4_ok)
-        flags &= (uint16_t) ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP);
-    NETIF_SET_CHECKSUM_CTRL(nif, flags);
-
-    /* Receive buffers belong to the NIC: if lwIP already holds its share
-     * (out-of-order queues, reassembly, anything an app has not taken),
-     * this frame may be held too, so it goes into lwIP's own memory and its
-     * buffers go back to the pool now. If lwIP has no memory for the copy,
-     * the frame is dropped (TCP retransmits), never the ring. */
-    if (vnet_rx_lent(vn) > vn->rx_lend_max) {
-        struct pbuf *copy = pbuf_alloc(PBUF_RAW, head->tot_len, PBUF_RAM);
-        if (!copy) {
-            rx_drop(&vn->st.rx_drop_copy_nomem, "no lwIP memory to copy it out of the receive pool", head);
-            return true;
-        }
-        pbuf_copy(copy, head);
-        pbuf_free(head);
-        head = copy;
-        vn->st.rx_copied++;
     }
 
+    if (!vn->attached) {
+        rx_drop(vn, &vn->st.rx_drop_nomem, "no stack attached yet");
+        return true;
+    }
+    /* Receive buffers belong to the NIC: if the stack already holds its
+     * share (out-of-order queues, reassembly, anything an app has not
+     * taken), this frame may be held too, so the stack must copy it and its
+     * buffers come back now. If it has no memory for the copy, the frame is
+     * dropped (TCP retransmits), never the ring. */
+    f->lend = vnet_rx_lent(vn) <= vn->rx_lend_max; /* this frame's buffers included */
     vn->st.rx_packets++;
-    vn->st.rx_bytes += head->tot_len;
-    if (nif->input(head, nif) != ERR_OK)
-        rx_drop(&vn->st.rx_drop_nomem, "lwIP refused it", head);
+    vn->st.rx_bytes += f->len;
+    if (f->lend)
+        for (unsigned i = 0; i < f->nfrags; i++)
+            vn->rxbufs[f->frag[i].id].lent = true;
+    int r = vn->up.rx(vn->up.ctx, f);
+    if (f->lend) {
+        if (r == NIC_RX_DROP_NOMEM)
+            vn->st.rx_drop_nomem++;
+        return true; /* the buffers are the stack's now */
+    }
+    for (unsigned i = 0; i < f->nfrags; i++)
+        rxbuf_put(vn, &vn->rxbufs[f->frag[i].id]);
+    if (r == 0)
+        vn->st.rx_copied++;
+    else if (r == NIC_RX_DROP_NOMEM)
+        vn->st.rx_drop_copy_nomem++;
     return true;
+}
+
+void vnet_rx_release(struct vnet *vn, unsigned id)
+{
+    /* Our own stack's bug, not the device's: a buffer given back twice, or
+     * one never lent, would be posted twice and corrupt the pool. */
+    if (id >= vn->n_rxbufs || !vn->rxbufs[id].lent)
+        panic("virtio-net: receive buffer %u released but not lent (pool of %u)", id, vn->n_rxbufs);
+    vn->rxbufs[id].lent = false;
+    rxbuf_put(vn, &vn->rxbufs[id]);
 }
 
 /* ------------------------------------------------------------------ transmit */
@@ -496,8 +336,8 @@ static void vnet_reclaim_tx(struct vnet *vn)
     uint32_t len;
     struct vnet_txslot *s;
     while ((s = vring_get_used(vn->vq[TXQ], &len)) != NULL) {
-        pbuf_free(s->p);
-        s->p = NULL;
+        void *cookie = s->cookie;
+        s->cookie = NULL;
         /* Off the in-flight list (completions may come out of order). */
         *(s->older ? &s->older->newer : &vn->tx_oldest) = s->newer;
         *(s->newer ? &s->newer->older : &vn->tx_newest) = s->older;
@@ -505,6 +345,7 @@ static void vnet_reclaim_tx(struct vnet *vn)
         vn->tx_free = s;
         vn->tx_inflight--;
         vn->st.tx_completed++;
+        vn->up.tx_done(vn->up.ctx, cookie);
     }
 }
 
@@ -546,61 +387,51 @@ static bool vnet_wait_tx_room(struct vnet *vn, unsigned nsegs)
     return false;
 }
 
-/* start_xmit + xmit_skb: lwIP's linkoutput. */
-static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
+/* start_xmit + xmit_skb: the header and one descriptor per segment. */
+int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f)
 {
-    struct vnet *vn = netif->state;
     struct vring *tx = vn->vq[TXQ];
     struct vring_seg segs[1 + TX_MAX_SEGS];
-    struct pbuf *copy = NULL;
-    unsigned n = 0;
+    unsigned n = f->nsegs;
 
     vnet_reclaim_tx(vn);
-
-    for (struct pbuf *q = p; q; q = q->next)
-        n += q->len != 0;
-    if (n > TX_MAX_SEGS) {
-        /* Rare (lwIP's chains are short): one copy rather than failing. */
-        copy = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
-        if (!copy) {
-            vn->st.tx_drop_too_many_segs++;
-            return ERR_MEM;
-        }
-        p = copy;
-        n = 1;
+    if (n == 0 || n > TX_MAX_SEGS) {
+        vn->st.tx_drop_too_many_segs++;
+        return -EMSGSIZE;
     }
-    /* The header and n pbufs: one slot in an indirect table, else 1 + n. */
+    if (f->csum_partial &&
+        (!vn->csum_tx || f->csum_start >= f->len || f->csum_offset + 2u > f->len - f->csum_start))
+        return -EINVAL;
+    /* The header and n segments: one slot in an indirect table, else 1 + n. */
     unsigned descs = vring_add_cost(tx, n + 1);
     if ((!vn->tx_free || vring_num_free(tx) < descs) && !vnet_wait_tx_room(vn, n + 1)) {
         vn->st.tx_drop_ring_full++;
+        if (vring_is_broken(tx))
+            return -EIO;
         if (klog_ratelimit(&tx_rl))
             klog(LOG_WARN, "virtio-net: transmit ring stayed full for %llu ms; frame dropped",
                  TX_WAIT_NS / 1000000ull);
-        if (copy)
-            pbuf_free(copy);
-        return ERR_MEM;
+        return -ENOSPC;
     }
 
     struct vnet_txslot *s = vn->tx_free;
     memset(s->hdr, 0, sizeof(*s->hdr));
-    if (vn->csum_tx && tx_csum_setup(p, s->hdr))
+    if (f->csum_partial) {
+        s->hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        s->hdr->csum_start = f->csum_start;
+        s->hdr->csum_offset = f->csum_offset;
         vn->st.tx_csum_offload++;
+    }
     segs[0].addr = s->hdr;
     segs[0].len = vn->hdr_len;
-    unsigned k = 1;
-    for (struct pbuf *q = p; q; q = q->next) {
-        if (q->len == 0)
-            continue;
-        segs[k].addr = q->payload;
-        segs[k].len = q->len;
-        k++;
+    for (unsigned i = 0; i < n; i++) {
+        segs[1 + i].addr = (void *)(uintptr_t)f->seg[i].data; /* the device only reads it */
+        segs[1 + i].len = f->seg[i].len;
     }
-    int err = vring_add(tx, segs, k, 0, s);
+    int err = vring_add(tx, segs, 1 + n, 0, s);
     if (err < 0) {
-        if (copy)
-            pbuf_free(copy);
         vn->st.tx_drop_ring_full++;
-        return err == -EIO ? ERR_IF : ERR_MEM;
+        return err == -EIO ? -EIO : -ENOSPC;
     }
     vn->tx_free = s->next_free;
     s->seq = vn->tx_submitted++;
@@ -608,19 +439,17 @@ static err_t vnet_linkoutput(struct netif *netif, struct pbuf *p)
     s->newer = NULL;
     *(vn->tx_newest ? &vn->tx_newest->newer : &vn->tx_oldest) = s;
     vn->tx_newest = s;
-    if (!copy)
-        pbuf_ref(p); /* the device reads it until vnet_reclaim_tx() */
-    s->p = p;
+    s->cookie = f->cookie; /* the stack keeps the memory until vnet_reclaim_tx() */
     vn->tx_inflight++;
     vn->st.tx_packets++;
-    vn->st.tx_bytes += p->tot_len;
-    vn->st.tx_segments += k - 1;
+    vn->st.tx_bytes += f->len;
+    vn->st.tx_segments += n;
     vn->tx_needs_kick = true;
-    /* One kick per batch: the main loop kicks after lwIP is done; a nearly
-     * full ring is kicked now so the device can start draining it. */
+    /* One kick per batch: the main loop kicks after the stack is done; a
+     * nearly full ring is kicked now so the device can start draining it. */
     if (vring_num_free(tx) < vring_num(tx) / 4)
         vnet_kick_tx(vn);
-    return ERR_OK;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ control queue */
@@ -702,7 +531,7 @@ static bool vnet_read_link(struct vnet *vn, uint16_t *status)
     return (*status & VIRTIO_NET_S_LINK_UP) != 0;
 }
 
-/* virtnet_config_changed_work: runs in the main loop, lwIP may be called. */
+/* virtnet_config_changed_work: runs in the main loop, the stack may be called. */
 static void vnet_config_work(struct vnet *vn)
 {
     uint16_t status;
@@ -711,12 +540,9 @@ static void vnet_config_work(struct vnet *vn)
         vn->link_up = up;
         vn->st.link_changes++;
         klog(LOG_INFO, "virtio-net: link %s", up ? "up" : "down");
-        if (vn->netif) {
-            if (up)
-                netif_set_link_up(vn->netif); /* also announces: gratuitous ARP, IPv6 MLD/NS */
-            else
-                netif_set_link_down(vn->netif);
-        }
+        vn->nic.link_up = up;
+        if (vn->attached)
+            vn->up.link(vn->up.ctx, up);
     }
     if ((status & VIRTIO_NET_S_ANNOUNCE) && virtio_has_feature(vn->vdev, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
         /* A device that keeps asking (config interrupts with ANNOUNCE set)
@@ -732,8 +558,8 @@ static void vnet_config_work(struct vnet *vn)
         vn->announce_deferred = false;
         vn->last_announce_ns = now;
         vn->st.announces++;
-        if (vn->netif && netif_is_up(vn->netif) && netif_is_link_up(vn->netif))
-            etharp_gratuitous(vn->netif);
+        if (vn->attached)
+            vn->up.announce(vn->up.ctx);
         vnet_ctrl_cmd(vn, VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, NULL, 0);
         klog(LOG_INFO, "virtio-net: announced ourselves at the device's request");
     }
@@ -847,40 +673,6 @@ void vnet_watchdog(struct vnet *vn)
     vn->wd_stalled_since = now;
 }
 
-/* ------------------------------------------------------------------ netif */
-
-static err_t vnet_netif_init(struct netif *netif)
-{
-    struct vnet *vn = netif->state;
-    netif->name[0] = 'e';
-    netif->name[1] = 'n';
-    netif->hwaddr_len = ETH_HWADDR_LEN;
-    memcpy(netif->hwaddr, vn->mac, ETH_HWADDR_LEN);
-    netif->mtu = (u16_t)vn->mtu;
-    netif->mtu6 = (u16_t)vn->mtu;
-    netif->flags =
-        NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
-    netif->output = etharp_output;
-    netif->output_ip6 = ethip6_output;
-    netif->linkoutput = vnet_linkoutput;
-    /* With CSUM, the device completes the TCP checksums we send (UDP: see tx_csum_setup). */
-    uint16_t flags = NETIF_CHECKSUM_ENABLE_ALL;
-    if (vn->csum_tx)
-        flags &= (uint16_t)~NETIF_CHECKSUM_GEN_TCP;
-    NETIF_SET_CHECKSUM_CTRL(netif, flags);
-    return ERR_OK;
-}
-
-int vnet_netif_add(struct vnet *vn, struct netif *netif)
-{
-    vn->netif = netif;
-    if (!netif_add(netif, NULL, NULL, NULL, vn, vnet_netif_init, ethernet_input))
-        return -EIO;
-    if (vn->link_up)
-        netif_set_link_up(netif);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ probe */
 
 /*
@@ -889,7 +681,7 @@ int vnet_netif_add(struct vnet *vn, struct netif *netif)
  * a struct vnet_rxbuf; every transmit entry a header and a slot; and each
  * ring its own vring_mem_size(). A legacy device reporting 32768 entries
  * would want 128 MiB for the receive pool alone. The driver takes at most a
- * quarter of the free memory at probe (lwIP's heap and the apps need the
+ * quarter of the free memory at probe (the stack's heap and the apps need the
  * rest), three quarters of that for receive, one for transmit, and asks for
  * the largest power of two that fits (Linux sizes its rings to what the
  * device offers, but its buffers are allocated lazily; ours are not).
@@ -923,7 +715,7 @@ static void vnet_free_buffers(struct vnet *vn)
 /* Return: 0, or -ENOMEM with whatever was allocated left for vnet_free_buffers(). */
 static int vnet_alloc_buffers(struct vnet *vn)
 {
-    /* Twice the ring: buffers lent to lwIP (queued TCP data, reassembly)
+    /* Twice the ring: buffers lent to the stack (queued TCP data, reassembly)
      * must not leave the ring empty. */
     unsigned num = vring_num(vn->vq[RXQ]);
     vn->n_rxbufs = 2 * num;
@@ -935,7 +727,6 @@ static int vnet_alloc_buffers(struct vnet *vn)
         return -ENOMEM;
     for (unsigned i = 0; i < vn->n_rxbufs; i++) {
         struct vnet_rxbuf *b = &vn->rxbufs[i];
-        b->vn = vn;
         b->data = vn->rx_mem + (size_t)i * vn->rx_bufsize;
         b->next_free = vn->rx_free;
         vn->rx_free = b;
@@ -966,9 +757,33 @@ static int vnet_alloc_buffers(struct vnet *vn)
 
 static void vnet_write_stats(const struct vnet *vn, struct json_out *o);
 
-static int nic_attach(struct nic *nic, struct netif *netif)
+int vnet_attach(struct vnet *vn, const struct nic_upper *up)
 {
-    return vnet_netif_add(nic->priv, netif);
+    if (!up->rx || !up->tx_done || !up->link || !up->announce)
+        return -EINVAL;
+    vn->up = *up;
+    vn->attached = true;
+    return 0;
+}
+
+struct nic *vnet_nic(struct vnet *vn)
+{
+    return &vn->nic;
+}
+
+static int nic_attach(struct nic *nic, const struct nic_upper *up)
+{
+    return vnet_attach(nic->priv, up);
+}
+
+static int nic_xmit(struct nic *nic, const struct nic_tx_frame *f)
+{
+    return vnet_xmit(nic->priv, f);
+}
+
+static void nic_rx_release(struct nic *nic, unsigned id)
+{
+    vnet_rx_release(nic->priv, id);
 }
 
 static bool nic_poll(struct nic *nic, unsigned budget)
@@ -1026,6 +841,8 @@ static void nic_dump(const struct nic *nic)
 
 static const struct nic_ops vnet_nic_ops = {
     .attach = nic_attach,
+    .xmit = nic_xmit,
+    .rx_release = nic_rx_release,
     .poll = nic_poll,
     .flush = nic_flush,
     .has_work = nic_has_work,
@@ -1137,7 +954,17 @@ static int vnet_probe(struct virtio_device *vdev)
          vn->mac[0], vn->mac[1], vn->mac[2], vn->mac[3], vn->mac[4], vn->mac[5], vn->mtu,
          vring_num(vn->vq[RXQ]), vn->rx_bufsize, vn->mrg_rxbuf ? " (mergeable)" : "", vring_num(vn->vq[TXQ]),
          vn->hdr_len, vn->link_up ? "up" : "down");
-    vn->nic = (struct nic){.ops = &vnet_nic_ops, .priv = vn, .driver = "virtio_net"};
+    vn->nic = (struct nic){
+        .ops = &vnet_nic_ops,
+        .priv = vn,
+        .driver = "virtio_net",
+        .mtu = vn->mtu,
+        .offloads = (vn->csum_tx ? NIC_OFFLOAD_TX_CSUM : 0) | (vn->guest_csum ? NIC_OFFLOAD_RX_CSUM : 0),
+        .max_tx_segs = TX_MAX_SEGS,
+        .rx_buffers = vn->n_rxbufs,
+        .link_up = vn->link_up,
+    };
+    memcpy(vn->nic.mac, vn->mac, sizeof(vn->mac));
     if (nic_register(&vn->nic) < 0)
         klog(LOG_WARN, "virtio-net: more than %d NICs: this one is not used", NIC_MAX);
     return 0;
@@ -1216,7 +1043,6 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "rx_lend_max", st.rx_lend_max);
     json_kv_u64(o, "rx_merged", st.rx_merged);
     json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
-    json_kv_u64(o, "rx_csum_completed", st.rx_csum_completed);
     json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
     json_kv_u64(o, "rx_refills", st.rx_refills);
     json_kv_u64(o, "rx_polls", st.rx_polls);
@@ -1232,7 +1058,6 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "link_changes", st.link_changes);
     json_kv_u64(o, "ctrl_timeouts", st.ctrl_timeouts);
     json_kv_u64(o, "announces_deferred", st.announces_deferred);
-    json_kv_u64(o, "rx_csum_fragment", st.rx_csum_fragment);
     json_kv_u64(o, "irq_storms", st.irq_storms);
     json_key(o, "queues");
     json_begin_array(o);
@@ -1268,18 +1093,17 @@ void vnet_dump(const struct vnet *vn)
 {
     const struct vnet_stats *s = &vn->st;
     klog(LOG_INFO,
-         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum partial %llu completed %llu valid %llu), "
+         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum partial %llu valid %llu), "
          "drops: short %llu oversize %llu merge %llu nomem %llu copy-nomem %llu; copied %llu (lent %u, max "
          "%u); "
          "refills %llu (pool empty %llu), pool free %u/%u",
          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_merged,
-         (unsigned long long)s->rx_csum_partial, (unsigned long long)s->rx_csum_completed,
-         (unsigned long long)s->rx_csum_valid, (unsigned long long)s->rx_drop_short,
-         (unsigned long long)s->rx_drop_oversize, (unsigned long long)s->rx_drop_bad_merge,
-         (unsigned long long)s->rx_drop_nomem, (unsigned long long)s->rx_drop_copy_nomem,
-         (unsigned long long)s->rx_copied, vnet_rx_lent(vn), vn->rx_lend_max,
-         (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty, vn->rx_free_count,
-         vn->n_rxbufs);
+         (unsigned long long)s->rx_csum_partial, (unsigned long long)s->rx_csum_valid,
+         (unsigned long long)s->rx_drop_short, (unsigned long long)s->rx_drop_oversize,
+         (unsigned long long)s->rx_drop_bad_merge, (unsigned long long)s->rx_drop_nomem,
+         (unsigned long long)s->rx_drop_copy_nomem, (unsigned long long)s->rx_copied, vnet_rx_lent(vn),
+         vn->rx_lend_max, (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty,
+         vn->rx_free_count, vn->n_rxbufs);
     klog(LOG_INFO,
          "virtio-net: tx %llu pkts %llu bytes %llu segs (csum offload %llu), completed %llu, in flight %u, "
          "ring-full waits %llu drops %llu, watchdog kicks %llu",

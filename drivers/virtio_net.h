@@ -1,10 +1,12 @@
 /*
- * virtio-net (virtio 1.2 spec 5.1) as an lwIP netif.
+ * virtio-net (virtio 1.2 spec 5.1) as a NIC (drivers/nic.h).
  *
- * Like Linux's virtio_net.c, the driver speaks the network stack's buffer
- * type directly: received frames become pbufs that point into the receive
- * buffers (pbuf_custom, no copy), and pbuf chains to send become descriptor
- * chains (pbuf_ref until the device is done, no copy).
+ * Unlike Linux's virtio_net.c, which builds the stack's sk_buffs itself, the
+ * driver knows no stack: received frames go up as fragments of its receive
+ * buffers (lent, no copy, until the stack releases them), and frames to send
+ * come down as segments the device reads in place until the driver says
+ * they are done. The NIC ops below are what drivers/nic.h's ops call; host
+ * tests call them directly.
  *
  * Context: everything runs from the main loop (net/loop.c), except the
  * interrupt callbacks, which only note that there is work and suppress
@@ -16,7 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct netif;
+struct nic;
+struct nic_tx_frame;
+struct nic_upper;
 struct vnet;
 
 /* Counters, per queue where it applies (shown in /stats and on the console). */
@@ -25,17 +29,16 @@ struct vnet_stats {
     uint64_t rx_drop_short;      /* shorter than a header + Ethernet header */
     uint64_t rx_drop_oversize;   /* longer than the MTU allows */
     uint64_t rx_drop_bad_merge;  /* num_buffers 0, too many, or buffers missing */
-    uint64_t rx_drop_nomem;      /* lwIP refused the frame */
-    uint64_t rx_copied;          /* copied out of the pool: lwIP held rx_lend_max buffers already */
-    uint64_t rx_drop_copy_nomem; /* ... and lwIP had no memory for the copy */
-    uint64_t rx_csum_partial;    /* NEEDS_CSUM TCP frames trusted as they are */
-    uint64_t rx_csum_completed;  /* NEEDS_CSUM frames (not TCP) we finished */
-    uint64_t rx_csum_valid;      /* DATA_VALID frames lwIP did not re-check */
+    uint64_t rx_drop_nomem;      /* the stack refused the frame (or none attached yet) */
+    uint64_t rx_copied;          /* copied out of the pool: the stack held rx_lend_max buffers already */
+    uint64_t rx_drop_copy_nomem; /* ... and the stack had no memory for the copy */
+    uint64_t rx_csum_partial;    /* frames with NEEDS_CSUM (offsets inside the frame) */
+    uint64_t rx_csum_valid;      /* frames with DATA_VALID */
     uint64_t rx_merged;          /* frames that spanned several buffers */
     uint64_t rx_refills, rx_refill_empty;
     uint64_t rx_polls, rx_budget_exhausted;
     uint64_t tx_packets, tx_bytes;
-    uint64_t tx_segments;     /* descriptors for frame data (pbufs) */
+    uint64_t tx_segments;     /* descriptors for frame data (the stack's segments) */
     uint64_t tx_csum_offload; /* frames sent with NEEDS_CSUM */
     uint64_t tx_ring_full_waits, tx_drop_ring_full, tx_drop_too_many_segs;
     uint64_t tx_completed;
@@ -45,23 +48,42 @@ struct vnet_stats {
     uint64_t ctrl_ok, ctrl_err;
     uint64_t ctrl_timeouts;      /* commands unanswered in 1 s (the control queue is then broken) */
     uint64_t announces_deferred; /* ANNOUNCE requests within a second of the last one, left for later */
-    uint64_t rx_csum_fragment;   /* checksum flags ignored on IP fragments: lwIP checks the datagram */
     uint64_t irq_storms;         /* the transport masked a storming interrupt line and polled */
     /* The receive pool now (vnet_get_stats() fills these in):
      * rx_pool_free + rx_posted + rx_lent == rx_pool_total. */
     uint32_t rx_pool_total, rx_pool_free, rx_posted, rx_lent, rx_lend_max;
 };
 
-/**
- * vnet_netif_add() - register @vn with lwIP as @netif (name "en"), with the
- * device's MAC and MTU, checksum offload set up from the negotiated features.
- * Return: 0 or a negative errno.
- */
-int vnet_netif_add(struct vnet *vn, struct netif *netif);
+/** vnet_nic() - the NIC @vn registered (its MAC, MTU, offloads and ops). */
+struct nic *vnet_nic(struct vnet *vn);
 
 /**
- * vnet_poll() - the main loop's work: receive up to @budget frames into
- * lwIP, refill the receive ring, reclaim sent buffers, react to link changes,
+ * vnet_attach() - from now on, hand received frames, transmit completions,
+ * link changes and announce requests to @up (copied). Frames that arrive
+ * before are dropped. Return: 0, -EINVAL if a callback is missing.
+ */
+int vnet_attach(struct vnet *vn, const struct nic_upper *up);
+
+/**
+ * vnet_xmit() - queue one frame (nic_ops.xmit): the header and one
+ * descriptor per segment, the checksum request passed to the device. Waits
+ * up to 500 ms for room in a full ring. Does not notify: vnet_flush().
+ * Return: 0 (up->tx_done(cookie) follows), -EMSGSIZE (no segments or more
+ * than NIC_TX_MAX_SEGS), -EINVAL (a checksum request the device cannot take
+ * or with offsets outside the frame), -ENOSPC (ring full), -EIO (broken queue).
+ */
+int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f);
+
+/**
+ * vnet_rx_release() - the stack is done with receive buffer @id of a lent
+ * frame: back to the pool. Panics on a buffer that is not lent (a double
+ * release would post one buffer twice).
+ */
+void vnet_rx_release(struct vnet *vn, unsigned id);
+
+/**
+ * vnet_poll() - the main loop's work: receive up to @budget frames up to the
+ * stack, refill the receive ring, reclaim sent buffers, react to link changes,
  * kick the transmit queue once for everything queued since the last poll,
  * and re-enable interrupts when the work is done (with the race check).
  * Return: true if there is more work (the budget ran out): poll again before sleeping.

@@ -6,6 +6,7 @@
  * driver, and the /stats sections of the data path.
  */
 #include "net/netif.h"
+#include "net/ethif.h"
 #include "net/tcp_guard.h"
 #include "net/stack_stats.h"
 #include "lib/json.h"
@@ -269,6 +270,15 @@ static void stats_interfaces(struct json_out *o, void *ctx)
         json_kv_u64(o, "rx_drops", c.rx_drops);
         json_kv_u64(o, "tx_drops", c.tx_drops);
         json_kv_u64(o, "link_changes", c.link_changes);
+        struct ethif_stats es;
+        ethif_get_stats(nif, &es);
+        json_kv_u64(o, "rx_csum_trusted", es.rx_csum_trusted);
+        json_kv_u64(o, "rx_csum_completed", es.rx_csum_completed);
+        json_kv_u64(o, "rx_csum_fragment", es.rx_csum_fragment);
+        json_kv_u64(o, "rx_drop_bad", es.rx_drop_bad);
+        json_kv_u64(o, "tx_csum_offload", es.tx_csum_offload);
+        json_kv_u64(o, "tx_copied", es.tx_copied);
+        json_kv_u64(o, "tx_drop_nomem", es.tx_drop_nomem);
         if (i > 0) {
             json_key(o, f->nic->driver);
             f->nic->ops->write_stats(f->nic, o);
@@ -329,8 +339,8 @@ static int iface_up(struct iface *f, struct nic *nic)
 
     f->nic = nic;
     snprintf(f->name, sizeof(f->name), "en%u", nic->index);
-    if (nic->ops->attach(nic, nif) < 0) {
-        klog(LOG_ERR, "net: lwIP refused the netif for %s", f->name);
+    if (ethif_add(nif, nic) < 0) {
+        klog(LOG_ERR, "net: no netif for %s (lwIP or the NIC refused, or no memory)", f->name);
         return -EIO;
     }
     /* In front of lwIP and the driver: every frame passes these two hooks. */

@@ -42,8 +42,6 @@
 #include "drivers/virtio_ring.h"
 #include "drivers/vring.h"
 #include "lib/klog.h"
-#include "lwip/init.h"
-#include "net/lwip_port.h"
 
 #define IOBASE  0xc000
 #define GSI     11
@@ -60,12 +58,7 @@ uint64_t clock_ns(void)
     return fake_ns;
 }
 
-uint32_t sys_now(void)
-{
-    return (uint32_t)(fake_ns / 1000000);
-}
-
-uint32_t lwip_port_rand(void)
+static uint32_t fake_rand(void)
 {
     static uint32_t x = 4321;
     x = x * 1103515245u + 12345u;
@@ -75,13 +68,20 @@ uint32_t lwip_port_rand(void)
 /* The driver's random MAC source (arch/x86_64/cpu.h). */
 bool cpu_seed64(uint64_t *out)
 {
-    *out = (uint64_t)lwip_port_rand() << 32 | lwip_port_rand();
+    *out = (uint64_t)fake_rand() << 32 | fake_rand();
     return false;
 }
 
-void lwip_port_assert(const char *msg, const char *file, int line)
+/* arch/x86_64/trap.h: the driver panics on a receive buffer released twice. */
+void panic(const char *fmt, ...)
 {
-    fail_msg("lwIP assertion \"%s\" at %s:%d", msg, file, line);
+    char msg[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fail_msg("panic: %s", msg);
     abort();
 }
 
@@ -671,7 +671,6 @@ static int group_setup(void **unused)
     arena =
         mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(arena != MAP_FAILED);
-    lwip_init();
     return 0;
 }
 

@@ -1,0 +1,42 @@
+/*
+ * One lwIP netif over one NIC (drivers/nic.h): what lwIP's ethernetif.c
+ * example is to its low_level_input/output, here for any driver that speaks
+ * the NIC interface. Received frames become pbuf chains over the NIC's
+ * receive buffers (pbuf_custom, no copy) or, when the NIC asks, copies;
+ * pbuf chains to send become segment lists the device reads in place
+ * (pbuf_ref until the NIC says it is done). What a checksum flag means for
+ * a protocol is decided here, where the protocols are known.
+ *
+ * Context: lwIP NO_SYS=1: everything from the main loop (net/loop.c).
+ */
+#ifndef NET_ETHIF_H
+#define NET_ETHIF_H
+
+#include <stdint.h>
+
+struct netif;
+struct nic;
+
+/* What the glue itself counts (shown per interface in /stats). */
+struct ethif_stats {
+    uint64_t rx_csum_trusted;   /* frames whose TCP/UDP checksum lwIP did not re-check */
+    uint64_t rx_csum_completed; /* partial checksums (not TCP) finished in software */
+    uint64_t rx_csum_fragment;  /* checksum flags ignored on IP fragments: lwIP checks the datagram */
+    uint64_t rx_drop_bad;       /* partial-checksum offsets outside the frame */
+    uint64_t tx_csum_offload;   /* frames sent with the TCP checksum left to the NIC */
+    uint64_t tx_copied;         /* pbuf chains longer than the NIC takes, sent as one copy */
+    uint64_t tx_drop_nomem;     /* ... and no memory for the copy */
+};
+
+/**
+ * ethif_add() - make @nic the lwIP netif @netif ("en"): its MAC and MTU,
+ * Ethernet with ARP, IGMP and MLD, checksum generation left to the NIC where
+ * it offers it, input through ethernet_input, link state from the NIC.
+ * Return: 0, -ENOMEM, or -EIO if lwIP or the NIC refused.
+ */
+int ethif_add(struct netif *netif, struct nic *nic);
+
+/** ethif_get_stats() - the counters of @netif, added by ethif_add(). */
+void ethif_get_stats(const struct netif *netif, struct ethif_stats *st);
+
+#endif
