@@ -224,7 +224,8 @@ static struct pbuf *rx_pbuf(struct ethif *e, const struct nic_rx_frame *f)
         struct ethif_rxbuf *w = &e->rxbufs[fr->id];
         w->pc.custom_free_function = ethif_rxbuf_free;
         /* Cannot fail: len <= room, both within 16 bits (the NIC's buffers are small). */
-        struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)fr->len, PBUF_REF, &w->pc, fr->data, (u16_t)fr->room);
+        struct pbuf *p =
+            pbuf_alloced_custom(PBUF_RAW, (u16_t)fr->len, PBUF_REF, &w->pc, fr->data, (u16_t)fr->room);
         if (head)
             pbuf_cat(head, p);
         else

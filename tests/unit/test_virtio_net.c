@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/nic.h"
 #include "drivers/virtio.h"
 #include "drivers/virtio_net.h"
 #include "drivers/virtio_net_regs.h"
@@ -1871,6 +1872,157 @@ static void test_rx_header_read_once(void **unused)
 static u16_t memp_used_at_start[MEMP_MAX];
 static mem_size_t heap_at_start;
 
+/* ---------------------------------------------------------------- 7. the NIC interface */
+
+/* lwIP chains longer than the NIC takes (NIC_TX_MAX_SEGS) go as one copy. */
+static void test_tx_long_chain_copied(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+    struct vdev_model *m = &f->dev->q[1].m;
+    enum { N = NIC_TX_MAX_SEGS + 8 };
+    static uint8_t want[14 + N * 10];
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, 14, PBUF_RAM);
+
+    assert_non_null(p);
+    make_frame(want, sizeof(want), 9);
+    memcpy(p->payload, want, 14);
+    for (unsigned i = 0; i < N; i++) {
+        struct pbuf *q = pbuf_alloc(PBUF_RAW, 10, PBUF_RAM);
+        assert_non_null(q);
+        memcpy(q->payload, want + 14 + i * 10, 10);
+        pbuf_cat(p, q);
+    }
+    assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+    assert_int_equal(p->ref, 1); /* the copy is sent: the chain is not held */
+    assert_int_equal(estats(f).tx_copied, 1);
+    pbuf_free(p);
+    vnet_flush(f->vn);
+
+    struct vdev_elem e;
+    assert_int_equal(vdev_pop(m, &e), 1);
+    assert_int_equal(e.n_out, 2); /* the header and one segment */
+    assert_int_equal(e.out[1].len, sizeof(want));
+    assert_memory_equal(e.out[1].addr, want, sizeof(want));
+    vdev_push(m, &e, 0);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).tx_completed, 1);
+    fx_done(f);
+}
+
+/*
+ * The driver against a stack that is not lwIP: a fake struct nic_upper that
+ * keeps every lent frame. The first rx_lend_max buffers are lent, the rest
+ * must be copied (lend false) and come back at once; released buffers go
+ * back to the pool; xmit's errors are the documented ones and a sent frame's
+ * cookie comes back once through tx_done.
+ */
+static struct {
+    unsigned frames, lent_frames, copied_frames;
+    unsigned held[256];
+    unsigned n_held;
+    void *done[8];
+    unsigned n_done;
+    uint8_t first[64];
+} fake_up;
+
+static int fake_rx(void *ctx, const struct nic_rx_frame *fr)
+{
+    (void)ctx;
+    fake_up.frames++;
+    assert_true(fr->nfrags >= 1);
+    if (fake_up.frames == 1)
+        memcpy(fake_up.first, fr->frag[0].data, sizeof(fake_up.first));
+    if (!fr->lend) {
+        fake_up.copied_frames++;
+        return 0;
+    }
+    fake_up.lent_frames++;
+    for (unsigned i = 0; i < fr->nfrags; i++) {
+        assert_true(fr->frag[i].len <= fr->frag[i].room);
+        fake_up.held[fake_up.n_held++] = fr->frag[i].id;
+    }
+    return 0;
+}
+
+static void fake_tx_done(void *ctx, void *cookie)
+{
+    (void)ctx;
+    fake_up.done[fake_up.n_done++] = cookie;
+}
+
+static void fake_link(void *ctx, bool up)
+{
+    (void)ctx, (void)up;
+}
+
+static void fake_announce(void *ctx)
+{
+    (void)ctx;
+}
+
+static void test_nic_contract_without_lwip(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+    const struct nic_upper up = {.rx = fake_rx, .tx_done = fake_tx_done, .link = fake_link, .announce = NULL};
+    struct nic *nic = vnet_nic(f->vn);
+
+    memset(&fake_up, 0, sizeof(fake_up));
+    assert_int_equal(vnet_attach(f->vn, &up), -EINVAL); /* every callback is required */
+    struct nic_upper up2 = up;
+    up2.announce = fake_announce;
+    assert_int_equal(vnet_attach(f->vn, &up2), 0);
+    assert_int_equal(nic->rx_buffers, 2 * QSIZE);
+    assert_memory_equal(nic->mac, dev_mac, 6);
+
+    struct virtio_net_hdr h = {.num_buffers = 1};
+    static uint8_t fr[100];
+    const uint32_t len = HDR + sizeof(fr);
+    unsigned lend_max = stats(f).rx_lend_max;
+    assert_int_equal(lend_max, 2 * QSIZE / 4);
+    for (unsigned i = 0; i < lend_max + 8; i++) {
+        make_frame(fr, sizeof(fr), (uint8_t)i);
+        dev_rx(f, &h, fr, sizeof(fr), &len, 1);
+        vnet_poll(f->vn, 64);
+    }
+    make_frame(fr, sizeof(fr), 0);
+    assert_memory_equal(fake_up.first, fr,
+                        sizeof(fake_up.first)); /* the frame's own bytes, after the header */
+    assert_int_equal(fake_up.lent_frames, lend_max);
+    assert_int_equal(fake_up.copied_frames, 8);
+    assert_int_equal(stats(f).rx_copied, 8);
+    assert_int_equal(stats(f).rx_lent, lend_max);
+    for (unsigned i = 0; i < fake_up.n_held; i++)
+        vnet_rx_release(f->vn, fake_up.held[i]);
+    assert_int_equal(stats(f).rx_lent, 0);
+
+    /* Transmit: the errors first, then one frame and its completion. */
+    static const uint8_t data[60] = {1, 2, 3};
+    struct nic_tx_seg segs[NIC_TX_MAX_SEGS + 1];
+    for (unsigned i = 0; i < NIC_TX_MAX_SEGS + 1; i++)
+        segs[i] = (struct nic_tx_seg){data, 1};
+    struct nic_tx_frame t = {.seg = segs, .nsegs = NIC_TX_MAX_SEGS + 1, .len = NIC_TX_MAX_SEGS + 1};
+    assert_int_equal(vnet_xmit(f->vn, &t), -EMSGSIZE);
+    segs[0] = (struct nic_tx_seg){data, sizeof(data)};
+    t = (struct nic_tx_frame){.seg = segs, .nsegs = 1, .len = sizeof(data), .cookie = &t};
+    t.csum_partial = true; /* no CSUM negotiated */
+    assert_int_equal(vnet_xmit(f->vn, &t), -EINVAL);
+    t.csum_partial = false;
+    assert_int_equal(vnet_xmit(f->vn, &t), 0);
+    vnet_flush(f->vn);
+    struct vdev_elem e;
+    struct vdev_model *m = &f->dev->q[1].m;
+    assert_int_equal(vdev_pop(m, &e), 1);
+    assert_ptr_equal(e.out[1].addr, data); /* read in place */
+    assert_int_equal(fake_up.n_done, 0);
+    vdev_push(m, &e, 0);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(fake_up.n_done, 1);
+    assert_ptr_equal(fake_up.done[0], &t);
+    fx_done(f);
+}
+
 static void test_everything_back_to_baseline(void **unused)
 {
     (void)unused;
@@ -1926,6 +2078,8 @@ int main(void)
         cmocka_unit_test(test_rx_fragment_data_valid_still_checked),
         cmocka_unit_test(test_rx_whole_datagram_data_valid_trusted),
         cmocka_unit_test(test_rx_header_read_once),
+        cmocka_unit_test(test_tx_long_chain_copied),
+        cmocka_unit_test(test_nic_contract_without_lwip),
         cmocka_unit_test(test_everything_back_to_baseline),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
