@@ -35,6 +35,7 @@
 #include "lib/klog.h"
 #include "lib/prof.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +53,9 @@
 #define TX_MAX_SEGS     NIC_TX_MAX_SEGS /* segments of one frame; the stack copies longer chains */
 #define TX_WAIT_NS      500000000ull    /* how long a full transmit ring may block a send */
 #define CTRL_WAIT_NS    1000000000ull
-#define ANNOUNCE_MIN_NS 1000000000ull /* announce requests handled at most once a second */
+#define ANNOUNCE_MIN_NS 1000000000ull  /* announce requests handled at most once a second */
+#define RESETS_MAX      3              /* device resets allowed within RESET_WINDOW_NS */
+#define RESET_WINDOW_NS 60000000000ull /* a minute */
 #define ETH_HDR_LEN     14
 #define ETH_MAX_FRAME   (ETH_HDR_LEN + 4 /* VLAN tag */)
 
@@ -122,6 +125,14 @@ struct vnet {
 
     /* Set from interrupt handlers, cleared by the main loop. */
     volatile bool rx_pending, tx_pending, config_pending;
+
+    /* Recovery (vnet_recover): the features and queues to create again, the
+     * times of the last RESETS_MAX resets, and whether we gave up. */
+    uint64_t wanted;
+    struct virtio_vq_info vq_info[3];
+    uint64_t reset_ns[RESETS_MAX];
+    unsigned nresets;
+    bool dead;
 
     uint64_t wd_last_completed;
     uint64_t wd_stalled_since;
@@ -351,7 +362,8 @@ static void vnet_reclaim_tx(struct vnet *vn)
 
 void vnet_tx_progress(struct vnet *vn, uint64_t *submitted, uint64_t *oldest)
 {
-    vnet_reclaim_tx(vn);
+    if (!vn->dead)
+        vnet_reclaim_tx(vn);
     /* The in-flight list is in submission order whatever order the device
      * completes in, so its head is the oldest frame still out. */
     *submitted = vn->tx_submitted;
@@ -394,6 +406,8 @@ int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f)
     struct vring_seg segs[1 + TX_MAX_SEGS];
     unsigned n = f->nsegs;
 
+    if (vn->dead)
+        return -EIO;
     vnet_reclaim_tx(vn);
     if (n == 0 || n > TX_MAX_SEGS) {
         vn->st.tx_drop_too_many_segs++;
@@ -565,6 +579,161 @@ static void vnet_config_work(struct vnet *vn)
     }
 }
 
+/* ------------------------------------------------------------------ recovery */
+
+/* Out of promiscuous mode (QEMU starts in it), but take all multicast: IPv6
+ * neighbour discovery needs solicited-node groups. At probe and after a reset
+ * (which puts the device back in its initial receive mode). */
+static void vnet_set_rx_mode(struct vnet *vn)
+{
+    if (!virtio_has_feature(vn->vdev, VIRTIO_NET_F_CTRL_RX))
+        return;
+    uint8_t off = 0, on = 1;
+    if (vnet_ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1) == 0 &&
+        vnet_ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1) == 0)
+        klog(LOG_INFO, "virtio-net: receive filter: promiscuous off, all-multicast on");
+}
+
+/* The first broken queue, or -1. */
+static int vnet_broken_queue(const struct vnet *vn)
+{
+    for (unsigned i = 0; i < vn->nvqs; i++)
+        if (vn->vq[i] && vring_is_broken(vn->vq[i]))
+            return (int)i;
+    return -1;
+}
+
+/* After a reset: every chain the device held is ours again. Transmit frames
+ * are done for the stack (sent or not: TCP retransmits what was lost). */
+static void vnet_take_back(struct vnet *vn)
+{
+    if (!vn->vq[RXQ])
+        return; /* the queues are gone already */
+    void *c;
+    while ((c = vring_detach_unused(vn->vq[RXQ])) != NULL)
+        rxbuf_put(vn, c);
+    struct vnet_txslot *t;
+    while ((t = vring_detach_unused(vn->vq[TXQ])) != NULL) {
+        void *cookie = t->cookie;
+        t->cookie = NULL;
+        t->next_free = vn->tx_free;
+        vn->tx_free = t;
+        vn->tx_inflight--;
+        vn->st.tx_reset_dropped++;
+        vn->up.tx_done(vn->up.ctx, cookie); /* not sent, or sent: TCP retransmits either way */
+    }
+    vn->tx_oldest = vn->tx_newest = NULL;
+    if (vn->vq[CTRLQ])
+        while (vring_detach_unused(vn->vq[CTRLQ]))
+            ;
+}
+
+/* Give up on the device for good: the stack sees the link go down. */
+static void vnet_give_up(struct vnet *vn, const char *why)
+{
+    vn->dead = true;
+    vn->st.reset_gave_up = 1;
+    klog(LOG_ERR, "virtio-net: %s: the device stays down until reboot", why);
+    vn->vdev->ops->reset(vn->vdev); /* it touches no memory of ours any more */
+    vnet_take_back(vn);
+    virtio_fail(vn->vdev, why);
+    if (vn->link_up) {
+        vn->link_up = false;
+        vn->nic.link_up = false;
+        vn->st.link_changes++;
+        if (vn->attached)
+            vn->up.link(vn->up.ctx, false);
+    }
+}
+
+/*
+ * A queue is broken: the device broke the protocol once (vring logged how).
+ * Instead of leaving the NIC dead, as Linux does after BAD_RING, reset the
+ * device and start again (spec 3.1.1, as at probe): status 0 and wait for
+ * it; take back every buffer it held (transmit frames are done for the
+ * stack, which retransmits what TCP lost; receive buffers go back to the
+ * pool; those the stack holds stay lent); negotiate the same features;
+ * create the queues and their interrupts again; post the receive buffers;
+ * DRIVER_OK; the receive mode again. The netif and its connections do not
+ * notice beyond a short link-down. At most RESETS_MAX in a minute: a device
+ * that keeps breaking is given up on. Context: main loop (vnet_poll).
+ */
+static void vnet_recover(struct vnet *vn, int broken)
+{
+    struct virtio_device *vdev = vn->vdev;
+    uint64_t now = clock_ns();
+    unsigned recent = 0;
+    for (unsigned i = 0; i < RESETS_MAX && i < vn->nresets; i++)
+        recent += now - vn->reset_ns[i] < RESET_WINDOW_NS;
+    if (recent >= RESETS_MAX) {
+        char why[96];
+        snprintf(why, sizeof(why), "queue %s broken again after %u resets within a minute",
+                 vnet_queue_name((unsigned)broken), recent);
+        vnet_give_up(vn, why);
+        return;
+    }
+    vn->reset_ns[vn->nresets++ % RESETS_MAX] = now;
+    vn->st.resets++;
+    klog(LOG_WARN,
+         "virtio-net: queue %s broken: resetting the device (reset %u in the last minute, at most %u)",
+         vnet_queue_name((unsigned)broken), recent + 1, RESETS_MAX);
+
+    bool was_up = vn->link_up;
+    if (was_up && vn->attached)
+        vn->up.link(vn->up.ctx, false);
+
+    /* 1. The device lets go of every buffer (status 0, read back as 0). */
+    if (vdev->ops->reset(vdev) < 0) {
+        vnet_give_up(vn, "the device would not reset");
+        return;
+    }
+    /* 2. Every chain still in flight is ours again. */
+    vnet_take_back(vn);
+    /* 3. Rings and interrupts again, of the same sizes, with the same features. */
+    unsigned nums[3];
+    for (unsigned i = 0; i < vn->nvqs; i++)
+        nums[i] = vring_num(vn->vq[i]);
+    virtio_del_vqs(vdev);
+    memset(vn->vq, 0, sizeof(vn->vq));
+    uint64_t had = vdev->features;
+    if (virtio_negotiate(vdev, vn->wanted) < 0 || vdev->features != had) {
+        vnet_give_up(vn, "the device refused its features after a reset");
+        return;
+    }
+    struct virtio_vq_info info[3];
+    for (unsigned i = 0; i < vn->nvqs; i++) {
+        info[i] = vn->vq_info[i];
+        info[i].num = nums[i];
+        info[i].max_num = nums[i];
+    }
+    if (virtio_setup_vqs(vdev, vn->nvqs, info, vn->vq) < 0) {
+        memset(vn->vq, 0, sizeof(vn->vq));
+        vnet_give_up(vn, "could not set up the virtqueues after a reset");
+        return;
+    }
+    for (unsigned i = 0; i < vn->nvqs; i++)
+        if (vring_num(vn->vq[i]) != nums[i]) {
+            vnet_give_up(vn, "the device changed its queue sizes across a reset");
+            return;
+        }
+    /* 4. Live again: DRIVER_OK, receive buffers, receive mode, link. */
+    vn->rx_pending = vn->tx_pending = false;
+    vn->tx_needs_kick = false;
+    vring_disable_cb(vn->vq[TXQ]);
+    virtio_ready(vdev);
+    vnet_fill_rx(vn);
+    vnet_set_rx_mode(vn);
+    uint16_t status;
+    vn->link_up = vnet_read_link(vn, &status);
+    vn->nic.link_up = vn->link_up;
+    if (vn->link_up != was_up)
+        vn->st.link_changes++;
+    if (vn->link_up && vn->attached)
+        vn->up.link(vn->up.ctx, true);
+    klog(LOG_INFO, "virtio-net: device reset after queue %s broke: serving again (link %s)",
+         vnet_queue_name((unsigned)broken), vn->link_up ? "up" : "down");
+}
+
 /* ------------------------------------------------------------------ interrupts and poll */
 
 /* skb_recv_done: no more interrupts until the poll has drained the ring. */
@@ -591,20 +760,34 @@ static void vnet_config_irq(struct virtio_device *vdev, void *ctx)
 
 void vnet_flush(struct vnet *vn)
 {
+    if (vn->dead)
+        return;
     vnet_kick_tx(vn);
 }
 
 bool vnet_has_work(const struct vnet *vn)
 {
+    if (vn->dead)
+        return false;
+    if (vnet_broken_queue(vn) >= 0)
+        return true; /* vnet_poll() resets the device */
     return vn->rx_pending || vn->tx_pending || vn->config_pending || vn->tx_needs_kick ||
            vn->vdev->irq_polled;
 }
 
 bool vnet_poll(struct vnet *vn, unsigned budget)
 {
-    struct vring *rx = vn->vq[RXQ], *tx = vn->vq[TXQ];
     unsigned done = 0;
 
+    if (vn->dead)
+        return false;
+    int broken = vnet_broken_queue(vn);
+    if (broken >= 0) {
+        vnet_recover(vn, broken);
+        if (vn->dead)
+            return false;
+    }
+    struct vring *rx = vn->vq[RXQ], *tx = vn->vq[TXQ];
     vn->st.rx_polls++;
     /* The transport masked a storming line: do its interrupt work here. */
     if (vn->vdev->irq_polled)
@@ -646,6 +829,9 @@ bool vnet_poll(struct vnet *vn, unsigned budget)
 void vnet_watchdog(struct vnet *vn)
 {
     uint64_t now = clock_ns();
+    /* A broken queue is not re-kicked: vnet_poll() resets the device (or gave up). */
+    if (vn->dead || vring_is_broken(vn->vq[TXQ]))
+        return;
     if (vn->announce_deferred)
         vn->config_pending = true; /* look at the ANNOUNCE bit again */
     if (vn->tx_inflight == 0 || vn->st.tx_completed != vn->wd_last_completed) {
@@ -921,6 +1107,8 @@ static int vnet_probe(struct virtio_device *vdev)
     vn->nvqs = virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
     vdev->config_changed = vnet_config_irq;
     vdev->config_ctx = vn;
+    vn->wanted = wanted;
+    memcpy(vn->vq_info, info, sizeof(info));
     err = virtio_setup_vqs(vdev, vn->nvqs, info, vn->vq);
     if (err < 0) {
         why = "could not set up the virtqueues"; /* the transport undid its part */
@@ -938,14 +1126,7 @@ static int vnet_probe(struct virtio_device *vdev)
     virtio_ready(vdev);
     vnet_fill_rx(vn);
 
-    if (virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_RX)) {
-        /* Out of promiscuous mode (QEMU starts in it), but take all
-         * multicast: IPv6 neighbour discovery needs solicited-node groups. */
-        uint8_t off = 0, on = 1;
-        if (vnet_ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1) == 0 &&
-            vnet_ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1) == 0)
-            klog(LOG_INFO, "virtio-net: receive filter: promiscuous off, all-multicast on");
-    }
+    vnet_set_rx_mode(vn);
     uint16_t status;
     vn->link_up = vnet_read_link(vn, &status);
     klog(LOG_INFO,
@@ -1055,6 +1236,9 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "tx_ring_full_waits", st.tx_ring_full_waits);
     json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);
     json_kv_u64(o, "tx_watchdog_kicks", st.tx_watchdog_kicks);
+    json_kv_u64(o, "resets", st.resets);
+    json_kv_u64(o, "tx_reset_dropped", st.tx_reset_dropped);
+    json_kv_bool(o, "gave_up", st.reset_gave_up);
     json_kv_u64(o, "link_changes", st.link_changes);
     json_kv_u64(o, "ctrl_timeouts", st.ctrl_timeouts);
     json_kv_u64(o, "announces_deferred", st.announces_deferred);

@@ -43,6 +43,9 @@ struct vnet_stats {
     uint64_t tx_ring_full_waits, tx_drop_ring_full, tx_drop_too_many_segs;
     uint64_t tx_completed;
     uint64_t tx_watchdog_kicks; /* re-kicks after the device sat on buffers */
+    uint64_t resets;            /* device resets after a broken queue (vnet_recover) */
+    uint64_t tx_reset_dropped;  /* frames in flight at a reset, handed back unsent */
+    uint64_t reset_gave_up;     /* 1: too many resets a minute, or a reset failed: device down */
     uint64_t link_changes;
     uint64_t announces;
     uint64_t ctrl_ok, ctrl_err;
@@ -86,6 +89,8 @@ void vnet_rx_release(struct vnet *vn, unsigned id);
  * stack, refill the receive ring, reclaim sent buffers, react to link changes,
  * kick the transmit queue once for everything queued since the last poll,
  * and re-enable interrupts when the work is done (with the race check).
+ * A broken queue (the device broke the protocol) is healed first: the
+ * device is reset and set up again, at most 3 times a minute, then left down.
  * Return: true if there is more work (the budget ran out): poll again before sleeping.
  */
 bool vnet_poll(struct vnet *vn, unsigned budget);

@@ -421,6 +421,14 @@ int ethif_add(struct netif *netif, struct nic *nic)
     return 0;
 }
 
+void ethif_remove(struct netif *netif)
+{
+    struct ethif *e = netif->state;
+    netif_remove(netif);
+    free(e->rxbufs);
+    free(e);
+}
+
 void ethif_get_stats(const struct netif *netif, struct ethif_stats *st)
 {
     const struct ethif *e = netif->state;

@@ -36,6 +36,13 @@ struct ethif_stats {
  */
 int ethif_add(struct netif *netif, struct nic *nic);
 
+/**
+ * ethif_remove() - netif_remove() @netif and free what ethif_add() took. The
+ * NIC must not call back any more (no driver detaches yet: the kernel never
+ * removes a NIC; host tests do, with a fresh device each time).
+ */
+void ethif_remove(struct netif *netif);
+
 /** ethif_get_stats() - the counters of @netif, added by ethif_add(). */
 void ethif_get_stats(const struct netif *netif, struct ethif_stats *st);
 

@@ -288,10 +288,12 @@ struct fake_dev {
     uint8_t config[16];
     unsigned nvqs;
     struct fake_q q[3];
-    unsigned qmax;       /* queue_max(); 0: QSIZE */
-    unsigned max_num[3]; /* what the driver said it can afford, per queue */
-    unsigned handlers;   /* interrupt handlers attached (setup_vqs) and not detached (del_vqs) */
-    unsigned resets;     /* status 0 writes */
+    unsigned qmax;          /* queue_max(); 0: QSIZE */
+    unsigned max_num[3];    /* what the driver said it can afford, per queue */
+    unsigned handlers;      /* interrupt handlers attached (setup_vqs) and not detached (del_vqs) */
+    unsigned resets;        /* status 0 writes */
+    uint8_t status_log[64]; /* every status written, resets as 0 */
+    unsigned n_status;
     unsigned del_vqs_calls;
     unsigned ctrl_kicks;               /* notifications on the control queue */
     void (*on_kick)(struct fake_q *q); /* the device's reaction to a notification (NULL: none) */
@@ -307,15 +309,23 @@ static uint8_t fd_get_status(struct virtio_device *vdev)
     return to_dev(vdev)->status;
 }
 
+static void fd_log_status(struct fake_dev *d, uint8_t status)
+{
+    if (d->n_status < sizeof(d->status_log))
+        d->status_log[d->n_status++] = status;
+}
+
 static void fd_set_status(struct virtio_device *vdev, uint8_t status)
 {
     to_dev(vdev)->status = status;
+    fd_log_status(to_dev(vdev), status);
 }
 
 static int fd_reset(struct virtio_device *vdev)
 {
     to_dev(vdev)->status = 0;
     to_dev(vdev)->resets++;
+    fd_log_status(to_dev(vdev), 0);
     return 0;
 }
 
@@ -402,10 +412,8 @@ static int fd_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct 
         vring_get_addrs(q->vr, &a);
         vdev_init(&q->m, &a, num, vdev->features, fq_irq, q);
         assert_int_equal(q->m.errors, 0);
-        if (i == 0) {
-            ledger_reset();
+        if (i == 0) /* lent buffers stay lent across a device reset: the ledger too */
             q->m.on_return = ledger_on_return;
-        }
         vqs[i] = q->vr;
     }
     d->nvqs = nvqs;
@@ -482,7 +490,7 @@ struct fx {
 };
 
 /* The driver has no remove: devices stay allocated, reachable from here. */
-static struct fake_dev devices[32];
+static struct fake_dev devices[64];
 static unsigned n_devices;
 static struct fx fixture;
 static unsigned next_qmax; /* queue_max() of the next fx_probe() device; 0: QSIZE */
@@ -494,7 +502,7 @@ static void fx_release(struct fx *f)
         pbuf_free(captured[i]);
     n_captured = 0;
     if (f->nif_live)
-        netif_remove(&f->nif);
+        ethif_remove(&f->nif);
     f->nif_live = false;
 }
 
@@ -509,6 +517,7 @@ static struct fx *fx_probe(uint64_t offered)
     d = &devices[n_devices++];
     memset(f, 0, sizeof(*f));
     vdev_klog_clear();
+    ledger_reset();
     n_captured = 0;
     f->pbuf_used = lwip_stats.memp[MEMP_PBUF]->used;
     f->pool_used = lwip_stats.memp[MEMP_PBUF_POOL]->used;
@@ -1600,22 +1609,11 @@ static void test_probe_huge_queue_clamped(void **unused)
  * probe) times out while the device still owns its buffer. Before the fix the
  * second command (all-multicast on) rewrote that buffer and posted it again,
  * so the device could read the wrong command and its late answer to the first
- * was taken as the answer to a later one.
+ * was taken as the answer to a later one. Now the queue is marked broken and
+ * the next poll resets the device (issue 21's recovery).
  */
 static struct vdev_elem late_elem;
-static bool late_pending;
-
-/* The device's late answer to the first command comes during the next one. */
-static void ctrl_answer_late(struct fake_q *q)
-{
-    if (q != &q->dev->q[2] || !late_pending)
-        return;
-    uint8_t ok = VIRTIO_NET_OK;
-    vdev_write(&late_elem, &ok, 1);
-    vdev_push(&q->m, &late_elem, 1);
-    late_pending = false;
-}
-
+static void ctrl_answer_ok(struct fake_q *q);
 static void test_ctrl_timeout_then_next_command(void **unused)
 {
     (void)unused;
@@ -1636,28 +1634,19 @@ static void test_ctrl_timeout_then_next_command(void **unused)
     assert_int_equal(ch->cmd, VIRTIO_NET_CTRL_RX_PROMISC);
     assert_int_equal(data[0], 0);
 
-    /* A later command (the device asks for an announcement), during which
-     * the device's late answer to the first arrives. */
-    late_pending = true;
-    d->on_kick = ctrl_answer_late;
-    d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE;
-    d->vdev.config_changed(&d->vdev, d->vdev.config_ctx);
+    /* No further command while the device holds the buffer: the next poll
+     * heals the queue instead. The device is reset (so it lets go of the
+     * buffer), the queues are made again and the receive mode is set again,
+     * answered this time. */
+    unsigned resets = d->resets;
+    d->on_kick = ctrl_answer_ok;
     vnet_poll(f->vn, 64);
-    assert_int_equal(stats(f).ctrl_ok, 0); /* nobody took the late answer as theirs */
-    assert_int_equal(stats(f).ctrl_err, 2);
-    /* The buffer the device owned was not posted again, nor rewritten. */
-    assert_int_equal(d->ctrl_kicks, 1);
-    assert_int_equal(vdev_avail_pending(m), 0);
-    assert_int_equal(ch->class, VIRTIO_NET_CTRL_RX);
-    assert_int_equal(ch->cmd, VIRTIO_NET_CTRL_RX_PROMISC);
-    /* The answer comes anyway: still nobody's, still broken, logged once. */
-    if (late_pending)
-        ctrl_answer_late(&d->q[2]);
-    fake_ns += 2000000000ull;
-    vnet_watchdog(f->vn);
-    vnet_poll(f->vn, 64);
-    assert_int_equal(stats(f).ctrl_ok, 0);
-    assert_int_equal(log_count(0, "control queue is marked broken"), 1);
+    assert_true(d->resets > resets);
+    assert_int_equal(stats(f).resets, 1);
+    assert_int_equal(stats(f).ctrl_ok, 2);
+    assert_int_equal(log_count(0, "promiscuous off"), 1);
+    assert_int_equal(log_count(0, "queue ctrl broken: resetting the device"), 1);
+    assert_false(qstate(f, 2).broken);
     d->on_kick = NULL;
     fx_done(f);
 }
@@ -2023,6 +2012,188 @@ static void test_nic_contract_without_lwip(void **unused)
     fx_done(f);
 }
 
+/* ---------------------------------------------------------------- 8. recovery (issue 21) */
+
+enum lie {
+    LIE_RX_BAD_ID,
+    LIE_RX_NOT_IN_FLIGHT,
+    LIE_RX_LEN,
+    LIE_RX_IDX_JUMP,
+    LIE_TX_BAD_ID,
+    LIE_TX_TWICE,
+    LIE_TX_IDX_BACK
+};
+
+/* The device breaks the protocol once, in the way @lie says. */
+static void dev_lie(struct fx *f, enum lie lie)
+{
+    struct vdev_model *rx = &f->dev->q[0].m, *tx = &f->dev->q[1].m;
+    struct vdev_elem e;
+
+    switch (lie) {
+    case LIE_RX_BAD_ID:
+        vdev_push_raw(rx, 263, 100); /* out of range (size 64) */
+        break;
+    case LIE_RX_NOT_IN_FLIGHT:
+        assert_int_equal(vdev_pop(rx, &e), 1);
+        vdev_push(rx, &e, HDR + 60);
+        vdev_push_raw(rx, e.head, HDR + 60); /* the same chain again: no longer in flight */
+        break;
+    case LIE_RX_LEN:
+        assert_int_equal(vdev_pop(rx, &e), 1);
+        vdev_push(rx, &e, RXBUF + 1); /* beyond the buffer */
+        break;
+    case LIE_RX_IDX_JUMP:
+        vdev_set_used_idx(rx, (uint16_t)(qstate(f, 0).used_idx + 200));
+        break;
+    case LIE_TX_BAD_ID:
+    case LIE_TX_TWICE:
+    case LIE_TX_IDX_BACK: {
+        struct pbuf *p = make_tx_chain();
+        assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+        pbuf_free(p); /* the driver's reference keeps it until the reset hands it back */
+        vnet_flush(f->vn);
+        assert_int_equal(vdev_pop(tx, &e), 1);
+        if (lie == LIE_TX_BAD_ID) {
+            vdev_push_raw(tx, 1000, 0);
+        } else if (lie == LIE_TX_TWICE) {
+            vdev_push(tx, &e, 0);
+            vdev_push_raw(tx, e.head, 0);
+        } else {
+            vdev_set_used_idx(tx, (uint16_t)(qstate(f, 1).used_idx - 5));
+        }
+        break;
+    }
+    }
+    vdev_notify(rx);
+    vdev_notify(tx);
+}
+
+/* One frame each way works: received into lwIP, sent to the device. */
+static void check_traffic(struct fx *f, uint8_t seed)
+{
+    struct virtio_net_hdr h = {.num_buffers = 1};
+    static uint8_t fr[200];
+    const uint32_t len = HDR + sizeof(fr);
+    unsigned before = n_captured;
+
+    make_frame(fr, sizeof(fr), seed);
+    dev_rx(f, &h, fr, sizeof(fr), &len, 1);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(n_captured, before + 1);
+    assert_chain_equals(captured[before], fr, sizeof(fr));
+
+    struct vdev_model *tx = &f->dev->q[1].m;
+    struct vdev_elem e;
+    struct pbuf *p = make_tx_chain();
+    assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+    pbuf_free(p);
+    vnet_flush(f->vn);
+    assert_int_equal(vdev_pop(tx, &e), 1);
+    vdev_push(tx, &e, 0);
+    vdev_notify(tx);
+    vnet_poll(f->vn, 64);
+}
+
+/* After a reset the statuses go 0, ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK (3.1.1). */
+static void check_reset_sequence(const struct fake_dev *d, unsigned from)
+{
+    static const uint8_t want[] = {
+        VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+            VIRTIO_STATUS_DRIVER_OK};
+    unsigned i = from;
+
+    assert_true(i < d->n_status);
+    assert_int_equal(d->status_log[i], 0); /* the reset comes first */
+    while (i < d->n_status && d->status_log[i] == 0)
+        i++;
+    assert_int_equal(d->n_status - i, sizeof(want));
+    assert_memory_equal(d->status_log + i, want, sizeof(want));
+}
+
+/*
+ * Each lie breaks its queue; the next poll resets the device in the spec's
+ * order, hands back the frame in flight (lwIP's pbuf freed), keeps the
+ * received frame lwIP still holds lent across the reset, and traffic flows
+ * again; every pool is back to baseline at the end (fx_done).
+ */
+static void test_reset_heals_each_lie(void **unused)
+{
+    (void)unused;
+    static const char *const names[] = {"rx bad id", "rx not in flight", "rx len",     "rx idx jump",
+                                        "tx bad id", "tx twice",         "tx idx back"};
+    for (unsigned lie = LIE_RX_BAD_ID; lie <= LIE_TX_IDX_BACK; lie++) {
+        struct fx *f = fx_probe(F_BASE);
+        struct fake_dev *d = f->dev;
+
+        check_traffic(f, 1); /* captured[0] stays held by "lwIP" across the reset */
+        unsigned from = d->n_status, since = log_total;
+        dev_lie(f, lie);
+        vnet_poll(f->vn, 64); /* finds the lie */
+        assert_true(vring_is_broken(d->q[lie >= LIE_TX_BAD_ID].vr) || stats(f).resets == 1);
+        vnet_poll(f->vn, 64); /* heals */
+        if (stats(f).resets != 1)
+            fail_msg("%s: %llu resets", names[lie], (unsigned long long)stats(f).resets);
+        check_reset_sequence(d, from);
+        assert_int_equal(log_count(since, "resetting the device"), 1);
+        assert_int_equal(log_count(since, "serving again"), 1);
+        assert_false(qstate(f, 0).broken);
+        assert_false(qstate(f, 1).broken);
+        assert_true(netif_is_link_up(&f->nif));
+        check_traffic(f, 2);
+        fx_done(f);
+    }
+}
+
+/* A fourth fault within the minute leaves the device down, said once. */
+static void test_reset_bounded(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+
+    for (unsigned i = 0; i < 4; i++) {
+        dev_lie(f, LIE_RX_BAD_ID);
+        vnet_poll(f->vn, 64);
+        vnet_poll(f->vn, 64);
+    }
+    assert_int_equal(stats(f).resets, 3);
+    assert_int_equal(stats(f).reset_gave_up, 1);
+    assert_int_equal(log_count(0, "stays down until reboot"), 1);
+    assert_false(netif_is_link_up(&f->nif));
+    assert_false(vnet_has_work(f->vn));
+    assert_false(vnet_poll(f->vn, 64));
+    struct pbuf *p = make_tx_chain();
+    assert_int_not_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+    pbuf_free(p);
+    /* Every receive buffer is home; lwIP's pools are at baseline. */
+    unsigned total, pool = rx_pool_free(f, &total);
+    assert_int_equal(pool, total);
+    assert_int_equal(lwip_stats.memp[MEMP_PBUF]->used, f->pbuf_used);
+    assert_int_equal(lwip_stats.memp[MEMP_PBUF_POOL]->used, f->pool_used);
+    assert_int_equal(lwip_stats.mem.used, f->heap_used);
+    fx_release(f);
+}
+
+/* Faults a minute apart are each healed: the bound is per minute. */
+static void test_reset_bound_is_per_minute(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+
+    for (unsigned i = 0; i < 5; i++) {
+        dev_lie(f, LIE_TX_BAD_ID);
+        vnet_poll(f->vn, 64);
+        vnet_poll(f->vn, 64);
+        fake_ns += 61000000000ull;
+    }
+    assert_int_equal(stats(f).resets, 5);
+    assert_int_equal(stats(f).reset_gave_up, 0);
+    check_traffic(f, 3);
+    fx_done(f);
+}
+
 static void test_everything_back_to_baseline(void **unused)
 {
     (void)unused;
@@ -2080,6 +2251,9 @@ int main(void)
         cmocka_unit_test(test_rx_header_read_once),
         cmocka_unit_test(test_tx_long_chain_copied),
         cmocka_unit_test(test_nic_contract_without_lwip),
+        cmocka_unit_test(test_reset_heals_each_lie),
+        cmocka_unit_test(test_reset_bounded),
+        cmocka_unit_test(test_reset_bound_is_per_minute),
         cmocka_unit_test(test_everything_back_to_baseline),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
