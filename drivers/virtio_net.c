@@ -654,8 +654,8 @@ static void vnet_give_up(struct vnet *vn, const char *why)
  * stack, which retransmits what TCP lost; receive buffers go back to the
  * pool; those the stack holds stay lent); negotiate the same features;
  * create the queues and their interrupts again; post the receive buffers;
- * DRIVER_OK; the receive mode again. The netif and its connections do not
- * notice beyond a short link-down. At most RESETS_MAX in a minute: a device
+ * DRIVER_OK; the receive mode again. The netif, its addresses and its
+ * connections do not notice beyond the frames lost. At most RESETS_MAX in a minute: a device
  * that keeps breaking is given up on. Context: main loop (vnet_poll).
  */
 static void vnet_recover(struct vnet *vn, int broken)
@@ -678,9 +678,10 @@ static void vnet_recover(struct vnet *vn, int broken)
          "virtio-net: queue %s broken: resetting the device (reset %u in the last minute, at most %u)",
          vnet_queue_name((unsigned)broken), recent + 1, RESETS_MAX);
 
+    /* The reset runs to the end inside this poll: the stack sends nothing
+     * meanwhile, so it is not told of a link-down (lwIP would redo DHCP on
+     * the link coming back). Only a real change of link state is passed on. */
     bool was_up = vn->link_up;
-    if (was_up && vn->attached)
-        vn->up.link(vn->up.ctx, false);
 
     /* 1. The device lets go of every buffer (status 0, read back as 0). */
     if (vdev->ops->reset(vdev) < 0) {
@@ -726,10 +727,11 @@ static void vnet_recover(struct vnet *vn, int broken)
     uint16_t status;
     vn->link_up = vnet_read_link(vn, &status);
     vn->nic.link_up = vn->link_up;
-    if (vn->link_up != was_up)
+    if (vn->link_up != was_up) {
         vn->st.link_changes++;
-    if (vn->link_up && vn->attached)
-        vn->up.link(vn->up.ctx, true);
+        if (vn->attached)
+            vn->up.link(vn->up.ctx, vn->link_up);
+    }
     klog(LOG_INFO, "virtio-net: device reset after queue %s broke: serving again (link %s)",
          vnet_queue_name((unsigned)broken), vn->link_up ? "up" : "down");
 }
