@@ -174,3 +174,34 @@ def test_en1_asks_dhcp_by_default_and_has_no_fallback(qemu, kernel, netns, netns
     assert re.search(r"net: no DHCP answer in 2 s on en1", q.log)
     rc, out, err = get(netns, f"http://{Netns.GUEST4}/hello")
     assert rc == 0 and out, err
+
+
+def test_flood_on_en0_leaves_en1_serving(qemu, kernel, netns, netns_b):
+    """net/netif.c's nif_poll(): each NIC its own budget per turn, the first
+    polled taking turns. A ping flood with 200 requests outstanding keeps
+    en0's ring fuller than one budget (its rx_budget_exhausted counter moves),
+    and all the while every HTTP request and ping on en1 is answered."""
+    q, _, _ = boot_two(qemu, kernel, netns, netns_b)
+    wait_ping(netns, Netns.GUEST4)
+    wait_ping(netns_b, GUEST1)
+    before = stats(netns_b, GUEST1)
+    flood = netns.popen("ping", "-f", "-l", "200", "-q", "-w", "12", Netns.GUEST4,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        for i in range(20):
+            rc, out, err = get(netns_b, f"http://{GUEST1}/hello", timeout=5)
+            assert rc == 0 and out, f"request {i} on en1 during the flood on en0: {err}\n{q.log[-2000:]}"
+        assert ping(netns_b, GUEST1, 100) == (100, 100)
+        mid = stats(netns_b, GUEST1)
+        assert flood.poll() is None, "the flood ended before en1 was measured"
+    finally:
+        out, _ = flood.communicate(timeout=30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m, out
+    en0_rx = mid["interfaces"]["en0"]["rx_packets"] - before["interfaces"]["en0"]["rx_packets"]
+    exhausted = mid["virtio_net"]["rx_budget_exhausted"] - before["virtio_net"]["rx_budget_exhausted"]
+    print(f"en0: {en0_rx} frames during the measurement, budget exhausted {exhausted} times; "
+          f"flood {m.group(1)} sent {m.group(2)} answered")
+    assert exhausted > 0, "the flood never filled more than one budget: it proves nothing"
+    assert en0_rx > 5000
