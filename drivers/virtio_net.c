@@ -194,7 +194,8 @@ static void vnet_fill_rx(struct vnet *vn)
 static unsigned vnet_rx_lent(const struct vnet *vn)
 {
     struct vring *rx = vn->vq[RXQ];
-    return vn->n_rxbufs - vn->rx_free_count - (vring_num(rx) - vring_num_free(rx));
+    unsigned posted = rx ? vring_num(rx) - vring_num_free(rx) : 0; /* no queues: a reset failed */
+    return vn->n_rxbufs - vn->rx_free_count - posted;
 }
 
 /* Every buffer of the frame being taken apart goes straight back. */
@@ -636,7 +637,8 @@ static void vnet_give_up(struct vnet *vn, const char *why)
     klog(LOG_ERR, "virtio-net: %s: the device stays down until reboot", why);
     vn->vdev->ops->reset(vn->vdev); /* it touches no memory of ours any more */
     vnet_take_back(vn);
-    virtio_fail(vn->vdev, why);
+    /* FAILED, as virtio_fail() would set it, without its second log line. */
+    vn->vdev->ops->set_status(vn->vdev, VIRTIO_STATUS_FAILED);
     if (vn->link_up) {
         vn->link_up = false;
         vn->nic.link_up = false;
@@ -1249,6 +1251,8 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_begin_array(o);
     for (unsigned i = 0; i < vnet_num_queues(vn); i++) {
         struct vring *vr = vnet_queue(vn, i);
+        if (!vr)
+            continue; /* gone: a reset failed half-way (gave_up) */
         struct vring_state rs;
         struct vring_stats vs;
         vring_get_state(vr, &rs);
@@ -1300,6 +1304,8 @@ void vnet_dump(const struct vnet *vn)
     for (unsigned i = 0; i < vn->nvqs; i++) {
         struct vring_stats vs;
         struct vring_state st;
+        if (!vn->vq[i])
+            continue;
         vring_get_stats(vn->vq[i], &vs);
         vring_get_state(vn->vq[i], &st);
         klog(LOG_INFO,

@@ -2195,6 +2195,31 @@ static void test_reset_bound_is_per_minute(void **unused)
     fx_done(f);
 }
 
+/* A device that comes back from the reset with other features is given up
+ * on, half-way (its queues are gone): the driver says so and every path that
+ * looks at the queues still works. */
+static void test_reset_gives_up_when_features_change(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_CSUM));
+    unsigned since = log_total;
+
+    dev_lie(f, LIE_RX_BAD_ID);
+    vnet_poll(f->vn, 64);
+    f->dev->offered &= ~F(VIRTIO_NET_F_CSUM);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).reset_gave_up, 1);
+    assert_int_equal(log_count(since, "refused its features after a reset"), 1);
+    assert_false(vnet_poll(f->vn, 64));
+    vnet_watchdog(f->vn);
+    unsigned total, pool = rx_pool_free(f, &total); /* vnet_dump() with no queues */
+    assert_int_equal(pool, total);
+    uint64_t sub, old;
+    vnet_tx_progress(f->vn, &sub, &old);
+    assert_int_equal(sub, old);
+    fx_release(f);
+}
+
 static void test_everything_back_to_baseline(void **unused)
 {
     (void)unused;
@@ -2255,6 +2280,7 @@ int main(void)
         cmocka_unit_test(test_reset_heals_each_lie),
         cmocka_unit_test(test_reset_bounded),
         cmocka_unit_test(test_reset_bound_is_per_minute),
+        cmocka_unit_test(test_reset_gives_up_when_features_change),
         cmocka_unit_test(test_everything_back_to_baseline),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
