@@ -22,13 +22,15 @@ print vr->avail->ring[0]
 print *vr->used
 delete
 finish
-set $frame = p
+# finish returns into the driver's vnet_xmit(), which knows no pbuf: the frame's
+# cookie is the pbuf chain net/ethif.c handed down with it.
+set $frame = f->cookie
 # lwIP drops its reference as soon as the send returns (2 -> 1)...
 break *pbuf_free if $rdi == $frame && ((struct pbuf *)$rdi)->ref == 2
 continue
 delete
 backtrace 3
-# ...the driver drops the last one once the device is done (1 -> 0).
+# ...the glue drops the last one once the driver hands the cookie back (1 -> 0).
 break *pbuf_free if $rdi == $frame && ((struct pbuf *)$rdi)->ref == 1
 continue
 delete
