@@ -238,15 +238,15 @@ def fig_request_timeline():
         (1, "writes the frame, pushes the used entry, virtio_should_notify() reads used_event"),
         (1, "MSI-X write: the vCPU is kicked out of its translated block"),
         (2, "vector 49: vnet_rx_irq() sets a flag; loop_run() wakes from hlt"),
-        (2, "vnet_poll(): vring_get_used(), rxbuf_pbuf(), netif->input"),
+        (2, "vnet_poll(): vring_get_used(), ethif_rx(): rx_pbuf(), netif->input"),
         (2, "lwIP tcp_input(); http_recv() parses, queues the answer with tcp_write()"),
-        (2, "tcp_output() -> vnet_linkoutput(): vring_add() on tx0"),
+        (2, "tcp_output() -> ethif_linkoutput() -> vnet_xmit(): vring_add() on tx0"),
         (2, "vring_kick(): avail_event says kick; the notify write is an MMIO exit"),
         (1, "virtio_net_handle_tx_bh -> virtio_net_tx_bh -> virtio_net_flush_tx"),
         (1, "slirp sends the bytes to curl; the used entry goes back on tx0"),
         (0, "curl reads HTTP/1.1 200 OK"),
         (1, "slirp ACKs the data: a frame into an rx buffer, an MSI-X message"),
-        (2, "vnet_reclaim_tx() frees the sent pbuf; lwIP calls http_sent() (tcp_sent) for the ACK"),
+        (2, "vnet_reclaim_tx() -> ethif_tx_done() frees the sent pbuf; lwIP calls http_sent() for the ACK"),
     ]
     lw, top, rowh = 300, 70, 38
     s = Svg(60 + lw * 3 + 40, top + rowh * len(steps) + 80, "One request, a guest-vCPU lane and a QEMU-thread lane")
@@ -389,29 +389,43 @@ def fig_virtio_pci():
 
 
 def fig_rxbuf():
-    src = (ROOT / "drivers/virtio_net.c").read_text()
-    decl, fields = struct_fields(src, "vnet_rxbuf")
-    pre = '#include "lwip/pbuf.h"\nstruct vnet;\n' + decl
-    lay = gcc_layout(pre, "vnet_rxbuf", [f for f, _ in fields], includes=("net/port", "third_party/lwip/src/include"))
+    drv = (ROOT / "drivers/virtio_net.c").read_text()
+    decl, fields = struct_fields(drv, "vnet_rxbuf")
+    lay = gcc_layout("#include <stdbool.h>\n#include <stdint.h>\n" + decl, "vnet_rxbuf", [f for f, _ in fields])
+    glue = (ROOT / "net/ethif.c").read_text()
+    gdecl, gfields = struct_fields(glue, "ethif_rxbuf")
+    lwip_inc = ("net/port", "third_party/lwip/src/include")
+    glay = gcc_layout('#include "lwip/pbuf.h"\nstruct ethif;\n' + gdecl, "ethif_rxbuf", [f for f, _ in gfields],
+                      includes=lwip_inc)
     pc = gcc_layout('#include "lwip/pbuf.h"', "pbuf", ["next", "payload", "tot_len", "len", "type_internal", "flags",
                                                         "ref", "if_idx"],
-                    includes=("net/port", "third_party/lwip/src/include"))
+                    includes=lwip_inc)
     bufsize = c_define("drivers/virtio_net.c", "RX_BUF_SIZE")
-    s = Svg(1060, 430, "vnet_rxbuf and its receive buffer")
-    s.text(20, 26, "A receive buffer: the driver's record (heap) and the DMA memory it lends to the device, "
-           "then to lwIP", 14, weight="bold")
+    s = Svg(1060, 490, "vnet_rxbuf, ethif_rxbuf and their receive buffer")
+    s.text(20, 26, "A receive buffer: the driver's and the glue's records (heap, sizes measured with gcc), and the "
+           "DMA memory", 14, weight="bold")
     x, y = 20, 60
-    s.text(x, y, f"struct vnet_rxbuf ({lay['sizeof'][0]} bytes; sizes measured with gcc)", 12, weight="bold")
-    y += 12
-    for name, comment in fields:
-        off, size = lay[name]
-        s.rect(x, y, 430, 26, fill=COL["driver"] if name == "pc" else "#fff")
-        s.text(x + 6, y + 17, f"+{off:<3} {name} ({size} B)", 11, weight="bold")
-        s.text(x + 160, y + 17, comment[:44], 10)
-        y += 26
-    s.text(x, y + 18, f"pc = struct pbuf_custom: a struct pbuf ({pc['sizeof'][0]} B) + its free function,", 11)
-    s.text(x, y + 34, "vnet_rxbuf_free(). First, so lwIP's pointer to the pbuf is the record.", 11)
-    s.text(x, y + 56, "pbuf fields: " + ", ".join(f"{k} +{v[0]}" for k, v in pc.items() if k != "sizeof"), 10,
+
+    def record(y, title, fields, lay, fill_name, fill):
+        s.text(x, y, f"{title} ({lay['sizeof'][0]} bytes)", 12, weight="bold")
+        y += 12
+        for name, comment in fields:
+            off, size = lay[name]
+            s.rect(x, y, 430, 26, fill=fill if name == fill_name else "#fff")
+            s.text(x + 6, y + 17, f"+{off:<3} {name} ({size} B)", 11, weight="bold")
+            s.text(x + 160, y + 17, comment if len(comment) <= 44 else comment.split(" (")[0][:44], 10)
+            y += 26
+        return y
+
+    y = record(y, "struct vnet_rxbuf, drivers/virtio_net.c", fields, lay, "data", COL["device"])
+    s.text(x, y + 16, "One per buffer; its index is the buffer's id in the NIC", 11)
+    s.text(x, y + 32, "interface (struct nic_rx_frag, nic_ops.rx_release).", 11)
+    y = record(y + 60, "struct ethif_rxbuf, net/ethif.c", gfields, glay, "pc", COL["driver"])
+    s.text(x, y + 18, f"pc = struct pbuf_custom: a struct pbuf ({pc['sizeof'][0]} B) + its free", 11)
+    s.text(x, y + 34, "function, ethif_rxbuf_free(). First, so lwIP's pointer to", 11)
+    s.text(x, y + 50, "the pbuf is the record. One per buffer id: the id is all", 11)
+    s.text(x, y + 66, "the glue knows of the driver's buffer.", 11)
+    s.text(x, 470, "pbuf fields: " + ", ".join(f"{k} +{v[0]}" for k, v in pc.items() if k != "sizeof"), 10,
            fill=COL["grey"])
     # the DMA buffer
     bx, by, bw = 500, 90, 540
@@ -431,17 +445,18 @@ def fig_rxbuf():
         px += w
         off += n
     s.text(bx + bw, by + 66, f"... {bufsize}", 9, "end", fill=COL["grey"])
-    arrows = [(12, "rxbuf_pbuf(): payload = data + hdr_len (12)"),
+    arrows = [(12, "the driver's fragment, rx_pbuf()'s payload: data + hdr_len (12)"),
               (54, "in udp_input(), headers taken off: payload = data + 54")]
     for i, (o, t) in enumerate(arrows):
         ax = bx + o * scale
         s.line(ax, by + 130 + i * 40, ax, by + 52, stroke=COL["accent"], arrow=True)
         s.text(ax + 6, by + 126 + i * 40, t, 11, fill=COL["accent"])
     s.text(bx, by + 230, "Who owns it, in turn: the pool (rx_free), the device (posted by vnet_fill_rx()),", 11)
-    s.text(bx, by + 246, "lwIP (a PBUF_REF custom pbuf, ref 1), then the pool again when pbuf_free()", 11)
-    s.text(bx, by + 262, "calls vnet_rxbuf_free(). Past rx_lend_max lent buffers the frame is copied", 11)
-    s.text(bx, by + 278, "into a PBUF_RAM pbuf instead and the buffer goes straight back (docs/rx.md).", 11)
-    s.text(bx, by + 302, "Offsets 12 and 54: what docs/gdb/rx.gdb prints for the DHCP offer (hdr = virtio_net_hdr).", 10,
+    s.text(bx, by + 246, "lwIP (lent: a PBUF_REF custom pbuf, ref 1), then the pool again when pbuf_free()", 11)
+    s.text(bx, by + 262, "calls ethif_rxbuf_free() -> vnet_rx_release(id). Past rx_lend_max lent buffers", 11)
+    s.text(bx, by + 278, "the frame goes up to be copied into a PBUF_RAM pbuf instead, and the buffer", 11)
+    s.text(bx, by + 294, "goes straight back (docs/rx.md).", 11)
+    s.text(bx, by + 318, "Offsets 12 and 54: what docs/gdb/rx.gdb prints for the DHCP offer (hdr = virtio_net_hdr).", 10,
            fill=COL["grey"])
     return s
 
@@ -528,11 +543,11 @@ def fig_tcp_swimlane():
     assert len(wire) == 10, wire
     # (lane, text): lanes 1 NIC+ring, 2 lwIP, 3 app; ("w", i): wire line i (client <-> NIC)
     rows = [("w", 0),
-            (1, "vnet_poll(): vnet_receive_one(), rxbuf_pbuf(): a custom PBUF_REF"),
+            (1, "vnet_poll(): vnet_receive_one(), ethif_rx(): rx_pbuf(), a custom PBUF_REF"),
             (2, "ethernet_input, ip4_input, tcp_input; hook tcp_guard_inpacket(): bounds"),
             (2, "tcp_listen_input(): pcb in SYN_RCVD, ISN from tcp_guard_isn(); SYN|ACK queued"),
             ("w", 1), ("w", 2),
-            (1, "netif->linkoutput: vnet_linkoutput(), vring_add(); kick at the loop's turn"),
+            (1, "netif->linkoutput: ethif_linkoutput(), vnet_xmit(); kick at the loop's turn"),
             ("w", 3), ("w", 4),
             (2, "tcp_process(): SYN_RCVD -> ESTABLISHED, TCP_EVENT_ACCEPT"),
             (3, "http_accept(): admit, set the callbacks"),
