@@ -84,6 +84,7 @@ DRIVER_SRCS := \
 	drivers/vring.c \
 	drivers/virtio.c \
 	drivers/virtio_pci.c \
+	drivers/virtio_mmio.c \
 	drivers/virtio_net.c
 
 NET_SRCS := \
