@@ -33,7 +33,7 @@
 
 #define VM_MAX_VQS           8
 #define VM_DEFAULT_QUEUE_MAX 1024
-#define VM_STORM             1000          /* interrupts in a row without used-ring progress */
+#define VM_STORM             1000         /* interrupts in a row without used-ring progress */
 #define VM_POLL_NS           100000000ull /* then poll this long before trying the line again */
 
 struct vm_vq {
@@ -149,8 +149,8 @@ int virtio_mmio_parse_device(const char *s, size_t len, struct virtio_mmio_res *
     if (size < VIRTIO_MMIO_MIN_SIZE || size > VIRTIO_MMIO_MAX_SIZE || base == 0 || base + size < base ||
         irq > 255)
         return -EINVAL;
-    *out = (struct virtio_mmio_res){.base = base, .size = size, .gsi = (uint32_t)irq,
-                                    .irq_flags = IRQ_TRIGGER_LEVEL};
+    *out = (struct virtio_mmio_res){
+        .base = base, .size = size, .gsi = (uint32_t)irq, .irq_flags = IRQ_TRIGGER_LEVEL};
     return 0;
 }
 

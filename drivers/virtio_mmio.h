@@ -31,9 +31,9 @@
 
 /* Where one device is: its register window and its interrupt. */
 struct virtio_mmio_res {
-    uint64_t base; /* physical address of the window */
-    uint64_t size; /* its length in bytes, >= VIRTIO_MMIO_MIN_SIZE */
-    uint32_t gsi;  /* the IO-APIC input (GSI) of its interrupt line */
+    uint64_t base;      /* physical address of the window */
+    uint64_t size;      /* its length in bytes, >= VIRTIO_MMIO_MIN_SIZE */
+    uint32_t gsi;       /* the IO-APIC input (GSI) of its interrupt line */
     unsigned irq_flags; /* IRQ_TRIGGER_LEVEL / IRQ_POLARITY_LOW (arch/x86_64/irq.h) */
 };
 

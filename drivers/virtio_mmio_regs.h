@@ -62,10 +62,10 @@
 
 /* The same layout as a structure, to check the offsets against the spec's table. */
 struct virtio_mmio_regs {
-    uint32_t magic, version, device_id, vendor_id;          /* 0x00 */
-    uint32_t device_features, device_features_sel, pad0[2]; /* 0x10 */
-    uint32_t driver_features, driver_features_sel;          /* 0x20 */
-    uint32_t guest_page_size, pad1;                         /* 0x28 */
+    uint32_t magic, version, device_id, vendor_id;             /* 0x00 */
+    uint32_t device_features, device_features_sel, pad0[2];    /* 0x10 */
+    uint32_t driver_features, driver_features_sel;             /* 0x20 */
+    uint32_t guest_page_size, pad1;                            /* 0x28 */
     uint32_t queue_sel, queue_num_max, queue_num, queue_align; /* 0x30 */
     uint32_t queue_pfn, queue_ready, pad2[2];                  /* 0x40 */
     uint32_t queue_notify, pad3[3];                            /* 0x50 */
@@ -79,7 +79,8 @@ struct virtio_mmio_regs {
 };
 _Static_assert(offsetof(struct virtio_mmio_regs, device_features_sel) == VIRTIO_MMIO_DEVICE_FEATURES_SEL,
                "virtio 4.2.2");
-_Static_assert(offsetof(struct virtio_mmio_regs, guest_page_size) == VIRTIO_MMIO_GUEST_PAGE_SIZE, "virtio 4.2.4");
+_Static_assert(offsetof(struct virtio_mmio_regs, guest_page_size) == VIRTIO_MMIO_GUEST_PAGE_SIZE,
+               "virtio 4.2.4");
 _Static_assert(offsetof(struct virtio_mmio_regs, queue_align) == VIRTIO_MMIO_QUEUE_ALIGN, "virtio 4.2.4");
 _Static_assert(offsetof(struct virtio_mmio_regs, queue_pfn) == VIRTIO_MMIO_QUEUE_PFN, "virtio 4.2.4");
 _Static_assert(offsetof(struct virtio_mmio_regs, queue_ready) == VIRTIO_MMIO_QUEUE_READY, "virtio 4.2.2");

@@ -230,9 +230,9 @@ uint32_t mmio_read32(const void *a)
     case VIRTIO_MMIO_VENDOR_ID:
         return 0x554d4551; /* "QEMU" */
     case VIRTIO_MMIO_DEVICE_FEATURES:
-        return dev.dev_sel == 0 ? (uint32_t)dev.dev_features
+        return dev.dev_sel == 0                       ? (uint32_t)dev.dev_features
                : dev.dev_sel == 1 && dev.version == 2 ? (uint32_t)(dev.dev_features >> 32)
-                                                    : 0;
+                                                      : 0;
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
         return q ? q->num_max : 0;
     case VIRTIO_MMIO_QUEUE_PFN:
