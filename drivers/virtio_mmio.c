@@ -17,6 +17,7 @@
  * any used-ring progress is masked and polled, as virtio-pci's INTx is.
  */
 #include "drivers/virtio_mmio.h"
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/paging.h"
@@ -182,6 +183,165 @@ unsigned virtio_mmio_parse_cmdline(const char *cmdline, struct virtio_mmio_res *
         out[n++] = r;
     }
     return n;
+}
+
+/* ------------------------------------------------------------------ the DSDT's LNRO0005 devices */
+
+/* AML (ACPI 6.4, 20.2) and resource descriptor (6.4.3) bytes the scanner knows. */
+#define AML_NAME_OP         0x08
+#define AML_STRING          0x0d
+#define AML_BUFFER_OP       0x11
+#define AML_BYTE_CONST      0x0a
+#define AML_WORD_CONST      0x0b
+#define AML_DWORD_CONST     0x0c
+#define RES_END_TAG         0x79 /* small item 0xF, length 1 */
+#define RES_MEMORY32_FIX    0x86 /* large item: info, base u32, length u32 */
+#define RES_EXT_IRQ         0x89 /* large item: flags, count, count x u32 */
+#define RES_EXT_IRQ_EDGE    (1u << 1)
+#define RES_EXT_IRQ_ACT_LOW (1u << 2)
+/* How far after a _HID the device's _CRS may be: QEMU's is ~20 bytes on. */
+#define DSDT_CRS_WINDOW 256
+
+static uint32_t le32_at(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A PkgLength (20.2.4) at @p, at most @end: its value, and *@used its bytes; 0 if malformed. */
+static uint32_t aml_pkglen(const uint8_t *p, const uint8_t *end, unsigned *used)
+{
+    if (p >= end)
+        return 0;
+    unsigned extra = p[0] >> 6;
+    if (p + 1 + extra > end || (extra && (p[0] & 0x30)))
+        return 0;
+    uint32_t v = extra ? p[0] & 0x0f : p[0] & 0x3f;
+    for (unsigned i = 0; i < extra; i++)
+        v |= (uint32_t)p[1 + i] << (4 + 8 * i);
+    *used = 1 + extra;
+    return v;
+}
+
+/* The resources of one Buffer at @p (right after "_CRS"); 0 and *@out when both were found. */
+static int dsdt_parse_crs(const uint8_t *p, const uint8_t *end, struct virtio_mmio_res *out)
+{
+    unsigned used;
+    bool have_mem = false, have_irq = false;
+
+    if (p >= end || *p++ != AML_BUFFER_OP)
+        return -EINVAL;
+    uint32_t pkg = aml_pkglen(p, end, &used);
+    if (!pkg || pkg < used || (size_t)(end - p) < pkg)
+        return -EINVAL;
+    const uint8_t *pkg_end = p + pkg;
+    p += used;
+    /* BufferSize: an integer constant. */
+    uint32_t size;
+    if (p + 2 <= pkg_end && p[0] == AML_BYTE_CONST) {
+        size = p[1];
+        p += 2;
+    } else if (p + 3 <= pkg_end && p[0] == AML_WORD_CONST) {
+        size = (uint32_t)p[1] | (uint32_t)p[2] << 8;
+        p += 3;
+    } else if (p + 5 <= pkg_end && p[0] == AML_DWORD_CONST) {
+        size = le32_at(p + 1);
+        p += 5;
+    } else {
+        return -EINVAL;
+    }
+    if (size > (size_t)(pkg_end - p))
+        return -EINVAL;
+    const uint8_t *res_end = p + size;
+    while (p < res_end) {
+        uint8_t tag = *p;
+        if (tag == RES_END_TAG)
+            break;
+        if (!(tag & 0x80)) { /* a small item we do not need: skip it */
+            p += 1 + (tag & 7);
+            continue;
+        }
+        if (p + 3 > res_end)
+            return -EINVAL;
+        uint32_t len = (uint32_t)p[1] | (uint32_t)p[2] << 8;
+        const uint8_t *body = p + 3;
+        if (len > (size_t)(res_end - body))
+            return -EINVAL;
+        if (tag == RES_MEMORY32_FIX && len >= 9 && !have_mem) {
+            out->base = le32_at(body + 1);
+            out->size = le32_at(body + 5);
+            have_mem = true;
+        } else if (tag == RES_EXT_IRQ && len >= 6 && body[1] >= 1 && !have_irq) {
+            out->gsi = le32_at(body + 2);
+            out->irq_flags = (body[0] & RES_EXT_IRQ_EDGE ? 0 : IRQ_TRIGGER_LEVEL) |
+                             (body[0] & RES_EXT_IRQ_ACT_LOW ? IRQ_POLARITY_LOW : 0);
+            have_irq = true;
+        }
+        p = body + len;
+    }
+    if (!have_mem || !have_irq)
+        return -ENOENT;
+    if (out->size < VIRTIO_MMIO_MIN_SIZE || out->size > VIRTIO_MMIO_MAX_SIZE || out->base == 0 ||
+        out->gsi > 255)
+        return -EINVAL;
+    return 0;
+}
+
+unsigned virtio_mmio_scan_dsdt(const uint8_t *aml, size_t len, struct virtio_mmio_res *out, unsigned max)
+{
+    static const uint8_t hid[] = {AML_STRING, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0};
+    static const uint8_t crs[] = {AML_NAME_OP, '_', 'C', 'R', 'S'};
+    const uint8_t *end = aml + len;
+    unsigned n = 0;
+
+    for (const uint8_t *p = aml; p + sizeof(hid) <= end && n < max; p++) {
+        if (memcmp(p, hid, sizeof(hid)) != 0)
+            continue;
+        /* This device's _CRS: the first one after its _HID, before the next device's _HID. */
+        const uint8_t *q = p + sizeof(hid);
+        const uint8_t *limit = (size_t)(end - q) > DSDT_CRS_WINDOW ? q + DSDT_CRS_WINDOW : end;
+        for (; q + sizeof(crs) <= limit; q++) {
+            if (memcmp(q, hid, sizeof(hid)) == 0) {
+                q = limit;
+                break;
+            }
+            if (memcmp(q, crs, sizeof(crs)) == 0)
+                break;
+        }
+        struct virtio_mmio_res r = {0};
+        if (q + sizeof(crs) > limit || dsdt_parse_crs(q + sizeof(crs), end, &r) < 0) {
+            klog(LOG_WARN, "virtio-mmio: DSDT: LNRO0005 device at offset %#zx without a usable _CRS",
+                 (size_t)(p - aml));
+            continue;
+        }
+        out[n++] = r;
+    }
+    return n;
+}
+
+/* The DSDT, mapped and checked (signature, length, checksum), or NULL. */
+static const uint8_t *dsdt_map(uint32_t *len_out)
+{
+    const struct acpi_info *ai = acpi_get();
+    if (!ai || !ai->have_fadt || !ai->dsdt_addr)
+        return NULL;
+    const uint8_t *h = map_mmio(ai->dsdt_addr, 36);
+    if (!h || memcmp(h, "DSDT", 4) != 0)
+        return NULL;
+    uint32_t len = le32_at(h + 4);
+    if (len < 36 || len > VIRTIO_MMIO_MAX_SIZE)
+        return NULL;
+    const uint8_t *t = map_mmio(ai->dsdt_addr, len);
+    if (!t)
+        return NULL;
+    uint8_t sum = 0;
+    for (uint32_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + t[i]);
+    if (sum != 0) {
+        klog(LOG_WARN, "virtio-mmio: DSDT checksum wrong; not looking for devices in it");
+        return NULL;
+    }
+    *len_out = len;
+    return t;
 }
 
 /* ------------------------------------------------------------------ registers */
@@ -595,6 +755,17 @@ unsigned virtio_mmio_probe_all(const char *cmdline)
 {
     struct virtio_mmio_res res[VIRTIO_MMIO_MAX_DEVICES];
     unsigned n = virtio_mmio_parse_cmdline(cmdline, res, VIRTIO_MMIO_MAX_DEVICES), ok = 0;
+    const char *from = "the command line";
+    uint32_t len;
+    const uint8_t *dsdt;
+
+    /* The command line wins (the monitor said it explicitly); else ACPI's devices. */
+    if (n == 0 && (dsdt = dsdt_map(&len)) != NULL) {
+        n = virtio_mmio_scan_dsdt(dsdt + 36, len - 36, res, VIRTIO_MMIO_MAX_DEVICES);
+        from = "the DSDT (LNRO0005)";
+    }
+    if (n)
+        klog(LOG_INFO, "virtio-mmio: %u device%s from %s", n, n == 1 ? "" : "s", from);
     for (unsigned i = 0; i < n; i++)
         ok += virtio_mmio_probe(&res[i]) == 0;
     return ok;

@@ -12,7 +12,8 @@
  * kernel command line,
  *     virtio_mmio.device=<size>@<base>:<irq>[:<id>]    e.g. 512@0xfeb00e00:12, 4K@0xd0000000:5
  * (size with an optional K/M/G suffix, base in C notation, irq the GSI), which
- * virtio_mmio_parse_cmdline() reads. The device behind a window is not
+ * virtio_mmio_parse_cmdline() reads. Where ACPI is on, the DSDT lists them too,
+ * as devices "LNRO0005" (virtio_mmio_scan_dsdt()). The device behind a window is not
  * trusted: magic, version and device ID are checked before anything else,
  * device ID 0 is an empty slot, queue sizes are bounded.
  */
@@ -55,6 +56,18 @@ int virtio_mmio_parse_device(const char *s, size_t len, struct virtio_mmio_res *
 unsigned virtio_mmio_parse_cmdline(const char *cmdline, struct virtio_mmio_res *out, unsigned max);
 
 /**
+ * virtio_mmio_scan_dsdt() - the virtio-mmio devices an ACPI DSDT describes:
+ * each Device whose _HID is the string "LNRO0005" and the first Memory32Fixed
+ * and Extended Interrupt descriptors of its _CRS buffer (the form QEMU's
+ * microvm writes). Not an AML interpreter: a bounded byte scan of the @len
+ * bytes of AML at @aml (the table after its 36-byte header), every length
+ * checked against the table's end. Devices without both resources are logged
+ * and skipped.
+ * Return: how many were stored in @out (at most @max).
+ */
+unsigned virtio_mmio_scan_dsdt(const uint8_t *aml, size_t len, struct virtio_mmio_res *out, unsigned max);
+
+/**
  * virtio_mmio_probe() - map the window @res describes (map_mmio), check the
  * device (magic, version 1 or 2, a device ID other than 0), and hand it to the
  * virtio driver of its type (virtio_probe_device()).
@@ -65,7 +78,8 @@ unsigned virtio_mmio_parse_cmdline(const char *cmdline, struct virtio_mmio_res *
 int virtio_mmio_probe(const struct virtio_mmio_res *res);
 
 /**
- * virtio_mmio_probe_all() - virtio_mmio_probe() each device @cmdline names.
+ * virtio_mmio_probe_all() - virtio_mmio_probe() each device @cmdline names,
+ * or, when it names none, each device of the ACPI DSDT (acpi_get()).
  * Return: how many devices a driver took.
  */
 unsigned virtio_mmio_probe_all(const char *cmdline);

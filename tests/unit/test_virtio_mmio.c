@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/dma.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
@@ -159,6 +160,14 @@ int irq_current_vector(void)
     return 48;
 }
 
+/* virtio_mmio_probe_all() looks for a DSDT only when the command line names no device. */
+static unsigned acpi_get_calls;
+const struct acpi_info *acpi_get(void)
+{
+    acpi_get_calls++;
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- the fake device */
 
 #define NQ 4
@@ -230,9 +239,9 @@ uint32_t mmio_read32(const void *a)
     case VIRTIO_MMIO_VENDOR_ID:
         return 0x554d4551; /* "QEMU" */
     case VIRTIO_MMIO_DEVICE_FEATURES:
-        return dev.dev_sel == 0                       ? (uint32_t)dev.dev_features
-               : dev.dev_sel == 1 && dev.version == 2 ? (uint32_t)(dev.dev_features >> 32)
-                                                      : 0;
+        return dev.dev_sel == 0   ? (uint32_t)dev.dev_features
+               : dev.dev_sel == 1 ? (uint32_t)(dev.dev_features >> 32)
+                                  : 0;
     case VIRTIO_MMIO_QUEUE_NUM_MAX:
         return q ? q->num_max : 0;
     case VIRTIO_MMIO_QUEUE_PFN:
@@ -506,6 +515,8 @@ static void test_legacy_page_size_pfn_and_32bit_features(void **state)
     assert_memory_equal(dev.status_writes, want, sizeof(want));
     assert_false(dev.drv_hi_written);
     assert_int_equal(dev.drv_features, F_WANTED);
+    assert_int_equal(drv_vdev->device_features, F_WANTED | (1ull << 7));
+    assert_int_equal(drv_vdev->features, F_WANTED);
     assert_int_equal(dev.gen_reads, 0);
     assert_int_equal(dev.page_size, 4096);
     assert_string_equal(drv_vdev->ops->name, "virtio-mmio v1 (legacy)");
@@ -555,8 +566,10 @@ static void test_bad_magic_version_and_empty_slot(void **state)
     dev.version = 0;
     assert_int_equal(virtio_mmio_probe(&res), -EIO);
     dev.version = 2;
-    dev.device_id = 0; /* a transport with no device behind it */
+    dev.device_id = 0; /* a transport with no device behind it: skipped silently */
+    unsigned logged = log_total;
     assert_int_equal(virtio_mmio_probe(&res), -ENODEV);
+    assert_int_equal(log_total, logged);
     dev.device_id = 42; /* a device no driver takes */
     assert_int_equal(virtio_mmio_probe(&res), -ENODEV);
     assert_int_equal(drv_probes, 0);
@@ -687,6 +700,92 @@ static void test_parse_cmdline(void **state)
     assert_int_equal(virtio_mmio_parse_cmdline("log=debug", r, 4), 0);
 }
 
+/* One Device the way QEMU 7.2's microvm writes it (hw/i386/acpi-microvm.c; bytes read
+ * back from a running -M microvm's DSDT): _HID "LNRO0005", _UID, _CCA, then _CRS
+ * with Memory32Fixed(0xfeb02e00, 0x200) and Interrupt(Level, ActiveHigh) {47}. */
+static const uint8_t qemu_dev[] = {
+    0x5b, 0x82, 0x42, 0x04, 'V',  'R',  '2',  '3', /* Device (VR23) */
+    0x08, '_',  'H',  'I',  'D',  0x0d, 'L',  'N',  'R',  'O',  '0',  '0',  '0', '5', 0x00, /* _HID */
+    0x08, '_',  'U',  'I',  'D',  0x0a, 0x17,                                               /* _UID 23 */
+    0x08, '_',  'C',  'C',  'A',  0x01,                                                     /* _CCA One */
+    0x08, '_',  'C',  'R',  'S',  0x11, 0x1a, 0x0a, 0x17,                   /* _CRS Buffer(23) */
+    0x86, 0x09, 0x00, 0x01, 0x00, 0x2e, 0xb0, 0xfe, 0x00, 0x02, 0x00, 0x00, /* Memory32Fixed */
+    0x89, 0x06, 0x00, 0x01, 0x01, 0x2f, 0x00, 0x00, 0x00,                   /* Interrupt {47} */
+    0x79, 0x00,                                                             /* EndTag */
+};
+
+static void test_dsdt_scan(void **state)
+{
+    (void)state;
+    struct virtio_mmio_res r[4];
+    uint8_t aml[512];
+    size_t n = 0;
+
+    /* Something before, the device, a second device with an edge, active-low line, something after. */
+    memset(aml, 0x5c, sizeof(aml));
+    n = 16;
+    memcpy(aml + n, qemu_dev, sizeof(qemu_dev));
+    n += sizeof(qemu_dev);
+    memcpy(aml + n, qemu_dev, sizeof(qemu_dev));
+    size_t second = n;
+    aml[second + 50] = 0x00;                         /* base 0xfeb00000 */
+    aml[second + 60] = 0x01 | (1u << 1) | (1u << 2); /* consumer, edge, active low */
+    aml[second + 62] = 5;                            /* GSI 5 */
+    n += sizeof(qemu_dev);
+    assert_int_equal(virtio_mmio_scan_dsdt(aml, n + 8, r, 4), 2);
+    assert_int_equal(r[0].base, 0xfeb02e00);
+    assert_int_equal(r[0].size, 0x200);
+    assert_int_equal(r[0].gsi, 47);
+    assert_int_equal(r[0].irq_flags, IRQ_TRIGGER_LEVEL);
+    assert_int_equal(r[1].base, 0xfeb00000);
+    assert_int_equal(r[1].gsi, 5);
+    assert_int_equal(r[1].irq_flags, IRQ_POLARITY_LOW);
+    assert_int_equal(virtio_mmio_scan_dsdt(aml, n, r, 1), 1);
+
+    /* Cut anywhere inside the device: never read past the end, never a device. */
+    for (size_t cut = 16; cut < 16 + sizeof(qemu_dev); cut++)
+        assert_int_equal(virtio_mmio_scan_dsdt(aml, cut, r, 4), 0);
+
+    /* Lengths that point outside: the Buffer's PkgLength, its size, a descriptor's length. */
+    uint8_t bad[sizeof(qemu_dev)];
+    const struct {
+        size_t off;
+        uint8_t v;
+    } breaks[] = {
+        {42, 0x3f}, /* PkgLength past the end */
+        {42, 0x7f}, /* a two-byte PkgLength with reserved bits set */
+        {44, 0x40}, /* BufferSize past the package */
+        {46, 0xff}, /* Memory32Fixed length past the buffer */
+        {58, 0xff}, /* Extended Interrupt length past the buffer */
+        {61, 0x00}, /* no interrupt in the list */
+        {54, 0x00}, /* window length 0 */
+        {45, 0x87}, /* not a Memory32Fixed: no memory resource */
+        {41, 0x12}, /* not a Buffer */
+    };
+    for (unsigned i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+        memcpy(bad, qemu_dev, sizeof(bad));
+        bad[breaks[i].off] = breaks[i].v;
+        assert_int_equal(virtio_mmio_scan_dsdt(bad, sizeof(bad), r, 4), 0);
+    }
+    /* A _HID that is not LNRO0005, and no DSDT at all. */
+    memcpy(bad, qemu_dev, sizeof(bad));
+    bad[21] = '6';
+    assert_int_equal(virtio_mmio_scan_dsdt(bad, sizeof(bad), r, 4), 0);
+    assert_int_equal(virtio_mmio_scan_dsdt(NULL, 0, r, 4), 0);
+}
+
+static void test_probe_all_prefers_cmdline(void **state)
+{
+    (void)state;
+    acpi_get_calls = 0;
+    assert_int_equal(virtio_mmio_probe_all("virtio_mmio.device=512@0xfeb00e00:12"), 1);
+    assert_int_equal(acpi_get_calls, 0);
+    assert_int_equal(map_calls, 1);
+    teardown_vqs();
+    assert_int_equal(virtio_mmio_probe_all("log=debug"), 0);
+    assert_int_equal(acpi_get_calls, 1); /* and no DSDT here: nothing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +799,8 @@ int main(void)
         cmocka_unit_test_setup(test_interrupt_status_acked, setup),
         cmocka_unit_test_setup(test_parse_device_forms, setup),
         cmocka_unit_test_setup(test_parse_cmdline, setup),
+        cmocka_unit_test_setup(test_dsdt_scan, setup),
+        cmocka_unit_test_setup(test_probe_all_prefers_cmdline, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
