@@ -195,7 +195,8 @@ static struct fake {
     uint32_t generation;
     unsigned gen_bump_reads; /* the generation changes on this many reads (a config update racing) */
     unsigned gen_reads;
-    unsigned bad_width; /* register accesses that were not 32 bits wide */
+    unsigned bad_width;      /* register accesses that were not 32 bits wide */
+    bool reset_keeps_queues; /* a broken device: its queues stay live across a reset */
 } dev;
 static uint8_t window[WIN_SIZE];
 static unsigned map_calls;
@@ -320,7 +321,7 @@ void mmio_write32(void *a, uint32_t v)
             dev.status_writes[dev.n_status++] = v;
         if (v == 0) {
             dev.status = 0;
-            for (unsigned i = 0; i < NQ; i++)
+            for (unsigned i = 0; i < NQ && !dev.reset_keeps_queues; i++)
                 dev.q[i].pfn = dev.q[i].ready = 0;
         } else {
             dev.status = v;
@@ -593,12 +594,20 @@ static void test_queue_bounds(void **state)
     assert_int_equal(dev.q[0].num, 1024);
     assert_int_equal(dev.q[1].num, 64);
     teardown_vqs();
-    /* A queue already live before set-up (no reset happened): refused. */
-    setup(NULL);
-    dev.q[0].num_max = 8;
-    dev.version = 1;
-    assert_int_equal(virtio_mmio_probe(&res), 0);
-    teardown_vqs();
+    /* A queue still live after the reset (a device that ignored it): refused, in both versions. */
+    for (uint32_t v = 1; v <= 2; v++) {
+        setup(NULL);
+        dev.version = v;
+        dev.reset_keeps_queues = true;
+        if (v == 1)
+            dev.q[1].pfn = 0x1234;
+        else
+            dev.q[1].ready = 1;
+        assert_int_equal(virtio_mmio_probe(&res), -EIO);
+        assert_true(dev.status & VIRTIO_STATUS_FAILED);
+        assert_int_equal(dma_outstanding, 0);
+        assert_null(gsi_fn);
+    }
 }
 
 static void test_config_generation_retry(void **state)
