@@ -5,7 +5,7 @@
 #   make test   installs what is missing, runs every test
 #
 # Variables: CROSS=x86_64-elf- (a cross toolchain's prefix), V=1 (show
-# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc,
+# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc|microvm,
 # CMDLINE='...' (kernel command line), and for make run/debug: HTTP_PORT, PCAP=file,
 # NIC_OPTS=(virtio-net-pci options), GDB_PORT, GDB_SCRIPT=file, GDB_STOP=function
 # (where make debug's gdb first stops, with hbreak; empty: at the reset vector).
@@ -84,6 +84,7 @@ DRIVER_SRCS := \
 	drivers/vring.c \
 	drivers/virtio.c \
 	drivers/virtio_pci.c \
+	drivers/virtio_mmio.c \
 	drivers/virtio_net.c
 
 NET_SRCS := \
@@ -244,7 +245,7 @@ setup-test:
 run: setup
 	$(Q)$(MAKE) --no-print-directory $(ISO)
 	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) PCAP=$(PCAP) NIC_OPTS=$(NIC_OPTS) \
-		sh scripts/run.sh $(ISO)
+		KERNEL=$(KERNEL) CMDLINE="$(CMDLINE)" sh scripts/run.sh $(ISO)
 
 debug: setup
 	$(Q)$(MAKE) --no-print-directory $(KERNEL)
@@ -322,7 +323,7 @@ help:
 	@echo "make include-check  check that includes point down only (docs/layout.md)"
 	@echo "make exercise N=name  check an exercise of docs/exercises (barrier, refill, usedlen)"
 	@echo "make clean      remove build outputs"
-	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
+	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc|microvm MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
 	@echo "           HTTP_PORT=8080 PCAP=out.pcap NIC_OPTS=vectors=0 GDB_PORT=1234"
 	@echo "           BENCH_REPS=3 BENCH_QUICK=1 BENCH_ONLY=ours,linux,native BENCH_OUT=docs/benchmarks.md"
 

@@ -14,7 +14,7 @@
  *   5. the kernel's own page tables      (W^X, null page, stack guard)
  *   6. kernel heap
  *   7. interrupts and clocks             (ACPI, APIC, IO-APIC, timers)
- *   8. PCI and drivers
+ *   8. PCI and drivers, then the virtio-mmio devices the command line names
  *   9. the network: lwIP and a netif per NIC
  *  10. the apps, then the main loop
  */
@@ -32,6 +32,7 @@
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "drivers/pci.h"
+#include "drivers/virtio_mmio.h"
 #include "lib/cmdline.h"
 #include "lib/heap.h"
 #include "lib/klog.h"
@@ -161,6 +162,7 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
                               .io_end = plat.io_end};
     pci_assign_unassigned(&win);
     pci_probe_drivers();
+    virtio_mmio_probe_all(cmdline_raw());
 
     /* 9. */
     nif_init();
