@@ -1,5 +1,5 @@
 /*
- * The PVH entry (Xen's docs/misc/pvh.pandoc; arch/x86_64/pvh.h): an ELF note
+ * The PVH entry (Xen's docs/misc/pvh.pandoc; boot/pvh.h): an ELF note
  * XEN_ELFNOTE_PHYS32_ENTRY naming the 32-bit entry point, and that entry.
  * The loader starts it in 32-bit protected mode with paging off, flat CS/DS,
  * no stack, and EBX = the physical address of struct hvm_start_info. From
@@ -7,7 +7,7 @@
  * bootinfo_parse() which structure EBX points to, so the entry puts the start
  * info's own magic there.
  */
-#include "arch/x86_64/pvh.h"
+#include "boot/pvh.h"
 
     /* An ELF note (System V gABI "Note Section"): namesz, descsz, type, the
      * name padded to 4 bytes, the descriptor. QEMU reads the descriptor as

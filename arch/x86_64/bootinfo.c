@@ -1,12 +1,12 @@
 /*
  * Boot information decoding: Multiboot 0.6.96 section 3.3, Multiboot2
- * section 3.6, and PVH's hvm_start_info (arch/x86_64/pvh.h). The loader's
+ * section 3.6, and PVH's hvm_start_info (boot/pvh.h). The loader's
  * data is trusted only as far as it is checked: every length is bounded, a
  * multiboot2 tag of size < 8 ends the walk, and a PVH address range is read
  * only when it lies wholly below 4 GiB.
  */
 #include "arch/x86_64/bootinfo.h"
-#include "arch/x86_64/pvh.h"
+#include "boot/pvh.h"
 #include "boot/multiboot.h"
 #include <errno.h>
 #include <string.h>

@@ -9,8 +9,8 @@
  * Constants only under __ASSEMBLER__ (boot/pvh.S includes them); otherwise
  * only <stdint.h>, so the host tests use the layouts unchanged.
  */
-#ifndef ARCH_X86_64_PVH_H
-#define ARCH_X86_64_PVH_H
+#ifndef BOOT_PVH_H
+#define BOOT_PVH_H
 
 /* clang-format off */
 #define PVH_ELFNOTE_NAME        "Xen"
