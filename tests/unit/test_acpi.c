@@ -1185,6 +1185,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_acpi_init_and_mcfg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fadt_acpi1_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fadt_x_fields_win, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fadt_hw_reduced_sleep_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s5_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s5_from_ssdt_when_dsdt_lacks_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dsdt_bad_checksum_no_s5, setup, teardown),
