@@ -34,11 +34,16 @@ endif
 
 BUILD := build
 KERNEL := $(BUILD)/kernel.elf
+# The same kernel without the multiboot headers, entered through PVH only
+# (QEMU's -kernel tries multiboot first): README.md says which monitor takes which.
+KERNEL_PVH := $(BUILD)/kernel-pvh.elf
 ISO := $(BUILD)/unikernel.iso
 
 # ---------------------------------------------------------------- sources
 # The boot sequence (boot/main.c) is the one file that knows every layer.
-BOOT_SRCS := boot/boot.S boot/main.c
+BOOT_SRCS := boot/boot.S boot/pvh.S boot/main.c
+# Only in build/kernel.elf: the multiboot headers.
+MB_HEADER_OBJ := $(BUILD)/boot/multiboot_header.S.o
 
 ARCH_SRCS := \
 	arch/x86_64/bootinfo.c \
@@ -168,7 +173,7 @@ LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 .DEFAULT_GOAL := all
 .PHONY: all iso run test unit-test integration-test docs-check clean help setup setup-test debug bench format format-check distclean include-check
 
-all: $(KERNEL)
+all: $(KERNEL) $(KERNEL_PVH)
 
 # Third-party code is compiled with the kernel's flags but its warnings are
 # not ours to fix: they are shown, not fatal.
@@ -201,24 +206,31 @@ $(BUILD)/ksyms-empty.S: scripts/gen-ksyms.sh
 	@mkdir -p $(BUILD)
 	$(Q)sh scripts/gen-ksyms.sh $(NM) > $@
 
-$(BUILD)/kernel.pass1.elf: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o linker.ld
-	$(Q)echo "  LD      $@"
-	$(Q)$(CC) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o $(LIBGCC)
+# $(call link_kernel,NAME,EXTRA_OBJS,CHECK_KIND): the two links of build/NAME.elf.
+define link_kernel
+$(BUILD)/$(1).pass1.elf: $(KERNEL_OBJS) $(2) $(BUILD)/ksyms-empty.S.o linker.ld
+	$(Q)echo "  LD      $$@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -o $$@ $(2) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o $(LIBGCC)
 
-$(BUILD)/ksyms.S: $(BUILD)/kernel.pass1.elf scripts/gen-ksyms.sh
-	$(Q)sh scripts/gen-ksyms.sh $(NM) $< > $@
+$(BUILD)/$(1)-ksyms.S: $(BUILD)/$(1).pass1.elf scripts/gen-ksyms.sh
+	$(Q)sh scripts/gen-ksyms.sh $(NM) $$< > $$@
+
+$(BUILD)/$(1)-ksyms.S.o: $(BUILD)/$(1)-ksyms.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $$< -o $$@
+
+$(BUILD)/$(1).elf: $(KERNEL_OBJS) $(2) $(BUILD)/$(1)-ksyms.S.o linker.ld scripts/check-image.sh
+	$(Q)echo "  LD      $$@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -Wl,-Map,$(BUILD)/$(1).map -o $$@ $(2) $(KERNEL_OBJS) $(BUILD)/$(1)-ksyms.S.o $(LIBGCC)
+	$(Q)sh scripts/check-image.sh $(NM) $(BUILD)/$(1).pass1.elf $$@ $(3)
+	$(Q)$(NM) -n $$@ > $(BUILD)/$(1).sym
+	$(Q)$(OBJDUMP) -d -S $$@ > $(BUILD)/$(1).asm 2>/dev/null || true
+endef
 
 $(BUILD)/ksyms-empty.S.o: $(BUILD)/ksyms-empty.S
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
-$(BUILD)/ksyms.S.o: $(BUILD)/ksyms.S
-	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
-$(KERNEL): $(KERNEL_OBJS) $(BUILD)/ksyms.S.o linker.ld scripts/check-image.sh
-	$(Q)echo "  LD      $@"
-	$(Q)$(CC) $(KERNEL_LDFLAGS) -Wl,-Map,$(BUILD)/kernel.map -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms.S.o $(LIBGCC)
-	$(Q)sh scripts/check-image.sh $(NM) $(BUILD)/kernel.pass1.elf $@
-	$(Q)$(NM) -n $@ > $(BUILD)/kernel.sym
-	$(Q)$(OBJDUMP) -d -S $@ > $(BUILD)/kernel.asm 2>/dev/null || true
+$(eval $(call link_kernel,kernel,$(MB_HEADER_OBJ),multiboot))
+$(eval $(call link_kernel,kernel-pvh,,pvh))
 
 # ---------------------------------------------------------------- ISO
 # The command line is baked into the ISO's GRUB entry: $(BUILD)/iso-cmdline is
