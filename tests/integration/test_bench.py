@@ -156,9 +156,9 @@ def test_sigterm_kills_qemu_and_deletes_the_namespace(runner_env, tmp_path):
         # Stop it while a guest runs under load.
         for line in p.stdout:
             seen.append(line)
-            if "ours: wrk -c1:" in line or time.monotonic() > deadline:
+            if "ours@qemu64: wrk -c1:" in line or time.monotonic() > deadline:
                 break
-        assert any("ours: wrk -c1:" in line for line in seen), "".join(seen)
+        assert any("ours@qemu64: wrk -c1:" in line for line in seen), "".join(seen)
         names, qemus = leftovers(p.pid, tmp_path / "work")
         assert names and qemus, (names, qemus)  # the namespace and a guest are there
         p.send_signal(signal.SIGTERM)
@@ -185,7 +185,7 @@ def test_a_guest_frozen_under_load_is_reported_and_the_run_goes_on(runner_env, t
     try:
         for line in p.stdout:
             seen.append(line)
-            if "ours: wrk -c1:" in line:
+            if "ours@qemu64: wrk -c1:" in line:
                 break
         pids = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 .*{work}/ours-.*-kernel-seabios"],
                               capture_output=True, text=True).stdout.split()
