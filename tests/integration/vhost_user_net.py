@@ -112,21 +112,26 @@ class Memory:
         for (gpa, size, uva, off), fd in zip(regions, fds):
             m = mmap.mmap(fd, size + off, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             os.close(fd)
-            self.regions.append((gpa, size, uva, m, off))
+            # Ring indices and used entries go through 16- and 32-bit views: one
+            # load or store each. struct.pack_into() writes byte by byte, and the
+            # driver read used->idx torn between two bytes (0x00ff -> 0x0100
+            # seen as 0: "used idx 0 is 65273 ahead of 263").
+            v = memoryview(m)
+            self.regions.append((gpa, size, uva, m, off, v.cast("H"), v[: len(v) // 4 * 4].cast("I")))
 
     def _find(self, addr, length, key):
         for r in self.regions:
             base = r[key]
             if base <= addr and addr + length <= base + r[1]:
-                return r[3], r[4] + addr - base
+                return r[3], r[4] + addr - base, r[5], r[6]
         raise ProtocolError(f"address {addr:#x}+{length} outside guest memory")
 
     def gpa(self, addr, length):
         """(mmap, offset) of guest-physical @addr."""
-        return self._find(addr, length, 0)
+        return self._find(addr, length, 0)[:2]
 
     def uva(self, addr, length):
-        """(mmap, offset) of QEMU's virtual @addr (SET_VRING_ADDR)."""
+        """(mmap, offset, 16-bit view, 32-bit view) of QEMU's virtual @addr (SET_VRING_ADDR)."""
         return self._find(addr, length, 2)
 
 
@@ -150,13 +155,15 @@ class Vring:
 
     def start(self, mem):
         desc, used, avail = self.addr
-        self.desc_m, self.desc_o = mem.uva(desc, 16 * self.num)
-        self.avail_m, self.avail_o = mem.uva(avail, 6 + 2 * self.num)
-        self.used_m, self.used_o = mem.uva(used, 6 + 8 * self.num)
+        self.desc_m, self.desc_o, _, _ = mem.uva(desc, 16 * self.num)
+        _, o, self.avail16, _ = mem.uva(avail, 6 + 2 * self.num)
+        self.avail_h = o // 2  # flags, idx, ring[num] (2-byte aligned, 2.7.6)
+        _, o, self.used16, self.used32 = mem.uva(used, 6 + 8 * self.num)
+        self.used_h, self.used_w = o // 2, o // 4  # 4-byte aligned (2.7.8)
         self.last_avail = self.base
         # The driver's used index is where we go on (vhost-user.rst: the back
         # end keeps no state across a stop; a fresh ring has 0 here).
-        self.used_idx = struct.unpack_from("<H", self.used_m, self.used_o + 2)[0]
+        self.used_idx = self.used16[self.used_h + 1]
         self.pending = 0
         self.started = True
 
@@ -165,7 +172,7 @@ class Vring:
         return self.started and self.enabled and self.kick is not None
 
     def avail_idx(self):
-        return struct.unpack_from("<H", self.avail_m, self.avail_o + 2)[0]
+        return self.avail16[self.avail_h + 1]
 
     def has_avail(self):
         return self.avail_idx() != self.last_avail
@@ -175,7 +182,7 @@ class Vring:
         if not self.has_avail():
             return None
         slot = self.last_avail % self.num
-        head = struct.unpack_from("<H", self.avail_m, self.avail_o + 4 + 2 * slot)[0]
+        head = self.avail16[self.avail_h + 2 + slot]
         self.last_avail = (self.last_avail + 1) & 0xFFFF
         if head >= self.num:
             raise ProtocolError(f"queue {self.index}: avail head {head} out of range")
@@ -196,7 +203,8 @@ class Vring:
     def push(self, head, length):
         """Write a used entry (not yet published: flush() moves used->idx)."""
         slot = self.used_idx % self.num
-        struct.pack_into("<II", self.used_m, self.used_o + 4 + 8 * slot, head, length)
+        self.used32[self.used_w + 1 + 2 * slot] = head
+        self.used32[self.used_w + 2 + 2 * slot] = length
         self.used_idx = (self.used_idx + 1) & 0xFFFF
         self.pending += 1
 
@@ -204,9 +212,9 @@ class Vring:
         """Publish the batch (used->idx) and interrupt once unless suppressed."""
         if not self.pending and idx is None:
             return
-        struct.pack_into("<H", self.used_m, self.used_o + 2, self.used_idx if idx is None else idx)
+        self.used16[self.used_h + 1] = self.used_idx if idx is None else idx
         self.pending = 0
-        flags = struct.unpack_from("<H", self.avail_m, self.avail_o)[0]
+        flags = self.avail16[self.avail_h]
         if flags & AVAIL_F_NO_INTERRUPT:
             self.calls_suppressed += 1
         elif self.call is not None:
@@ -450,7 +458,7 @@ class Backend:
         heads, i = set(), vr.last_avail
         end = vr.avail_idx()
         while i != end:
-            heads.add(struct.unpack_from("<H", vr.avail_m, vr.avail_o + 4 + 2 * (i % vr.num))[0])
+            heads.add(vr.avail16[vr.avail_h + 2 + i % vr.num])
             i = (i + 1) & 0xFFFF
         return heads
 
