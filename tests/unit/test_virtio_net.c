@@ -494,6 +494,8 @@ static struct fake_dev devices[64];
 static unsigned n_devices;
 static struct fx fixture;
 static unsigned next_qmax; /* queue_max() of the next fx_probe() device; 0: QSIZE */
+struct fake_q;
+static void (*next_on_kick)(struct fake_q *q); /* on_kick of the next fx_probe() device, during its probe */
 
 /* Let go of what a test left behind (a failed assertion returns early). */
 static void fx_release(struct fx *f)
@@ -528,6 +530,8 @@ static struct fx *fx_probe(uint64_t offered)
     snprintf(d->vdev.name, sizeof(d->vdev.name), "virtio%u", n_devices);
     d->offered = offered;
     d->qmax = next_qmax;
+    d->on_kick = next_on_kick;
+    next_on_kick = NULL;
     memcpy(d->config + VIRTIO_NET_CFG_MAC, dev_mac, 6);
     d->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
 
@@ -2220,6 +2224,40 @@ static void test_reset_gives_up_when_features_change(void **unused)
     fx_release(f);
 }
 
+/* The device answers a control command with a used id it never had: the
+ * queue breaks, the command fails, and the next poll resets the device and
+ * sets the receive mode again (answered properly this time). */
+static void ctrl_answer_bad_id(struct fake_q *q)
+{
+    if (q != &q->dev->q[2])
+        return;
+    vdev_push_raw(&q->m, 999, 1);
+    vdev_notify(&q->m);
+}
+
+static void test_ctrl_bad_id_healed(void **unused)
+{
+    (void)unused;
+    next_on_kick = ctrl_answer_bad_id;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX));
+    struct fake_dev *d = f->dev;
+    unsigned since = log_total;
+
+    assert_true(qstate(f, 2).broken);
+    assert_int_equal(stats(f).ctrl_ok, 0);
+    unsigned from = d->n_status;
+    d->on_kick = ctrl_answer_ok;
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).resets, 1);
+    check_reset_sequence(d, from);
+    assert_false(qstate(f, 2).broken);
+    assert_int_equal(stats(f).ctrl_ok, 2); /* promiscuous off, all-multicast on */
+    assert_int_equal(log_count(since, "promiscuous off"), 1);
+    d->on_kick = NULL;
+    check_traffic(f, 4);
+    fx_done(f);
+}
+
 static void test_everything_back_to_baseline(void **unused)
 {
     (void)unused;
@@ -2281,6 +2319,7 @@ int main(void)
         cmocka_unit_test(test_reset_bounded),
         cmocka_unit_test(test_reset_bound_is_per_minute),
         cmocka_unit_test(test_reset_gives_up_when_features_change),
+        cmocka_unit_test(test_ctrl_bad_id_healed),
         cmocka_unit_test(test_everything_back_to_baseline),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
