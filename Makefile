@@ -5,7 +5,7 @@
 #   make test   installs what is missing, runs every test
 #
 # Variables: CROSS=x86_64-elf- (a cross toolchain's prefix), V=1 (show
-# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc,
+# commands), ACCEL=kvm (only with real VT-x/AMD-V; the default is tcg), MACHINE=q35|pc|microvm,
 # CMDLINE='...' (kernel command line), and for make run/debug: HTTP_PORT, PCAP=file,
 # NIC_OPTS=(virtio-net-pci options), GDB_PORT, GDB_SCRIPT=file, GDB_STOP=function
 # (where make debug's gdb first stops, with hbreak; empty: at the reset vector).
@@ -34,11 +34,16 @@ endif
 
 BUILD := build
 KERNEL := $(BUILD)/kernel.elf
+# The same kernel without the multiboot headers, entered through PVH only
+# (QEMU's -kernel tries multiboot first): README.md says which monitor takes which.
+KERNEL_PVH := $(BUILD)/kernel-pvh.elf
 ISO := $(BUILD)/unikernel.iso
 
 # ---------------------------------------------------------------- sources
 # The boot sequence (boot/main.c) is the one file that knows every layer.
-BOOT_SRCS := boot/boot.S boot/main.c
+BOOT_SRCS := boot/boot.S boot/pvh.S boot/main.c
+# Only in build/kernel.elf: the multiboot headers.
+MB_HEADER_OBJ := $(BUILD)/boot/multiboot_header.S.o
 
 ARCH_SRCS := \
 	arch/x86_64/bootinfo.c \
@@ -84,6 +89,7 @@ DRIVER_SRCS := \
 	drivers/vring.c \
 	drivers/virtio.c \
 	drivers/virtio_pci.c \
+	drivers/virtio_mmio.c \
 	drivers/virtio_net.c
 
 NET_SRCS := \
@@ -167,7 +173,7 @@ LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 .DEFAULT_GOAL := all
 .PHONY: all iso run test unit-test integration-test docs-check clean help setup setup-test debug bench format format-check distclean include-check
 
-all: $(KERNEL)
+all: $(KERNEL) $(KERNEL_PVH)
 
 # Third-party code is compiled with the kernel's flags but its warnings are
 # not ours to fix: they are shown, not fatal.
@@ -200,24 +206,31 @@ $(BUILD)/ksyms-empty.S: scripts/gen-ksyms.sh
 	@mkdir -p $(BUILD)
 	$(Q)sh scripts/gen-ksyms.sh $(NM) > $@
 
-$(BUILD)/kernel.pass1.elf: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o linker.ld
-	$(Q)echo "  LD      $@"
-	$(Q)$(CC) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o $(LIBGCC)
+# $(call link_kernel,NAME,EXTRA_OBJS,CHECK_KIND): the two links of build/NAME.elf.
+define link_kernel
+$(BUILD)/$(1).pass1.elf: $(KERNEL_OBJS) $(2) $(BUILD)/ksyms-empty.S.o linker.ld
+	$(Q)echo "  LD      $$@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -o $$@ $(2) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.S.o $(LIBGCC)
 
-$(BUILD)/ksyms.S: $(BUILD)/kernel.pass1.elf scripts/gen-ksyms.sh
-	$(Q)sh scripts/gen-ksyms.sh $(NM) $< > $@
+$(BUILD)/$(1)-ksyms.S: $(BUILD)/$(1).pass1.elf scripts/gen-ksyms.sh
+	$(Q)sh scripts/gen-ksyms.sh $(NM) $$< > $$@
+
+$(BUILD)/$(1)-ksyms.S.o: $(BUILD)/$(1)-ksyms.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $$< -o $$@
+
+$(BUILD)/$(1).elf: $(KERNEL_OBJS) $(2) $(BUILD)/$(1)-ksyms.S.o linker.ld scripts/check-image.sh
+	$(Q)echo "  LD      $$@"
+	$(Q)$(CC) $(KERNEL_LDFLAGS) -Wl,-Map,$(BUILD)/$(1).map -o $$@ $(2) $(KERNEL_OBJS) $(BUILD)/$(1)-ksyms.S.o $(LIBGCC)
+	$(Q)sh scripts/check-image.sh $(NM) $(BUILD)/$(1).pass1.elf $$@ $(3)
+	$(Q)$(NM) -n $$@ > $(BUILD)/$(1).sym
+	$(Q)$(OBJDUMP) -d -S $$@ > $(BUILD)/$(1).asm 2>/dev/null || true
+endef
 
 $(BUILD)/ksyms-empty.S.o: $(BUILD)/ksyms-empty.S
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
-$(BUILD)/ksyms.S.o: $(BUILD)/ksyms.S
-	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
-$(KERNEL): $(KERNEL_OBJS) $(BUILD)/ksyms.S.o linker.ld scripts/check-image.sh
-	$(Q)echo "  LD      $@"
-	$(Q)$(CC) $(KERNEL_LDFLAGS) -Wl,-Map,$(BUILD)/kernel.map -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms.S.o $(LIBGCC)
-	$(Q)sh scripts/check-image.sh $(NM) $(BUILD)/kernel.pass1.elf $@
-	$(Q)$(NM) -n $@ > $(BUILD)/kernel.sym
-	$(Q)$(OBJDUMP) -d -S $@ > $(BUILD)/kernel.asm 2>/dev/null || true
+$(eval $(call link_kernel,kernel,$(MB_HEADER_OBJ),multiboot))
+$(eval $(call link_kernel,kernel-pvh,,pvh))
 
 # ---------------------------------------------------------------- ISO
 # The command line is baked into the ISO's GRUB entry: $(BUILD)/iso-cmdline is
@@ -244,7 +257,7 @@ setup-test:
 run: setup
 	$(Q)$(MAKE) --no-print-directory $(ISO)
 	$(Q)ACCEL=$(ACCEL) MACHINE=$(MACHINE) MEM=$(MEM) HTTP_PORT=$(HTTP_PORT) PCAP=$(PCAP) NIC_OPTS=$(NIC_OPTS) \
-		sh scripts/run.sh $(ISO)
+		KERNEL=$(KERNEL) CMDLINE="$(CMDLINE)" sh scripts/run.sh $(ISO)
 
 debug: setup
 	$(Q)$(MAKE) --no-print-directory $(KERNEL)
@@ -322,7 +335,7 @@ help:
 	@echo "make include-check  check that includes point down only (docs/layout.md)"
 	@echo "make exercise N=name  check an exercise of docs/exercises (barrier, refill, usedlen)"
 	@echo "make clean      remove build outputs"
-	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
+	@echo "Variables: ACCEL=tcg|kvm MACHINE=q35|pc|microvm MEM=256M CMDLINE='log=debug' CROSS=x86_64-elf- V=1"
 	@echo "           HTTP_PORT=8080 PCAP=out.pcap NIC_OPTS=vectors=0 GDB_PORT=1234"
 	@echo "           BENCH_REPS=3 BENCH_QUICK=1 BENCH_ONLY=ours,linux,native BENCH_OUT=docs/benchmarks.md"
 

@@ -590,6 +590,8 @@ static void write_http_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "continues", pc->continues);
     json_kv_u64(o, "bytes_streams", pc->bytes_streams);
     json_kv_u64(o, "bytes_streamed", pc->bytes_streamed);
+    json_kv_u64(o, "sink_requests", pc->sink_requests);
+    json_kv_u64(o, "sink_bytes", pc->sink_bytes);
     json_kv_u64(o, "oom", pc->oom);
     json_kv_u64(o, "unanswered", pc->unanswered);
     json_end_object(o);

@@ -416,13 +416,18 @@ static unsigned choose_route(struct http_proto *hp)
     struct http_parser_url u;
 
     hp->route = HTTP_ROUTE_ECHO;
-    if (hp->parser.method != HTTP_GET && hp->parser.method != HTTP_HEAD)
-        return 0;
     http_parser_url_init(&u);
     if (http_parser_parse_url(url, hp->url_len, 0, &u) == 0 && (u.field_set & (1u << UF_PATH))) {
         path = url + u.field_data[UF_PATH].off;
         path_len = u.field_data[UF_PATH].len;
     }
+    if (hp->parser.method == HTTP_PUT || hp->parser.method == HTTP_POST) {
+        if (path_len == 5 && memcmp(path, "/sink", 5) == 0)
+            hp->route = HTTP_ROUTE_SINK;
+        return 0;
+    }
+    if (hp->parser.method != HTTP_GET && hp->parser.method != HTTP_HEAD)
+        return 0;
     if (path_len == 1 && path[0] == '/') {
         hp->route = HTTP_ROUTE_PAGE;
     } else if (path_len == 6 && memcmp(path, "/stats", 6) == 0) {
@@ -433,6 +438,25 @@ static unsigned choose_route(struct http_proto *hp)
         hp->route = HTTP_ROUTE_BYTES;
     }
     return 0;
+}
+
+/* /sink: the body's byte count, "N\n". */
+static void respond_sink(struct http_proto *hp, bool keep_alive)
+{
+    char body[24];
+    size_t head_len;
+    int n = snprintf(body, sizeof(body), "%llu\n", (unsigned long long)hp->body_seen);
+    struct http_chunk *c =
+        head_chunk(200, "text/plain", (uint64_t)n, false, keep_alive, (size_t)n, &head_len);
+
+    if (!c) {
+        respond_oom(hp);
+        return;
+    }
+    memcpy((char *)(c + 1) + head_len, body, (size_t)n);
+    outq_push(&hp->out, c);
+    http_proto_counters.sink_requests++;
+    http_proto_counters.sink_bytes += hp->body_seen;
 }
 
 static void respond_stats(struct http_proto *hp, bool keep_alive, bool head_only)
@@ -628,9 +652,10 @@ static int on_headers_complete(http_parser *p)
         return fail(hp, 505);
     if (p->method == HTTP_CONNECT)
         return fail(hp, 501); /* no tunnels */
-    if (has_length && p->content_length > hp->cfg->max_body)
-        return fail(hp, 413);
     status = choose_route(hp);
+    /* The limit bounds what is kept; /sink keeps nothing. */
+    if (has_length && p->content_length > hp->cfg->max_body && hp->route != HTTP_ROUTE_SINK)
+        return fail(hp, 413);
     if (status)
         return fail(hp, status);
 
@@ -658,6 +683,12 @@ static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct http_proto *hp = HP(p);
 
+    if (hp->route == HTTP_ROUTE_SINK) {
+        if (n > UINT64_MAX - hp->body_seen)
+            return fail(hp, 413);
+        hp->body_seen += n;
+        return 0;
+    }
     if (n > hp->cfg->max_body - hp->body_seen) /* chunked: the total shows only now */
         return fail(hp, 413);
     hp->body_seen += n;
@@ -706,6 +737,9 @@ static int on_message_complete(http_parser *p)
             http_proto_counters.bytes_streams++;
             http_proto_counters.bytes_streamed += hp->bytes_n;
         }
+        break;
+    case HTTP_ROUTE_SINK:
+        respond_sink(hp, keep_alive);
         break;
     case HTTP_ROUTE_ECHO:
         respond_echo(hp, keep_alive, head_only);

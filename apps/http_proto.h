@@ -8,10 +8,13 @@
  * client sent; complete responses appear in its output queue as a list of
  * chunks, in order. docs/apps.md gives the exact response format.
  *
- * Routes (GET and HEAD only; everything else, any method, is echoed):
+ * Routes (GET and HEAD only, but /sink; everything else, any method, is echoed):
  *   /          the HTML status page (apps/status_page.h)
  *   /stats     the JSON from http_config.write_stats (404 when there is none)
  *   /bytes/N   N bytes (a 64-bit decimal) of a fixed pattern, never buffered
+ *   /sink      PUT or POST: the body is read and dropped, of any length
+ *              (max_body does not apply: nothing is kept); the answer is
+ *              its byte count in decimal and a newline, text/plain
  * Errors, always answered with "Connection: close" and the end of the
  * connection: 400 malformed request, 408 request too slow (the caller's
  * timer), 413 body over the limit, 431 request line and header fields over
@@ -110,6 +113,7 @@ enum http_route {
     HTTP_ROUTE_PAGE,
     HTTP_ROUTE_STATS,
     HTTP_ROUTE_BYTES,
+    HTTP_ROUTE_SINK,
 };
 
 struct http_proto {
@@ -143,6 +147,7 @@ struct http_proto_counters {
     uint64_t status_2xx, status_4xx, status_5xx;
     uint64_t continues;                     /* 100 Continue interim responses */
     uint64_t bytes_streams, bytes_streamed; /* /bytes responses and their Content-Length sum */
+    uint64_t sink_requests, sink_bytes;     /* /sink uploads answered and their body bytes */
     uint64_t oom;                           /* allocations that failed */
     uint64_t unanswered; /* connections closed with no response: not even the fixed 503 could be queued */
 };

@@ -15,7 +15,8 @@
  * - Output is the protocol's chunk queue written with sendmsg(); /bytes/N
  *   chunks are written straight from the const pattern (http_pattern_at()),
  *   as far as the socket buffer takes, then again on EPOLLOUT: N is never
- *   in memory.
+ *   in memory. PUT /sink bodies are counted and dropped as they are parsed,
+ *   as on ours (the same apps/http_proto.c route).
  * - The same limits and timeouts: http_max_body, http_request_ms (408),
  *   http_idle_ms, http_max_conns (a fixed 503, then close), checked every
  *   500 ms as the kernel's tcp_poll callback does.

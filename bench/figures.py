@@ -7,7 +7,7 @@ print. Nothing here waits without a deadline: a guest that stops answering
     first_200(...)         ms from QEMU's start to the first HTTP 200 (a fast poller)
     verify(ns, addr)       the reference requests answered with the expected bytes
     alive(ns, addr)        one quick GET, for telling a failed figure from a dead guest
-    wrk / ab / bulk / iperf / ping   the load figures
+    wrk / ab / bulk / upload / iperf / ping   the load figures
     RssSampler(pid)        the peak VmRSS of a process while a figure runs
 """
 import errno
@@ -236,6 +236,31 @@ def bulk(ns, addr, nbytes, timeout=120):
     parts = r.stdout.split()
     if len(parts) != 3 or parts[0] != "200" or int(parts[1]) != nbytes:
         raise Failure(f"curl /bytes/{nbytes}: exit {r.returncode}, got {r.stdout!r}")
+    return float(parts[2]) / 1e6
+
+
+def upload_file(path, nbytes):
+    """The file curl -T uploads: @nbytes of the /bytes pattern (made once, kept)."""
+    if path.exists() and path.stat().st_size == nbytes:
+        return path
+    block = pattern(1 << 20)
+    with open(path, "wb") as f:
+        for off in range(0, nbytes, len(block)):
+            f.write(block[:min(len(block), nbytes - off)])
+    return path
+
+
+def upload(ns, addr, path, nbytes, timeout=120):
+    """curl -T @path (@nbytes) to PUT /sink: MB/s (10^6 bytes). The server must
+    answer 200 with the byte count it read, and curl must have sent them all."""
+    r = _run(ns, ["curl", "-s", "--max-time", str(timeout), "-T", str(path), "-w",
+                  "\n%{http_code} %{size_upload} %{speed_upload}", f"http://{addr}:{PORT}/sink"],
+             timeout=timeout + 10)
+    lines = r.stdout.split("\n")
+    parts = lines[-1].split()
+    body = "\n".join(lines[:-1])
+    if len(parts) != 3 or parts[0] != "200" or int(parts[1]) != nbytes or body.strip() != str(nbytes):
+        raise Failure(f"curl -T {nbytes} bytes to /sink: exit {r.returncode}, got {r.stdout[-200:]!r}")
     return float(parts[2]) / 1e6
 
 

@@ -328,6 +328,9 @@ CASES = {
     "bytes-bad": ([_req("GET", "/bytes/12x", H)], [400]),
     "bytes-huge": ([_req("HEAD", "/bytes/18446744073709551615", H)], [200]),
     "bytes-overflow": ([_req("GET", "/bytes/18446744073709551616", H)], [400]),
+    # /sink: the body counted and dropped, past http_max_body (1 MiB), then keep-alive.
+    "sink": ([_req("PUT", "/sink", H + [("Content-Length", str(3 << 20))]), b"s" * (3 << 20),
+              _req("POST", "/sink?x", H + [("Transfer-Encoding", "chunked")], CHUNKED)], [200, 200]),
     "400-garbage": ([b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40], [400]),
     "400-header": ([b"GET / HTTP/1.1\r\nno colon\r\n\r\n"], [400]),
     "400-after-good": ([_req("GET", "/ok", H) + b"GET / HTTP/1.1\r\nContent-Length: 1\r\n"

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts  # noqa: E402
 import figures  # noqa: E402
 import peer  # noqa: E402
 import report  # noqa: E402
@@ -39,7 +40,7 @@ ROOT = peer.ROOT
 WORKDIR = ROOT / "build" / "bench" / "run"
 
 LOAD_ROWS = ["wrk1.rps", "wrk1.p50", "wrk1.p99", "wrk64.rps", "wrk64.p50", "wrk64.p99", "mem.rss",
-             "wrk612.rps", "wrk612.p50", "wrk612.p99", "conn.rps", "bulk.mbs", "iperf.mbs", "ping.rtt"]
+             "wrk612.rps", "wrk612.p50", "wrk612.p99", "conn.rps", "bulk.mbs", "upload.mbs", "iperf.mbs", "ping.rtt"]
 
 
 class Config:
@@ -68,6 +69,9 @@ class Config:
         else:
             self.secs, self.bulk_bytes, self.pings = 5, 100_000_000, 200
         self.workdir = ROOT / env["BENCH_WORKDIR"] if env.get("BENCH_WORKDIR") else WORKDIR
+        self.upload = None  # the file curl -T sends (figures.upload_file)
+        # The charts go beside the page: docs/figures/ for docs/benchmarks.md.
+        self.charts_dir = self.out.parent / "figures"
         self.ns = None
 
     def check(self):
@@ -146,6 +150,7 @@ def load_figures(cfg, res, name, addr, pid, fatal):
         ("wrk -c30 /bytes/612", ["wrk612.rps", "wrk612.p50", "wrk612.p99"], wrk_rows("wrk612", 30, "/bytes/612")),
         ("ab", ["conn.rps"], lambda: {"conn.rps": figures.ab(cfg.ns, url + "/hello", 16, cfg.secs)}),
         ("curl", ["bulk.mbs"], lambda: {"bulk.mbs": figures.bulk(cfg.ns, addr, cfg.bulk_bytes)}),
+        ("curl -T", ["upload.mbs"], lambda: {"upload.mbs": figures.upload(cfg.ns, addr, cfg.upload, cfg.bulk_bytes)}),
         ("iperf", ["iperf.mbs"], lambda: {"iperf.mbs": figures.iperf(cfg.ns, addr, cfg.secs)}),
         ("ping", ["ping.rtt"], lambda: ping_rows(cfg, res, name, addr)),
     ]
@@ -198,27 +203,31 @@ def ping_rows(cfg, res, name, addr):
 def run_vm(cfg, res, target, rep):
     plan = target.boots()
     # The boots before the last (which stays up for the load figures) take
-    # turns at going first, so no variant always meets the same host state.
+    # turns at going first, so no variant always meets the same host state;
+    # each is made with every CPU model, and so are the load boots, whose
+    # order alternates between repetitions.
     k = (rep - 1) % max(1, len(plan) - 1)
-    plan = plan[:-1][k:] + plan[:-1][:k] + plan[-1:]
-    for i, boot in enumerate(plan):
-        last = i == len(plan) - 1
+    cpus = targets.CPUS if rep % 2 else tuple(reversed(targets.CPUS))
+    boot_only = plan[:-1][k:] + plan[:-1][:k]
+    plan = [(b.with_cpu(c), False) for b in boot_only for c in cpus] + [(plan[-1].with_cpu(c), True) for c in cpus]
+    for boot, load in plan:
+        name = f"{target.name}@{boot.cpu}"
         g = target.guest(boot).start()
         try:
             try:
                 ms = g.first_200(target.boot_timeout)
             except Failure as e:
                 reason = str(e)
-                res.fail(target.name, boot.row, reason)
+                res.fail(name, boot.row, reason)
                 say(f"  {target.name}: boot {boot}: FAILED: {reason}")
-                if last:
+                if load:
                     for row in LOAD_ROWS:
-                        res.fail(target.name, row, f"boot failed: {reason}")
+                        res.fail(name, row, f"boot failed: {reason}")
                 continue
-            res.add(target.name, boot.row, ms)
+            res.add(name, boot.row, ms)
             say(f"  {target.name}: boot {boot}: first HTTP 200 after {ms:.0f} ms")
-            if last:
-                load_figures(cfg, res, target.name, target.addr, g.pid, g.fatal)
+            if load:
+                load_figures(cfg, res, name, target.addr, g.pid, g.fatal)
         finally:
             g.stop()
 
@@ -255,8 +264,10 @@ def qboot_iso_check(cfg, res, ours):
 
 
 def min_memory(cfg, res, target):
-    """Bisect the smallest -m (MiB) with which the load boot serves the reference requests."""
-    boot = target.boots()[-1]
+    """Bisect the smallest -m (MiB) with which the load boot serves the reference
+    requests (with QEMU's default CPU model)."""
+    boot = target.boots()[-1].with_cpu(targets.CPUS[0])
+    name = f"{target.name}@{boot.cpu}"
     step = 8 if cfg.quick and target.name == "linux" else 1
     hi = mib(cfg.mem)
     lo = 0
@@ -265,7 +276,7 @@ def min_memory(cfg, res, target):
 
     # A guest short of memory may thrash silently instead of panicking: one
     # that does not serve within 4 times its usual boot time does not serve.
-    usual = res.median(target.name, boot.row)
+    usual = res.median(name, boot.row)
     timeout = min(target.boot_timeout, max(20.0, 4 * usual / 1000)) if usual else target.boot_timeout
 
     def serves(m):
@@ -284,10 +295,10 @@ def min_memory(cfg, res, target):
             res.notes.append(f"{target.name}: memory search: a tx stall at -m {m}M, booted again")
         return False, why
 
-    if not res.samples.get((target.name, "boot.kernel.seabios")) or boot.row != "boot.kernel.seabios":
+    if not res.samples.get((name, "boot.kernel.seabios")) or boot.row != "boot.kernel.seabios":
         ok, why = serves(hi)
         if not ok:
-            res.fail(target.name, "mem.min", f"does not serve with -m {hi}M: {why}")
+            res.fail(name, "mem.min", f"does not serve with -m {hi}M: {why}")
             return
     while hi - lo > step:
         mid = (lo + hi) // 2
@@ -297,7 +308,7 @@ def min_memory(cfg, res, target):
             hi = mid
         else:
             lo, why_lo = mid, why
-    res.add(target.name, "mem.min", hi)
+    res.add(name, "mem.min", hi)
     res.notes.append(f"{target.name}: smallest -m: {hi} MiB serves ({boot}), {lo} MiB does not "
                      f"({why_lo[:100]}); tried {' '.join(tries)} (+ serves, - does not)")
     say(f"  {target.name}: smallest -m that serves: {hi} MiB ({lo} MiB: {why_lo[:80]})")
@@ -327,6 +338,8 @@ def clients(cfg):
             f"ab -q -r -s 5 -c 16 -t {n} -n 10000000 http://ADDR:80/hello",
             f"curl -s -o /dev/null -w '%{{http_code}} %{{size_download}} %{{speed_download}}' "
             f"http://ADDR:80/bytes/{cfg.bulk_bytes}",
+            f"curl -s -T FILE -w '\\n%{{http_code}} %{{size_upload}} %{{speed_upload}}' http://ADDR:80/sink "
+            f"(FILE: {cfg.bulk_bytes} bytes; the answer must be {cfg.bulk_bytes})",
             f"iperf -c ADDR -t {n} -y C",
             f"ping -c {cfg.pings} -i 0.01 -q -W 2 ADDR"]
 
@@ -346,6 +359,7 @@ def main():
             old.unlink()
     if "ours" in cfg.only:
         prepare_iso()
+    cfg.upload = figures.upload_file(cfg.workdir / "upload.bin", cfg.bulk_bytes)
 
     res = report.Results()
     make = {"ours": targets.Ours, "linux": targets.Linux, "native": targets.Native}
@@ -379,23 +393,24 @@ def main():
             if t.name == "ours" and row == "boot.pvh":
                 continue
             if s is not None and q is not None:
-                qs = res.samples[(t.name, f"{row}.qboot")]
-                ss = res.samples[(t.name, f"{row}.seabios")]
+                qs = res.cell_data(t.name, f"{row}.qboot")[0]
+                ss = res.cell_data(t.name, f"{row}.seabios")[0]
                 faster = "qboot" if q < s else "SeaBIOS"
                 verdict = (f"{faster} is faster here" if min(qs) > max(ss) or min(ss) > max(qs) else
                            f"{faster} by the medians, but the ranges overlap")
                 res.notes.append(f"{t.name} {what}: {verdict}: qboot {q:.0f} ms [{min(qs):.0f}–{max(qs):.0f}], "
                                  f"SeaBIOS {s:.0f} ms [{min(ss):.0f}–{max(ss):.0f}] (boot to first HTTP 200)")
-            elif s is not None and q is None and (t.name, f"{row}.qboot") in res.failures:
-                why = report.short_reason(res.failures[(t.name, f"{row}.qboot")])
+            elif s is not None and q is None and res.cell_data(t.name, f"{row}.qboot")[1]:
+                why = report.short_reason(res.cell_data(t.name, f"{row}.qboot")[1])
                 res.notes.append(f"{t.name} {what}: does not serve with qboot ({why}); SeaBIOS {s:.0f} ms")
     for t in tlist:
         per = []
         for (name, label), deltas in res.retransmits.items():
             segs = [d.get("TcpRetransSegs", 0) for d in deltas]
-            if name == t.name and any(segs):
+            if name.split("@")[0] == t.name and any(segs):
                 tos = sum(d.get("TcpExtTCPTimeouts", 0) for d in deltas)
-                per.append(f"{label} {'/'.join(map(str, segs))} ({tos} timeouts)")
+                cpu = f" (-cpu {report.cpu_of(name)})" if "@" in name else ""
+                per.append(f"{label}{cpu} {'/'.join(map(str, segs))} ({tos} timeouts)")
         if per:
             res.notes.append(f"{t.name}: the clients retransmitted TCP segments (per repetition): " + "; ".join(per))
     by_reason = {}
@@ -411,21 +426,29 @@ def main():
     commands = []
     for t in tlist:
         for variant, args in sorted(t.commands.items()):
-            commands.append((f"{t.name}, {variant.replace('+', ', ')}", shown(args)))
+            image, firmware, cpu = variant.split("+")
+            commands.append((f"{t.name}, {image}, {firmware}, -cpu {cpu}", shown(args)))
     meta = {"date": report.today(), "command": cfg.command_line, "reps": cfg.reps, "quick": cfg.quick,
             "elapsed": elapsed, "machine": report.machine_info(), "accel": cfg.accel,
-            "machine_type": cfg.machine, "mem": cfg.mem, "commands": commands, "clients": clients(cfg)}
+            "machine_type": cfg.machine, "mem": cfg.mem, "commands": commands, "clients": clients(cfg),
+            "cpus": list(targets.CPUS), "verdicts": report.verdicts(res)}
     (cfg.workdir / "results.json").write_text(json.dumps({"meta": meta, **res.to_json()}, indent=1))
-    report.write_doc(cfg.out, report.render(res, meta, measured, table))
+    drawn = charts.write(res, measured, cfg.charts_dir)
+    shown_charts = [(title, os.path.relpath(path, cfg.out.parent)) for title, path in drawn]
+    report.write_doc(cfg.out, report.render(res, meta, measured, table, targets.CPUS, shown_charts))
     print()
     print(f"Accel {cfg.accel}, {cfg.reps} repetition(s), {elapsed:.0f} s; medians [min–max]:")
     print(table)
+    print()
+    print(report.cpu_table(res, measured, targets.CPUS))
+    for v in meta["verdicts"]:
+        print(f"- {v}")
     if res.notes:
         print()
         for n in res.notes:
             print(f"- {n}")
     print()
-    say(f"written to {rel(cfg.out)}")
+    say(f"written to {rel(cfg.out)}" + (f" and {len(drawn)} charts in {rel(cfg.charts_dir)}/" if drawn else ""))
     return 0
 
 

@@ -14,7 +14,7 @@
  *   5. the kernel's own page tables      (W^X, null page, stack guard)
  *   6. kernel heap
  *   7. interrupts and clocks             (ACPI, APIC, IO-APIC, timers)
- *   8. PCI and drivers
+ *   8. PCI and drivers, then the virtio-mmio devices the command line names
  *   9. the network: lwIP and a netif per NIC
  *  10. the apps, then the main loop
  */
@@ -32,6 +32,7 @@
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "drivers/pci.h"
+#include "drivers/virtio_mmio.h"
 #include "lib/cmdline.h"
 #include "lib/heap.h"
 #include "lib/klog.h"
@@ -112,15 +113,21 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
 
     /* 2. */
     if (bootinfo_parse(magic, (const void *)(uintptr_t)info_phys, &boot_info) < 0) {
-        klog(LOG_ERR, "boot: not started by a multiboot loader (magic %#x); cannot go on", magic);
+        klog(LOG_ERR, "boot: not started by a multiboot or PVH loader (magic %#x); cannot go on", magic);
         power_exit(QEMU_EXIT_FAILURE);
     }
     cmdline_parse(boot_info.cmdline);
     log_level_from_cmdline();
 
     klog(LOG_INFO, "%s %s: x86_64 unikernel network stack", KERNEL_NAME, KERNEL_VERSION);
-    klog(LOG_INFO, "boot: multiboot%d from '%s', command line '%s'", boot_info.multiboot_version,
+    klog(LOG_INFO, "boot: %s from '%s', command line '%s'", boot_info.protocol,
          boot_info.loader_name[0] ? boot_info.loader_name : "?", cmdline_raw());
+    if (boot_info.rejected)
+        klog(LOG_WARN, "boot: ignored the loader's %s%s%s%s (not wholly below 4 GiB, or missing)",
+             boot_info.rejected & BOOTINFO_REJECT_CMDLINE ? "command line " : "",
+             boot_info.rejected & BOOTINFO_REJECT_MEMMAP ? "memory map " : "",
+             boot_info.rejected & BOOTINFO_REJECT_MODULES ? "modules " : "",
+             boot_info.rejected & BOOTINFO_REJECT_RSDP ? "RSDP" : "");
 
     klog(LOG_INFO, "boot: stack protector canary from %s%s", canary_src,
          canary_src[0] == 't' ? " (no RDRAND: guessable from the boot timing)" : "");
@@ -161,6 +168,7 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
                               .io_end = plat.io_end};
     pci_assign_unassigned(&win);
     pci_probe_drivers();
+    virtio_mmio_probe_all(cmdline_raw());
 
     /* 9. */
     nif_init();

@@ -91,6 +91,12 @@ void virtio_read_config(struct virtio_device *vdev, unsigned offset, void *buf, 
     klog(LOG_WARN, "%s: config space kept changing while read", vdev->name);
 }
 
+unsigned virtio_next_index(void)
+{
+    static unsigned next;
+    return next++;
+}
+
 int virtio_probe_device(struct virtio_device *vdev)
 {
     for (const struct virtio_driver *const *d = __virtio_drivers_start; d < __virtio_drivers_end; d++) {

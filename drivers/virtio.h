@@ -139,6 +139,9 @@ void virtio_fail(struct virtio_device *vdev, const char *why);
  */
 void virtio_read_config(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len);
 
+/** virtio_next_index() - the N of the next device's "virtioN" name, shared by every transport. */
+unsigned virtio_next_index(void);
+
 /** virtio_probe_device() - called by a transport: find the driver for @vdev's type and probe. */
 int virtio_probe_device(struct virtio_device *vdev);
 

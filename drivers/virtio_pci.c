@@ -84,7 +84,6 @@ struct vp_dev {
     uint64_t intx_unmask_at; /* clock_ns() when the line is tried again */
 };
 
-static unsigned vp_count;
 static enum virtio_irq_mode first_mode = VIRTIO_IRQ_MSIX_PER_VQ;
 
 void virtio_pci_force_irq_mode(enum virtio_irq_mode mode)
@@ -811,7 +810,7 @@ static int virtio_pci_probe(struct pci_dev *d)
     vp->pci = d;
     vp->vdev.transport = vp;
     vp->vdev.device_type = type;
-    snprintf(vp->vdev.name, sizeof(vp->vdev.name), "virtio%u", vp_count);
+    snprintf(vp->vdev.name, sizeof(vp->vdev.name), "virtio%u", virtio_next_index());
 
     pci_enable_device(d);
     pci_set_master(d);
@@ -829,7 +828,6 @@ static int virtio_pci_probe(struct pci_dev *d)
         free(vp);
         return -ENODEV;
     }
-    vp_count++;
     d->drvdata = vp;
     klog(LOG_INFO, "%s: " PCI_BDF_FMT " %04x:%04x, %s interface%s", vp->vdev.name, PCI_BDF_ARGS(d), d->vendor,
          d->device, vp->vdev.ops->name, vp->modern ? "" : " (I/O BAR 0)");

@@ -3,9 +3,13 @@
 #  - the text symbols did not move between the two links (ksyms stays right);
 #  - every loadable segment has the same (file offset - address), so QEMU's
 #    multiboot a.out-kludge load of [load_addr, load_end_addr) is exact;
-#  - both multiboot headers are found where the specs say (via grub-file when installed).
+#  - KIND multiboot (the default, build/kernel.elf): both multiboot headers are
+#    found where the specs say (via grub-file when installed), and the PVH note;
+#  - KIND pvh (build/kernel-pvh.elf): the PVH note, and no multiboot header
+#    (QEMU's -kernel would take it before PVH).
+# Usage: check-image.sh NM PASS1.elf FINAL.elf [multiboot|pvh]
 set -eu
-nm=$1 pass1=$2 final=$3
+nm=$1 pass1=$2 final=$3 kind=${4:-multiboot}
 tmp=${TMPDIR:-/tmp}/check-image.$$
 trap 'rm -f $tmp.1 $tmp.2' EXIT
 "$nm" -n --defined-only "$pass1" | awk '$2 ~ /^[tTwW]$/' > $tmp.1
@@ -23,7 +27,19 @@ if [ "$deltas" -ne 1 ]; then
     readelf -lW "$final" >&2
     exit 1
 fi
+# The PVH note: owner "Xen", type 0x12 (XEN_ELFNOTE_PHYS32_ENTRY), in a PT_NOTE segment.
+if ! LC_ALL=C readelf -nW "$final" | grep -q 'Xen .*0x00000012'; then
+    echo "check-image: no PVH entry note (Xen, type 18) in $final" >&2
+    exit 1
+fi
 if command -v grub-file >/dev/null 2>&1; then
-    grub-file --is-x86-multiboot "$final" || { echo "check-image: no valid multiboot1 header" >&2; exit 1; }
-    grub-file --is-x86-multiboot2 "$final" || { echo "check-image: no valid multiboot2 header" >&2; exit 1; }
+    if [ "$kind" = pvh ]; then
+        if grub-file --is-x86-multiboot "$final" || grub-file --is-x86-multiboot2 "$final"; then
+            echo "check-image: $final has a multiboot header: QEMU's -kernel would not enter it through PVH" >&2
+            exit 1
+        fi
+    else
+        grub-file --is-x86-multiboot "$final" || { echo "check-image: no valid multiboot1 header" >&2; exit 1; }
+        grub-file --is-x86-multiboot2 "$final" || { echo "check-image: no valid multiboot2 header" >&2; exit 1; }
+    fi
 fi

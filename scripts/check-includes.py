@@ -7,7 +7,7 @@ Every quoted #include of every .c, .h and .S file under boot/ arch/ drivers/
 net/ lib/ apps/ is read and classified by the folder it names:
 
     lib/      may include lib/ only (freestanding: no lwIP, no arch)
-    arch/     lib/ and boot/multiboot.h
+    arch/     lib/, boot/multiboot.h and boot/pvh.h (the loaders' wire layouts)
     drivers/  arch/ and lib/ (no lwIP: the stack sees drivers/nic.h)
     net/      drivers/nic.h (the NIC interface), arch/'s clocks and CPU
               (timer.h, cpu.h: time, the cycle counter, idle; trap.h: panic),
@@ -35,7 +35,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 # What each layer may include besides itself: folder names, or exact files.
 ALLOWED = {
     "lib": set(),
-    "arch": {"lib", "boot/multiboot.h"},
+    "arch": {"lib", "boot/multiboot.h", "boot/pvh.h"},
     "drivers": {"arch", "lib"},
     "net": {"lib", "lwip", "drivers/nic.h", "arch/x86_64/timer.h", "arch/x86_64/cpu.h", "arch/x86_64/trap.h"},
     "apps": {"net", "lib", "lwip", "http-parser"},
@@ -69,7 +69,7 @@ def allowed(src, inc):
     k = kind(inc)
     if k is None:
         return False
-    if k == layer and not (layer == "boot" and inc != "boot/multiboot.h"):
+    if k == layer and not (layer == "boot" and inc not in ("boot/multiboot.h", "boot/pvh.h")):
         return True
     rules = ALLOWED[layer]
     return k in rules or inc in rules

@@ -46,9 +46,10 @@ pkgs_run="gcc make binutils libc6-dev git gdb qemu-system-x86 grub-pc-bin grub-e
 # are absent from a minimal root (debootstrap --variant=minbase, container images).
 pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark netbase procps"
 # make bench: its clients and the tools that build the Linux guest (bench/README.md): iperf
-# (also copied into the guest), xz-utils (the kernel image is xz-compressed), kmod (depmod).
-# The guest's kernel and busybox are fetched below, not installed. Not the test set.
-pkgs_bench="python3 iproute2 iputils-ping curl wrk iperf apache2-utils xz-utils kmod netbase procps"
+# (also copied into the guest), xz-utils (the kernel image is xz-compressed), kmod (depmod),
+# python3-matplotlib (the SVG charts beside docs/benchmarks.md). The guest's kernel and
+# busybox are fetched below, not installed. Not the test set.
+pkgs_bench="python3 python3-matplotlib iproute2 iputils-ping curl wrk iperf apache2-utils xz-utils kmod netbase procps"
 
 case $mode in
 sources) want="dpkg-dev" ;;
@@ -79,6 +80,7 @@ why() {
     tshark) echo "pcap checks in tests" ;;
     chromium) echo "headless: renders docs/figures (test_docs), the status page (test_apps, test_trace)" ;;
     xz-utils | kmod) echo "the bench's Linux guest" ;;
+    python3-matplotlib) echo "the bench's charts (docs/figures/bench-*.svg)" ;;
     *) echo "a test client" ;;
     esac
 }

@@ -396,6 +396,10 @@ int acpi_parse_fadt(struct acpi_info *info, const uint8_t *tbl, size_t len)
         if (g.address)
             info->pm_tmr = g;
     }
+    if (len >= ACPI_FADT_SLEEP_CONTROL + ACPI_GAS_SIZE)
+        rd_gas(&info->sleep_control, tbl + ACPI_FADT_SLEEP_CONTROL);
+    if (len >= ACPI_FADT_SLEEP_STATUS + ACPI_GAS_SIZE)
+        rd_gas(&info->sleep_status, tbl + ACPI_FADT_SLEEP_STATUS);
     return 0;
 }
 
@@ -846,11 +850,24 @@ void acpi_reset(void)
 void acpi_poweroff(void)
 {
     const struct acpi_info *in = &acpi_info;
+    if (in->have_fadt && in->have_s5 && !in->pm1a_cnt.address && in->sleep_control.address) {
+        /* Hardware-reduced ACPI (4.1, 4.8.3.7): one 8-bit sleep control
+         * register instead of the PM1 blocks; SLP_TYPa is the value. */
+        cpu_irq_disable();
+        klog(LOG_INFO, "acpi: entering S5 through the sleep control register (SLP_TYP=%u)", in->slp_typa);
+        gas_write(&in->sleep_control,
+                  (uint64_t)((in->slp_typa << ACPI_SLEEP_CTL_SLP_TYP_SHIFT) & ACPI_SLEEP_CTL_SLP_TYP_MASK) |
+                      ACPI_SLEEP_CTL_SLP_EN,
+                  1);
+        short_delay(100000);
+        klog(LOG_ERR, "acpi: still running after S5");
+        return;
+    }
     if (!in->have_fadt || !in->have_s5 || !in->pm1a_cnt.address) {
         klog(LOG_ERR, "acpi: cannot power off: %s",
              !in->have_fadt ? "no FADT"
              : !in->have_s5 ? "no \\_S5 object"
-                            : "no PM1a_CNT");
+                            : "no PM1a_CNT nor sleep control register");
         return;
     }
     cpu_irq_disable();

@@ -93,6 +93,12 @@
 #define ACPI_FADT_X_PM1A_CNT_BLK 172 /* GAS */
 #define ACPI_FADT_X_PM1B_CNT_BLK 184 /* GAS */
 #define ACPI_FADT_X_PM_TMR_BLK   208 /* GAS */
+#define ACPI_FADT_SLEEP_CONTROL  244 /* GAS, ACPI 5.0+: hardware-reduced sleep control */
+#define ACPI_FADT_SLEEP_STATUS   256 /* GAS, ACPI 5.0+: hardware-reduced sleep status */
+/* Hardware-reduced sleep control register (4.8.3.7): SLP_TYP in bits 4:2, SLP_EN bit 5. */
+#define ACPI_SLEEP_CTL_SLP_TYP_SHIFT 2
+#define ACPI_SLEEP_CTL_SLP_TYP_MASK  (7u << 2)
+#define ACPI_SLEEP_CTL_SLP_EN        (1u << 5)
 /* IA-PC boot architecture flags (5.2.9.3). */
 #define ACPI_BOOT_ARCH_8042 (1u << 1)
 /* PM1 control register (4.8.3.2.1). */
@@ -202,6 +208,9 @@ struct acpi_info {
     uint32_t smi_cmd;
     uint8_t acpi_enable;
     struct acpi_gas pm1a_cnt, pm1b_cnt, pm_tmr, reset_reg;
+    /* Hardware-reduced ACPI (FADT flag HW_REDUCED_ACPI, e.g. QEMU's microvm):
+     * no PM1 blocks, S5 through these registers (address 0: absent). */
+    struct acpi_gas sleep_control, sleep_status;
     uint8_t reset_value;
     bool pm_tmr_32bit;
     uint64_t dsdt_addr;
@@ -311,7 +320,9 @@ void acpi_reset(void) __attribute__((noreturn));
 
 /**
  * acpi_poweroff() - enter S5 (soft off) by writing SLP_TYPx|SLP_EN to
- * PM1a/PM1b_CNT with the \_S5 values (ACPI 6.5 7.4.2, 16.1.7).
+ * PM1a/PM1b_CNT with the \_S5 values (ACPI 6.5 7.4.2, 16.1.7), or, on a
+ * hardware-reduced platform, SLP_TYPa << 2 | SLP_EN to the FADT's
+ * SLEEP_CONTROL_REG (4.8.3.7, 7.4.2).
  * Returns only on failure (logged): no FADT, no \_S5, or still running after
  * the write; the caller then tries something else.
  */

@@ -1,9 +1,12 @@
 /*
- * Multiboot information decoding (Multiboot 0.6.96 section 3.3 and
- * Multiboot2 section 3.6). The loader's data is trusted only as far as it
- * is checked: every length is bounded, a tag of size < 8 ends the walk.
+ * Boot information decoding: Multiboot 0.6.96 section 3.3, Multiboot2
+ * section 3.6, and PVH's hvm_start_info (boot/pvh.h). The loader's
+ * data is trusted only as far as it is checked: every length is bounded, a
+ * multiboot2 tag of size < 8 ends the walk, and a PVH address range is read
+ * only when it lies wholly below 4 GiB.
  */
 #include "arch/x86_64/bootinfo.h"
+#include "boot/pvh.h"
 #include "boot/multiboot.h"
 #include <errno.h>
 #include <string.h>
@@ -124,15 +127,92 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
     }
 }
 
+/* True when [phys, phys + len) lies below BOOTINFO_PHYS_LIMIT (no wrap-around). */
+static bool phys_range_ok(uint64_t phys, uint64_t len)
+{
+    return phys != 0 && phys < BOOTINFO_PHYS_LIMIT && len <= BOOTINFO_PHYS_LIMIT - phys;
+}
+
+static const void *phys_ptr(uint64_t phys)
+{
+    return (const void *)(uintptr_t)phys;
+}
+
+/* A NUL-terminated string at @phys, at most @size - 1 bytes, never past 4 GiB. */
+static bool copy_phys_str(char *dst, size_t size, uint64_t phys)
+{
+    if (!phys_range_ok(phys, 1))
+        return false;
+    uint64_t max = BOOTINFO_PHYS_LIMIT - phys;
+    const char *src = phys_ptr(phys);
+    size_t i = 0;
+    while (i + 1 < size && i < max && src[i]) {
+        dst[i] = src[i];
+        i++;
+    }
+    dst[i] = '\0';
+    return true;
+}
+
+static int parse_pvh(const struct hvm_start_info *si, struct boot_info *bi)
+{
+    if (!phys_range_ok((uintptr_t)si, sizeof(*si)) || si->magic != PVH_START_MAGIC)
+        return -EINVAL;
+    strlcpy(bi->protocol, "PVH", sizeof(bi->protocol));
+    strlcpy(bi->loader_name, "PVH", sizeof(bi->loader_name));
+    bi->info_start = (uintptr_t)si;
+    bi->info_end = (uintptr_t)si + sizeof(*si);
+
+    if (si->cmdline_paddr && !copy_phys_str(bi->cmdline, sizeof(bi->cmdline), si->cmdline_paddr))
+        bi->rejected |= BOOTINFO_REJECT_CMDLINE;
+
+    /* Version 0 has no memory map (Xen's guests asked a hypercall for it). */
+    uint64_t mlen = (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_table_entry);
+    if (si->version < 1 || !phys_range_ok(si->memmap_paddr, mlen)) {
+        bi->rejected |= BOOTINFO_REJECT_MEMMAP;
+    } else {
+        const struct hvm_memmap_table_entry *e = phys_ptr(si->memmap_paddr);
+        /* add_region() stops storing at BOOTINFO_MAX_REGIONS; stop reading there too. */
+        for (uint32_t i = 0; i < si->memmap_entries && !bi->mem_truncated; i++)
+            add_region(bi, e[i].addr, e[i].size, e[i].type);
+    }
+
+    uint64_t modlen = (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry);
+    if (si->nr_modules && !phys_range_ok(si->modlist_paddr, modlen)) {
+        bi->rejected |= BOOTINFO_REJECT_MODULES;
+    } else {
+        const struct hvm_modlist_entry *m = phys_ptr(si->modlist_paddr);
+        for (uint32_t i = 0; i < si->nr_modules && i < BOOTINFO_MAX_MODULES; i++)
+            if (m[i].size <= UINT64_MAX - m[i].paddr)
+                add_module(bi, m[i].paddr, m[i].paddr + m[i].size);
+    }
+
+    if (si->rsdp_paddr) {
+        /* Copy the ACPI 2.0 size; acpi_parse() checks signature and checksums. */
+        if (phys_range_ok(si->rsdp_paddr, sizeof(bi->rsdp))) {
+            memcpy(bi->rsdp, phys_ptr(si->rsdp_paddr), sizeof(bi->rsdp));
+            bi->has_rsdp = true;
+        } else {
+            bi->rejected |= BOOTINFO_REJECT_RSDP;
+        }
+    }
+    return 0;
+}
+
 int bootinfo_parse(uint32_t magic, const void *info, struct boot_info *bi)
 {
     memset(bi, 0, sizeof(*bi));
-    if (magic == MB1_BOOTLOADER_MAGIC)
+    if (magic == MB1_BOOTLOADER_MAGIC) {
         parse_mb1(info, bi);
-    else if (magic == MB2_BOOTLOADER_MAGIC)
+        strlcpy(bi->protocol, "multiboot1", sizeof(bi->protocol));
+    } else if (magic == MB2_BOOTLOADER_MAGIC) {
         parse_mb2(info, bi);
-    else
+        strlcpy(bi->protocol, "multiboot2", sizeof(bi->protocol));
+    } else if (magic == PVH_START_MAGIC) {
+        return parse_pvh(info, bi);
+    } else {
         return -EINVAL;
+    }
     return 0;
 }
 

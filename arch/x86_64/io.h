@@ -58,6 +58,17 @@ static inline void io_wait(void)
     outb(0x80, 0);
 }
 
+#ifdef HOST_FAKE_MMIO
+/* Host tests of MMIO drivers (tests/unit/test_virtio_mmio.c) define these. */
+uint8_t mmio_read8(const void *a);
+uint16_t mmio_read16(const void *a);
+uint32_t mmio_read32(const void *a);
+uint64_t mmio_read64(const void *a);
+void mmio_write8(void *a, uint8_t v);
+void mmio_write16(void *a, uint16_t v);
+void mmio_write32(void *a, uint32_t v);
+void mmio_write64(void *a, uint64_t v);
+#else
 /*
  * MMIO: one access of exactly the given width, never merged or split by the
  * compiler. Device memory is mapped uncached (map_mmio), so no fence is needed
@@ -95,6 +106,7 @@ static inline void mmio_write64(void *a, uint64_t v)
 {
     *(volatile uint64_t *)a = v;
 }
+#endif /* HOST_FAKE_MMIO */
 
 static inline void cpu_relax(void)
 {

@@ -27,7 +27,7 @@ void platform_memory_init(const struct boot_info *bi)
     size_t n = 0;
     uint64_t total = 0;
 
-    klog(LOG_INFO, "memory map (%u entries, multiboot%d):", bi->n_mem, bi->multiboot_version);
+    klog(LOG_INFO, "memory map (%u entries, %s):", bi->n_mem, bi->protocol);
     for (unsigned i = 0; i < bi->n_mem; i++) {
         const struct boot_region *r = &bi->mem[i];
         klog(LOG_INFO, "  mem: 0x%012llx-0x%012llx %s", (unsigned long long)r->base,

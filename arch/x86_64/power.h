@@ -15,7 +15,11 @@
  */
 void power_exit(int code) __attribute__((noreturn));
 
-/** power_off() - ACPI S5 if available, then QEMU/Bochs ports, then halt. */
+/**
+ * power_off() - ACPI S5 if available (PM1 blocks, or the hardware-reduced
+ * sleep control register), then the QEMU/Bochs PM1 ports, then a reset
+ * (which QEMU's -no-reboot and Firecracker turn into the VM's end), then halt.
+ */
 void power_off(void) __attribute__((noreturn));
 
 /** cpu_halt_forever() - interrupts off, hlt in a loop. */

@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 KERNEL = BUILD / "kernel.elf"
+KERNEL_PVH = BUILD / "kernel-pvh.elf"
 ISO = BUILD / "unikernel.iso"
 OVMF = Path("/usr/share/ovmf/OVMF.fd")
 
@@ -45,12 +46,14 @@ class Qemu:
         self._qmp_buf = b""
 
     def start(self, *, kernel=None, iso=None, cmdline="", machine="q35", firmware="bios",
-              smp=1, mem="256M", devices=(), extra=(), netns=None, wrap=()):
+              smp=1, mem="256M", devices=(), extra=(), netns=None, wrap=(), debug_exit=True):
+        # debug_exit=False: no isa-debug-exit, so the kernel's power-off path is what ends QEMU.
         args = ["qemu-system-x86_64", "-accel", ACCEL, "-M", machine, "-m", mem,
                 "-smp", str(smp), "-cpu", "max", "-display", "none", "-no-reboot",
                 "-serial", f"file:{self.serial_path}",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if debug_exit:
+            args += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
         if firmware == "uefi":
             args += ["-bios", str(OVMF)]
         elif firmware == "qboot":

@@ -1,7 +1,8 @@
 """The benchmark machinery (bench/run.py, issue 8) works: a quick run on our
 kernel and the native echo_server gives a number in every row it measures,
-writes the report, and leaves no QEMU and no namespace behind, also when it
-is stopped half-way by SIGTERM. The Linux guest is left out: it takes tens of
+with each CPU model for the guest (issue 15), the upload row's byte count
+checked, writes the report and its SVG charts, and leaves no QEMU and no
+namespace behind, also when it is stopped half-way by SIGTERM. The Linux guest is left out: it takes tens of
 seconds to boot under TCG (bench/check-peer.sh and `make bench` run it)."""
 import json
 import os
@@ -19,12 +20,17 @@ RUNNER = ROOT / "bench" / "run.py"
 ECHO_SERVER = ROOT / "build" / "bench" / "echo_server"
 
 # Rows a quick run of ours + native must fill with numbers: (row key, targets).
+# "ours" means each CPU model's variant ("ours@qemu64", "ours@max"), but for
+# mem.min (searched once, with QEMU's default) and the sizes.
+CPUS = ("qemu64", "max")
+ONCE = ("mem.min", "size.image", "size.iso")
 EXPECTED = {
     "boot.kernel.seabios": ["ours"], "boot.iso.seabios": ["ours"],
     "wrk1.rps": ["ours", "native"], "wrk1.p50": ["ours", "native"], "wrk1.p99": ["ours", "native"],
     "wrk64.rps": ["ours", "native"], "wrk64.p99": ["ours", "native"],
     "wrk612.rps": ["ours", "native"], "wrk612.p99": ["ours", "native"],
-    "conn.rps": ["ours", "native"], "bulk.mbs": ["ours", "native"], "iperf.mbs": ["ours", "native"],
+    "conn.rps": ["ours", "native"], "bulk.mbs": ["ours", "native"], "upload.mbs": ["ours", "native"],
+    "iperf.mbs": ["ours", "native"],
     "ping.rtt": ["ours", "native"], "mem.min": ["ours"], "mem.rss": ["ours", "native"],
     "size.image": ["ours", "native"], "size.iso": ["ours"],
 }
@@ -35,14 +41,16 @@ TABLE_ROWS = {
     "wrk 64 connections, keep-alive, GET /hello: p99 latency": [0, 2],
     "wrk 30 connections, keep-alive, GET /bytes/612": [0, 2],
     "new connections/s": [0, 2],
-    "bulk: curl GET /bytes/N": [0, 2],
+    "bulk, guest sends: curl GET /bytes/N": [0, 2],
+    "bulk, guest receives: curl -T of N bytes to PUT /sink": [0, 2],
     "bulk: iperf 2 client": [0, 2],
     "ping RTT": [0, 2],
     "smallest `-m` that boots and serves": [0],
     "RSS under load": [0, 2],
     "image: kernel.elf": [0, 2],
 }
-NUMBER = re.compile(r"^[\d,]+(\.\d+)?( \[[\d,.]+–[\d,.]+\])?$")
+NUMBER = re.compile(r"^[\d,]+(\.\d+)?( \[[\d,.]+–[\d,.]+\])?( \((qemu64|max)\))?$")
+CHARTS = ("rps", "latency", "throughput", "boot", "memory")
 
 
 def tools_missing():
@@ -91,10 +99,20 @@ def test_quick_run_fills_the_table_and_cleans_up(runner_env, tmp_path):
     data = json.loads((tmp_path / "work" / "results.json").read_text())
     for row, tlist in EXPECTED.items():
         for t in tlist:
-            xs = data["samples"].get(f"{t}/{row}")
-            assert xs and all(x > 0 for x in xs), (t, row, data["failures"].get(f"{t}/{row}"), out[-3000:])
+            if t == "ours" and row == "mem.min":
+                names = ["ours@qemu64"]
+            elif t == "ours" and row not in ONCE:
+                names = [f"ours@{c}" for c in CPUS]
+            else:
+                names = [t]
+            for name in names:
+                xs = data["samples"].get(f"{name}/{row}")
+                assert xs and all(x > 0 for x in xs), (name, row, data["failures"].get(f"{name}/{row}"),
+                                                       out[-3000:])
     # ours with qboot: measured or failed with a reason, never silently missing.
-    assert "ours/boot.kernel.qboot" in data["samples"] or data["failures"]["ours/boot.kernel.qboot"]
+    for c in CPUS:
+        assert f"ours@{c}/boot.kernel.qboot" in data["samples"] or data["failures"][f"ours@{c}/boot.kernel.qboot"]
+    assert data["meta"]["cpus"] == list(CPUS)
     assert data["meta"]["accel"] == os.environ.get("ACCEL", "tcg")
 
     doc = (tmp_path / "bench.md").read_text()
@@ -109,6 +127,21 @@ def test_quick_run_fills_the_table_and_cleans_up(runner_env, tmp_path):
                 assert NUMBER.match(cells[c]), f"'{label}': column {c} is '{cells[c]}'"
     assert "Accel: **tcg**" in doc or os.environ.get("ACCEL") == "kvm"
     assert "QEMU emulator version" in doc and "qemu-system-x86_64 -accel" in doc
+    for c in CPUS:  # every guest command line, with each CPU model
+        assert f"# ours, kernel, seabios, -cpu {c}\nqemu-system-x86_64 " in doc and f" -cpu {c} " in doc
+    # The per-model table: a number for ours with each model in the upload row.
+    detail = next(r for r in doc.splitlines() if r.startswith("| bulk, guest receives") and "qemu64" not in r
+                  and r.count("|") == 5)
+    assert all(NUMBER.match(c.strip()) for c in detail.strip("|").split("|")[2:4]), detail
+    # The charts, beside the page, shown by it, deterministic (no date), parseable SVG.
+    import xml.etree.ElementTree as ET
+    for name in CHARTS:
+        svg = tmp_path / "figures" / f"bench-{name}.svg"
+        assert f"](figures/bench-{name}.svg)" in doc, name
+        root = ET.parse(svg).getroot()
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox"), name
+        text = svg.read_text()
+        assert "<dc:date>" not in text and "ours" in text, name
     assert re.search(r"Produced by `BENCH_QUICK=1 BENCH_ONLY=ours,native BENCH_OUT=\S+ \S*python3 bench/run.py`",
                      doc), doc[:3000]
     assert leftovers(p.pid, tmp_path / "work") == ([], [])
@@ -123,9 +156,9 @@ def test_sigterm_kills_qemu_and_deletes_the_namespace(runner_env, tmp_path):
         # Stop it while a guest runs under load.
         for line in p.stdout:
             seen.append(line)
-            if "ours: wrk -c1:" in line or time.monotonic() > deadline:
+            if "ours@qemu64: wrk -c1:" in line or time.monotonic() > deadline:
                 break
-        assert any("ours: wrk -c1:" in line for line in seen), "".join(seen)
+        assert any("ours@qemu64: wrk -c1:" in line for line in seen), "".join(seen)
         names, qemus = leftovers(p.pid, tmp_path / "work")
         assert names and qemus, (names, qemus)  # the namespace and a guest are there
         p.send_signal(signal.SIGTERM)
@@ -152,7 +185,7 @@ def test_a_guest_frozen_under_load_is_reported_and_the_run_goes_on(runner_env, t
     try:
         for line in p.stdout:
             seen.append(line)
-            if "ours: wrk -c1:" in line:
+            if "ours@qemu64: wrk -c1:" in line:
                 break
         pids = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 .*{work}/ours-.*-kernel-seabios"],
                               capture_output=True, text=True).stdout.split()
@@ -166,11 +199,17 @@ def test_a_guest_frozen_under_load_is_reported_and_the_run_goes_on(runner_env, t
     out = "".join(seen) + rest
     assert p.returncode == 0, out[-3000:]
     data = json.loads((work / "results.json").read_text())
-    assert data["samples"]["ours/wrk1.rps"], out
-    for row in ("wrk64.rps", "wrk612.rps", "conn.rps", "bulk.mbs", "iperf.mbs", "ping.rtt"):
-        assert "ours/" + row not in data["samples"], (row, out[-3000:])
-        assert data["failures"]["ours/" + row] == ["stopped answering"], (row, data["failures"])
-    assert data["samples"]["ours/mem.min"], out[-3000:]  # the run went on after the dead guest
+    # Repetition 1 takes QEMU's default CPU model first: that guest froze, the -cpu max one did not.
+    frozen, other = "ours@qemu64", "ours@max"
+    assert data["samples"][f"{frozen}/wrk1.rps"], out
+    for row in ("wrk64.rps", "wrk612.rps", "conn.rps", "bulk.mbs", "upload.mbs", "iperf.mbs", "ping.rtt"):
+        assert f"{frozen}/{row}" not in data["samples"], (row, out[-3000:])
+        assert data["failures"][f"{frozen}/{row}"] == ["stopped answering"], (row, data["failures"])
+        assert data["samples"][f"{other}/{row}"], (row, out[-3000:])
+    assert data["samples"]["ours@qemu64/mem.min"], out[-3000:]  # the run went on after the dead guest
+    # The per-model table says so; the main table shows the guest that answered.
     assert re.search(r"\| wrk 64 connections, keep-alive, GET /hello: requests/s \| req/s \| "
-                     r"failed \(1 of 1 failed: stopped answering\)", out), out[-3000:]
+                     r"failed \(1 of 1 failed: stopped answering\) \| [\d,]+ \|", out), out[-3000:]
+    assert re.search(r"\| wrk 64 connections, keep-alive, GET /hello: requests/s \| req/s \| [\d,]+ \(max\) \|",
+                     out), out[-3000:]
     assert leftovers(p.pid, work) == ([], [])

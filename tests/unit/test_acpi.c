@@ -766,6 +766,31 @@ static void test_fadt_x_fields_win(void **state)
     assert_int_equal(info.pm1b_cnt.address, 0);
 }
 
+/* Hardware-reduced (QEMU microvm): no PM1 blocks, the sleep registers in the ACPI 5.0 tail. */
+static void test_fadt_hw_reduced_sleep_registers(void **state)
+{
+    (void)state;
+    qemu_fadt(&tb, 276, 5, 0x1234);
+    put32(tb.b + ACPI_FADT_PM1A_CNT_BLK, 0);
+    put32(tb.b + ACPI_FADT_FLAGS, ACPI_FADT_HW_REDUCED);
+    gas(tb.b + ACPI_FADT_SLEEP_CONTROL, ACPI_GAS_SPACE_MEMORY, 8, 1, 0xfea00200);
+    gas(tb.b + ACPI_FADT_SLEEP_STATUS, ACPI_GAS_SPACE_MEMORY, 8, 1, 0xfea00201);
+    tbl_finish(&tb, "FACP", 5);
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(acpi_parse_fadt(&info, tb.b, tb.len), 0);
+    assert_int_equal(info.pm1a_cnt.address, 0);
+    assert_int_equal(info.sleep_control.space_id, ACPI_GAS_SPACE_MEMORY);
+    assert_int_equal(info.sleep_control.address, 0xfea00200);
+    assert_int_equal(info.sleep_status.address, 0xfea00201);
+
+    /* A FADT that ends before the sleep registers has none (never read past its length). */
+    qemu_fadt(&tb, 244, 3, 0x1234);
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(acpi_parse_fadt(&info, tb.b, tb.len), 0);
+    assert_int_equal(info.sleep_control.address, 0);
+    assert_int_equal(info.sleep_status.address, 0);
+}
+
 /* ---------------------------------------------------------------- \_S5 */
 
 static void test_s5_scan(void **state)
@@ -1160,6 +1185,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_acpi_init_and_mcfg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fadt_acpi1_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fadt_x_fields_win, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fadt_hw_reduced_sleep_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s5_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s5_from_ssdt_when_dsdt_lacks_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dsdt_bad_checksum_no_s5, setup, teardown),

@@ -1,6 +1,6 @@
 /*
  * Host tests of the boot-time parsers: the kernel command line (lib/cmdline.c)
- * and the multiboot information decoder (arch/x86_64/bootinfo.c), fed
+ * and the multiboot and PVH information decoder (arch/x86_64/bootinfo.c), fed
  * crafted structures, including malformed ones a broken loader could hand us.
  */
 #include <setjmp.h>
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/bootinfo.h"
+#include "boot/pvh.h"
 #include "boot/multiboot.h"
 #include "lib/cmdline.h"
 
@@ -241,6 +242,7 @@ static void test_mb1_full(void **state)
 
     assert_int_equal(bootinfo_parse(MB1_BOOTLOADER_MAGIC, mi, &bi), 0);
     assert_int_equal(bi.multiboot_version, 1);
+    assert_string_equal(bi.protocol, "multiboot1");
     assert_string_equal(bi.cmdline, "ip=10.0.0.2/24 log=debug");
     assert_string_equal(bi.loader_name, "GRUB 2.06");
     assert_int_equal(bi.n_modules, 1);
@@ -284,6 +286,157 @@ static void test_mb1_mem_fields_only(void **state)
     assert_int_equal(bi.mem[1].len, 130048ull * 1024);
 }
 
+/* ---- PVH (hvm_start_info) ---- */
+
+struct pvh_fixture {
+    uint8_t *mem;
+    struct hvm_start_info *si;
+    struct hvm_memmap_table_entry *map;
+    struct hvm_modlist_entry *mods;
+    char *cmd;
+    uint8_t *rsdp;
+};
+
+/* What QEMU hands a PVH kernel: version 1, a command line, a map, an RSDP. */
+static void pvh_setup(struct pvh_fixture *f)
+{
+    f->mem = low_mem(4096);
+    memset(f->mem, 0, 4096);
+    f->si = (void *)f->mem;
+    f->cmd = (char *)f->mem + 128;
+    f->mods = (void *)(f->mem + 512);
+    f->map = (void *)(f->mem + 1024);
+    f->rsdp = f->mem + 3072;
+    strcpy(f->cmd, "ip=10.0.0.2/24 log=debug");
+    f->map[0] = (struct hvm_memmap_table_entry){0, 0x9fc00, MB_MEM_AVAILABLE, 0};
+    f->map[1] = (struct hvm_memmap_table_entry){0x100000, 0xff00000, MB_MEM_AVAILABLE, 0};
+    f->map[2] = (struct hvm_memmap_table_entry){0xfeffc000, 0x4000, MB_MEM_RESERVED, 0};
+    f->mods[0] = (struct hvm_modlist_entry){0x2000000, 0x1000, 0, 0};
+    memcpy(f->rsdp, "RSD PTR ", 8);
+    f->si->magic = PVH_START_MAGIC;
+    f->si->version = 1;
+    f->si->cmdline_paddr = (uintptr_t)f->cmd;
+    f->si->memmap_paddr = (uintptr_t)f->map;
+    f->si->memmap_entries = 3;
+    f->si->modlist_paddr = (uintptr_t)f->mods;
+    f->si->nr_modules = 1;
+    f->si->rsdp_paddr = (uintptr_t)f->rsdp;
+}
+
+static void test_pvh_full(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    struct pvh_fixture f;
+    pvh_setup(&f);
+    assert_int_equal(bootinfo_parse(PVH_START_MAGIC, f.si, &bi), 0);
+    assert_string_equal(bi.protocol, "PVH");
+    assert_string_equal(bi.loader_name, "PVH");
+    assert_int_equal(bi.multiboot_version, 0);
+    assert_int_equal(bi.rejected, 0);
+    assert_string_equal(bi.cmdline, "ip=10.0.0.2/24 log=debug");
+    assert_int_equal(bi.n_mem, 3);
+    assert_int_equal(bi.mem[1].base, 0x100000);
+    assert_int_equal(bi.mem[1].len, 0xff00000);
+    assert_int_equal(bi.mem[2].type, MB_MEM_RESERVED);
+    assert_int_equal(bi.n_modules, 1);
+    assert_int_equal(bi.modules[0].start, 0x2000000);
+    assert_int_equal(bi.modules[0].end, 0x2001000);
+    assert_true(bi.has_rsdp);
+    assert_memory_equal(bi.rsdp, "RSD PTR ", 8);
+    assert_int_equal(bi.info_start, (uintptr_t)f.si);
+    assert_int_equal(bi.info_end, (uintptr_t)f.si + sizeof(*f.si));
+    munmap(f.mem, 4096);
+}
+
+static void test_pvh_bad_magic(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    struct pvh_fixture f;
+    pvh_setup(&f);
+    /* EAX said PVH but the structure is not a start info: refused, nothing read. */
+    f.si->magic = MB2_BOOTLOADER_MAGIC;
+    assert_int_equal(bootinfo_parse(PVH_START_MAGIC, f.si, &bi), -22);
+    assert_int_equal(bi.n_mem, 0);
+    assert_string_equal(bi.cmdline, "");
+    munmap(f.mem, 4096);
+}
+
+static void test_pvh_version0_has_no_map(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    struct pvh_fixture f;
+    pvh_setup(&f);
+    /* memmap_paddr/entries exist only from version 1: in version 0 they are not there to read. */
+    f.si->version = 0;
+    assert_int_equal(bootinfo_parse(PVH_START_MAGIC, f.si, &bi), 0);
+    assert_int_equal(bi.n_mem, 0);
+    assert_true(bi.rejected & BOOTINFO_REJECT_MEMMAP);
+    assert_string_equal(bi.cmdline, "ip=10.0.0.2/24 log=debug");
+    munmap(f.mem, 4096);
+}
+
+static void test_pvh_out_of_range(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    struct pvh_fixture f;
+    pvh_setup(&f);
+    /* Each of these would read outside the identity-mapped 4 GiB (or wrap
+     * around): none is dereferenced (an access would fault under ASan/SEGV). */
+    const uint64_t bad_maps[][2] = {
+        {0x100000000ull, 1},             /* starts at 4 GiB */
+        {0xfffffff0ull, 2},              /* starts below, ends above */
+        {0xfffffffffffffff0ull, 1},      /* wraps around 2^64 */
+        {(uintptr_t)f.map, 0xffffffffu}, /* ~96 GiB of entries from a sane address */
+    };
+    for (unsigned i = 0; i < sizeof(bad_maps) / sizeof(bad_maps[0]); i++) {
+        f.si->memmap_paddr = bad_maps[i][0];
+        f.si->memmap_entries = (uint32_t)bad_maps[i][1];
+        assert_int_equal(bootinfo_parse(PVH_START_MAGIC, f.si, &bi), 0);
+        assert_int_equal(bi.n_mem, 0);
+        assert_true(bi.rejected & BOOTINFO_REJECT_MEMMAP);
+    }
+    f.si->cmdline_paddr = 0x100000000ull;
+    f.si->rsdp_paddr = 0xffffffe0ull; /* 36 bytes would cross 4 GiB */
+    f.si->modlist_paddr = 0xfffffffffffffff0ull;
+    assert_int_equal(bootinfo_parse(PVH_START_MAGIC, f.si, &bi), 0);
+    assert_int_equal(bi.rejected, BOOTINFO_REJECT_CMDLINE | BOOTINFO_REJECT_MEMMAP | BOOTINFO_REJECT_MODULES |
+                                      BOOTINFO_REJECT_RSDP);
+    assert_string_equal(bi.cmdline, "");
+    assert_false(bi.has_rsdp);
+    assert_int_equal(bi.n_modules, 0);
+    munmap(f.mem, 4096);
+}
+
+static void test_pvh_long_map_and_cmdline_bounded(void **state)
+{
+    (void)state;
+    static struct boot_info bi;
+    size_t n = BOOTINFO_MAX_REGIONS + 40, len = 8192 + n * sizeof(struct hvm_memmap_table_entry);
+    uint8_t *mem = low_mem(len);
+    memset(mem, 0, len);
+    struct hvm_start_info *si = (void *)mem;
+    char *cmd = (char *)mem + 64;
+    struct hvm_memmap_table_entry *map = (void *)(mem + 8192);
+    memset(cmd, 'a', 4000); /* longer than bi.cmdline, NUL-terminated by the memset(0) after it */
+    for (size_t i = 0; i < n; i++)
+        map[i] = (struct hvm_memmap_table_entry){0x100000 * (i + 1), 0x1000, MB_MEM_AVAILABLE, 0};
+    si->magic = PVH_START_MAGIC;
+    si->version = 1;
+    si->cmdline_paddr = (uintptr_t)cmd;
+    si->memmap_paddr = (uintptr_t)map;
+    si->memmap_entries = (uint32_t)n;
+    assert_int_equal(bootinfo_parse(PVH_START_MAGIC, si, &bi), 0);
+    assert_int_equal(strlen(bi.cmdline), sizeof(bi.cmdline) - 1);
+    assert_int_equal(bi.n_mem, BOOTINFO_MAX_REGIONS);
+    assert_true(bi.mem_truncated);
+    assert_int_equal(bi.mem[BOOTINFO_MAX_REGIONS - 1].base, 0x100000ull * BOOTINFO_MAX_REGIONS);
+    munmap(mem, len);
+}
+
 static void test_bad_magic(void **state)
 {
     (void)state;
@@ -305,6 +458,11 @@ int main(void)
         cmocka_unit_test(test_mb1_full),
         cmocka_unit_test(test_mb1_mem_fields_only),
         cmocka_unit_test(test_bad_magic),
+        cmocka_unit_test(test_pvh_full),
+        cmocka_unit_test(test_pvh_bad_magic),
+        cmocka_unit_test(test_pvh_version0_has_no_map),
+        cmocka_unit_test(test_pvh_out_of_range),
+        cmocka_unit_test(test_pvh_long_map_and_cmdline_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

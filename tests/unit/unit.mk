@@ -83,6 +83,13 @@ test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net
 # No lwIP: the driver knows only drivers/nic.h, and this test builds it so.
 test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO \
 	-Wl,-T,tests/unit/virtio_drivers.ld -Wl,-T,tests/unit/pci_drivers.ld
+#@@ virtio-mmio
+# The virtio-mmio transport (version 2 and legacy version 1) against a fake
+# register file, with the real virtio core and vring and a fake driver on top;
+# and the virtio_mmio.device= parser (tests/unit/test_virtio_mmio.c).
+UNIT_TESTS += virtio_mmio
+test_virtio_mmio_SRCS := drivers/virtio_mmio.c drivers/virtio.c drivers/vring.c lib/trace.c
+test_virtio_mmio_CFLAGS := -DHOST_FAKE_MMIO -Wl,-T,tests/unit/virtio_drivers.ld
 #@@ trace
 # trace= (lib/trace.c: words, rate limit, line format, frame decoder), the
 # trace=virtq lines of drivers/vring.c against the device model, lib/prof.c.

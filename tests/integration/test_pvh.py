@@ -1,0 +1,70 @@
+"""PVH entry and the platform without PC legacy (issue 17): build/kernel-pvh.elf
+(no multiboot header, so QEMU's -kernel enters it through the PVH note) boots
+on microvm with and without ACPI and on q35/pc, taking its command line and
+memory map from hvm_start_info; both images power off on microvm by
+themselves (hardware-reduced ACPI sleep register, or a reset under
+-no-reboot when there is no ACPI) and QEMU exits with status 0."""
+import re
+
+import pytest
+
+from conftest import KERNEL, KERNEL_PVH
+from test_boot import check_clean_boot
+
+MACHINES = ["microvm", "microvm,acpi=off", "q35", "pc"]
+NO_LEGACY = ["microvm,pit=off,pic=off,rtc=off", "microvm,acpi=off,pit=off,pic=off,rtc=off"]
+
+
+@pytest.fixture(scope="session")
+def kernel_pvh():
+    assert KERNEL_PVH.exists(), f"{KERNEL_PVH} missing: run make first"
+    return KERNEL_PVH
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_pvh_boots(qemu, kernel_pvh, machine):
+    q = qemu(kernel=kernel_pvh, cmdline="test=exit log=info", machine=machine, mem="256M")
+    log = check_clean_boot(q, 256)
+    # The protocol, the loader, the command line and the map all came from hvm_start_info.
+    assert re.search(r"boot: PVH from 'PVH', command line 'test=exit log=info", log), log
+    assert re.search(r"memory map \(\d+ entries, PVH\):", log), log
+    assert "multiboot" not in log
+    assert "boot: ignored the loader's" not in log
+
+
+@pytest.mark.parametrize("machine", ["microvm", "microvm,acpi=off"])
+def test_multiboot_boots_on_microvm(qemu, kernel, machine):
+    q = qemu(kernel=kernel, cmdline="test=exit", machine=machine, mem="256M")
+    log = check_clean_boot(q, 256)
+    assert re.search(r"boot: multiboot1 from '[^']*', command line '[^']*test=exit", log), log
+
+
+@pytest.mark.parametrize("machine", NO_LEGACY)
+def test_pvh_without_pit_pic_rtc(qemu, kernel_pvh, machine):
+    # No PIT, no 8259s, no RTC (and with acpi=off, no HPET table either): the
+    # boot must neither crash nor hang, whatever the clock manages to find.
+    q = qemu(kernel=kernel_pvh, cmdline="test=exit", machine=machine, mem="256M")
+    log = check_clean_boot(q, 256)
+    assert "boot: PVH from" in log
+    assert "timer:" in log
+
+
+POWEROFF = {
+    # machine: the serial line that says which way the kernel powered off
+    "microvm": r"acpi: entering S5 through the sleep control register \(SLP_TYP=5\)",
+    "microvm,acpi=off": r"power: no way to power off; resetting instead",
+    "q35": r"acpi: entering S5 \(SLP_TYPa=0",
+}
+
+
+@pytest.mark.parametrize("image", ["pvh", "multiboot"])
+@pytest.mark.parametrize("machine", sorted(POWEROFF))
+def test_poweroff_ends_qemu(qemu, kernel_pvh, image, machine):
+    # Without isa-debug-exit, test=exit falls through to power_off(): QEMU
+    # must end by itself with status 0 (S5, or the reset -no-reboot turns into an exit).
+    q = qemu(kernel=kernel_pvh if image == "pvh" else KERNEL, cmdline="test=exit", machine=machine,
+             mem="256M", debug_exit=False)
+    q.wait_for(r"boot: done", timeout=120)
+    assert q.wait_exit(timeout=30) == 0, q.describe()
+    assert re.search(POWEROFF[machine], q.log), q.log
+    assert "halting" not in q.log
