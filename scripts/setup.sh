@@ -44,7 +44,9 @@ pkgs_run="gcc make binutils libc6-dev git gdb qemu-system-x86 grub-pc-bin grub-e
 # netbase (/etc/services, /etc/protocols: wrk and ab resolve a URL's scheme to a port through it,
 # Python's socket module and scapy read protocol names from it) and procps (sysctl, pgrep, ps)
 # are absent from a minimal root (debootstrap --variant=minbase, container images).
-pkgs_test="libcmocka-dev python3 python3-pytest clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark netbase procps"
+# python3-matplotlib: tests/integration/test_bench.py runs a quick `make bench`, which
+# draws the charts too (a fresh minimal root failed both of its tests without it).
+pkgs_test="libcmocka-dev python3 python3-pytest python3-matplotlib clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark netbase procps"
 # make bench: its clients and the tools that build the Linux guest (bench/README.md): iperf
 # (also copied into the guest), xz-utils (the kernel image is xz-compressed), kmod (depmod),
 # python3-matplotlib (the SVG charts beside docs/benchmarks.md). The guest's kernel and
