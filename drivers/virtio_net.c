@@ -602,19 +602,6 @@ static void vnet_set_rx_mode(struct vnet *vn)
         klog(LOG_INFO, "virtio-net: receive filter: promiscuous off, all-multicast on");
 }
 
-/* The last steps of probe and of a reset: DRIVER_OK, the receive ring
- * filled (buffers may be posted before DRIVER_OK, but the device is notified
- * only after), the receive mode, the link state read. */
-static void vnet_go_live(struct vnet *vn)
-{
-    uint16_t status;
-    vring_disable_cb(vn->vq[TXQ]); /* transmit completions only when asked (vnet_poll) */
-    virtio_ready(vn->vdev);
-    vnet_fill_rx(vn);
-    vnet_set_rx_mode(vn);
-    vn->link_up = vnet_read_link(vn, &status);
-}
-
 /* The first broken queue, or -1. */
 static int vnet_broken_queue(const struct vnet *vn)
 {
@@ -736,7 +723,12 @@ static void vnet_recover(struct vnet *vn, int broken)
     /* 4. Live again: DRIVER_OK, receive buffers, receive mode, link. */
     vn->rx_pending = vn->tx_pending = false;
     vn->tx_needs_kick = false;
-    vnet_go_live(vn);
+    vring_disable_cb(vn->vq[TXQ]);
+    virtio_ready(vdev);
+    vnet_fill_rx(vn);
+    vnet_set_rx_mode(vn);
+    uint16_t status;
+    vn->link_up = vnet_read_link(vn, &status);
     vn->nic.link_up = vn->link_up;
     if (vn->link_up != was_up) {
         vn->st.link_changes++;
@@ -1134,7 +1126,14 @@ static int vnet_probe(struct virtio_device *vdev)
         why = "out of memory for buffers";
         goto fail_vqs;
     }
-    vnet_go_live(vn);
+    /* Buffers may be posted before DRIVER_OK, but the device is notified only after. */
+    vring_disable_cb(vn->vq[TXQ]);
+    virtio_ready(vdev);
+    vnet_fill_rx(vn);
+
+    vnet_set_rx_mode(vn);
+    uint16_t status;
+    vn->link_up = vnet_read_link(vn, &status);
     klog(LOG_INFO,
          "virtio-net: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, rx %u x %u-byte buffers%s, tx ring %u, "
          "header %u bytes, link %s",
