@@ -342,29 +342,22 @@ void vnet_rx_release(struct vnet *vn, unsigned id)
 
 /* ------------------------------------------------------------------ transmit */
 
-/* Slot @s is ours again: off the in-flight list, back on the free list, and
- * its frame done for the stack (sent, or dropped by a reset). */
-static void tx_slot_done(struct vnet *vn, struct vnet_txslot *s)
-{
-    void *cookie = s->cookie;
-    s->cookie = NULL;
-    /* Off the in-flight list (completions may come out of order). */
-    *(s->older ? &s->older->newer : &vn->tx_oldest) = s->newer;
-    *(s->newer ? &s->newer->older : &vn->tx_newest) = s->older;
-    s->next_free = vn->tx_free;
-    vn->tx_free = s;
-    vn->tx_inflight--;
-    vn->up.tx_done(vn->up.ctx, cookie);
-}
-
 /* free_old_xmit_skbs: take back what the device has sent. */
 static void vnet_reclaim_tx(struct vnet *vn)
 {
     uint32_t len;
     struct vnet_txslot *s;
     while ((s = vring_get_used(vn->vq[TXQ], &len)) != NULL) {
+        void *cookie = s->cookie;
+        s->cookie = NULL;
+        /* Off the in-flight list (completions may come out of order). */
+        *(s->older ? &s->older->newer : &vn->tx_oldest) = s->newer;
+        *(s->newer ? &s->newer->older : &vn->tx_newest) = s->older;
+        s->next_free = vn->tx_free;
+        vn->tx_free = s;
+        vn->tx_inflight--;
         vn->st.tx_completed++;
-        tx_slot_done(vn, s);
+        vn->up.tx_done(vn->up.ctx, cookie);
     }
 }
 
@@ -622,9 +615,15 @@ static void vnet_take_back(struct vnet *vn)
         rxbuf_put(vn, c);
     struct vnet_txslot *t;
     while ((t = vring_detach_unused(vn->vq[TXQ])) != NULL) {
+        void *cookie = t->cookie;
+        t->cookie = NULL;
+        t->next_free = vn->tx_free;
+        vn->tx_free = t;
+        vn->tx_inflight--;
         vn->st.tx_reset_dropped++;
-        tx_slot_done(vn, t); /* not sent, or sent: TCP retransmits either way */
+        vn->up.tx_done(vn->up.ctx, cookie); /* not sent, or sent: TCP retransmits either way */
     }
+    vn->tx_oldest = vn->tx_newest = NULL;
     if (vn->vq[CTRLQ])
         while (vring_detach_unused(vn->vq[CTRLQ]))
             ;
