@@ -101,6 +101,7 @@ NET_SRCS := \
 	net/net_budget.c \
 	net/tcp_cookie.c \
 	net/tcp_guard.c \
+	net/tso.c \
 	net/txhold.c
 
 # lwIP 2.1.3, from Debian's source package (scripts/setup.sh fetches it into

@@ -16,7 +16,8 @@
  *             wants before ->rx returns and the driver takes them back.
  *   transmit  the stack hands down a struct nic_tx_frame: up to
  *             nic->max_tx_segs segments of memory the device may read until
- *             the driver calls ->tx_done(cookie), and a checksum request.
+ *             the driver calls ->tx_done(cookie), a checksum request, and
+ *             with TSO a frame of up to 64 KiB the device cuts into segments.
  *
  * A driver fills in a struct nic at probe time (ops, MAC, MTU, offloads)
  * and registers it; net/ finds the NICs by index (nic_count(), nic_get()),
@@ -94,18 +95,34 @@ struct nic_tx_seg {
     uint32_t len;
 };
 
+enum nic_gso {
+    NIC_GSO_NONE,  /* one frame on the wire */
+    NIC_GSO_TCPV4, /* TCP over IPv4, cut into segments by the device */
+    NIC_GSO_TCPV6, /* TCP over IPv6 */
+};
+
+/* The largest frame with gso_type set (headers included). */
+#define NIC_GSO_MAX_LEN 65535u
+
 struct nic_tx_frame {
     const struct nic_tx_seg *seg;
     unsigned nsegs;                   /* 1 .. nic->max_tx_segs, none empty */
     uint32_t len;                     /* the sum of the segments' lengths */
     bool csum_partial;                /* the device completes the checksum: */
     uint16_t csum_start, csum_offset; /* sum from csum_start to the end, store at start + offset */
-    void *cookie;                     /* handed back by up->tx_done once the device is done */
+    /* Segmentation offload (NIC_OFFLOAD_TSO4/6; needs csum_partial): the
+     * device cuts the frame into TCP segments of gso_size payload bytes, each
+     * with a copy of the first hdr_len bytes, adjusted (virtio 5.1.6.2). */
+    enum nic_gso gso_type;
+    uint16_t gso_size, hdr_len;
+    void *cookie; /* handed back by up->tx_done once the device is done */
 };
 
 /* Offloads a NIC offers (nic->offloads). */
 #define NIC_OFFLOAD_TX_CSUM (1u << 0) /* nic_tx_frame.csum_partial is honoured */
 #define NIC_OFFLOAD_RX_CSUM (1u << 1) /* received frames may say NIC_RX_CSUM_VALID/PARTIAL */
+#define NIC_OFFLOAD_TSO4    (1u << 2) /* nic_tx_frame.gso_type NIC_GSO_TCPV4 is honoured */
+#define NIC_OFFLOAD_TSO6    (1u << 3) /* ... and NIC_GSO_TCPV6 */
 
 /* The stack's side, given to ->attach; every call comes from the main loop
  * (from inside ->poll, ->xmit or ->watchdog). */

@@ -23,7 +23,29 @@ void virtio_fail(struct virtio_device *vdev, const char *why)
     add_status(vdev, VIRTIO_STATUS_FAILED);
 }
 
+/* The features both sides have, less each whose dependencies are missing. */
+static uint64_t drop_unmet(uint64_t features, const struct virtio_feature_dep *deps, unsigned ndeps)
+{
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (unsigned i = 0; i < ndeps; i++) {
+            uint64_t bit = 1ull << deps[i].bit;
+            if ((features & bit) && (features & deps[i].needs) != deps[i].needs) {
+                features &= ~bit;
+                changed = true;
+            }
+        }
+    }
+    return features;
+}
+
 int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
+{
+    return virtio_negotiate_deps(vdev, wanted, NULL, 0);
+}
+
+int virtio_negotiate_deps(struct virtio_device *vdev, uint64_t wanted, const struct virtio_feature_dep *deps,
+                          unsigned ndeps)
 {
     /* 1. Reset: firmware or an option ROM may have used the device already. */
     if (vdev->ops->reset(vdev) < 0) {
@@ -36,7 +58,7 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
 
     /* 4. Accept the subset of the offered features we understand. */
     vdev->device_features = vdev->ops->get_features(vdev);
-    vdev->features = vdev->device_features & wanted;
+    vdev->features = drop_unmet(vdev->device_features & wanted, deps, ndeps);
     bool modern = (vdev->device_features >> VIRTIO_F_VERSION_1) & 1;
     if (modern)
         vdev->features |= 1ull << VIRTIO_F_VERSION_1;

@@ -113,6 +113,21 @@ static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned
  */
 int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted);
 
+/* A feature a driver may accept only together with others (e.g. virtio-net's
+ * HOST_TSO4 needs CSUM, spec 5.1.3.1): a device that offers it without them
+ * does not get it. */
+struct virtio_feature_dep {
+    unsigned bit;
+    uint64_t needs; /* feature bits */
+};
+
+/**
+ * virtio_negotiate_deps() - virtio_negotiate(), and of the features both
+ * sides have, drop each whose @deps are not all there (until none changes).
+ */
+int virtio_negotiate_deps(struct virtio_device *vdev, uint64_t wanted, const struct virtio_feature_dep *deps,
+                          unsigned ndeps);
+
 /** virtio_setup_vqs() - create @nvqs queues and their interrupts (see virtio_pci.c). */
 int virtio_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct virtio_vq_info *info,
                      struct vring **vqs);

@@ -90,6 +90,7 @@ struct vnet {
     unsigned nvqs;
     unsigned hdr_len;
     bool mrg_rxbuf, csum_tx, guest_csum, has_status;
+    bool tso4, tso6; /* HOST_TSO4/6: the device cuts large TCP frames we send */
     unsigned mtu;
     unsigned rx_bufsize;
     uint8_t mac[6];
@@ -139,11 +140,21 @@ struct vnet {
     struct vnet_stats st;
 };
 
+/* Features we take only with others (5.1.3.1): the device cuts a frame only
+ * if it also completes the checksum of each segment. */
+static const struct virtio_feature_dep feature_deps[] = {
+    {VIRTIO_NET_F_HOST_TSO4, 1ull << VIRTIO_NET_F_CSUM},
+    {VIRTIO_NET_F_HOST_TSO6, 1ull << VIRTIO_NET_F_CSUM},
+};
+#define N_FEATURE_DEPS (sizeof(feature_deps) / sizeof(feature_deps[0]))
+
 static const char *const feature_names[64] = {
     [VIRTIO_NET_F_CSUM] = "CSUM",
     [VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
     [VIRTIO_NET_F_MTU] = "MTU",
     [VIRTIO_NET_F_MAC] = "MAC",
+    [VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4",
+    [VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
     [VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF",
     [VIRTIO_NET_F_STATUS] = "STATUS",
     [VIRTIO_NET_F_CTRL_VQ] = "CTRL_VQ",
@@ -417,6 +428,18 @@ int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f)
     if (f->csum_partial &&
         (!vn->csum_tx || f->csum_start >= f->len || f->csum_offset + 2u > f->len - f->csum_start))
         return -EINVAL;
+    /* A frame the device is to cut must carry the partial checksum, its
+     * headers, and at least one payload byte beyond them (5.1.6.2.1). */
+    uint8_t gso = VIRTIO_NET_HDR_GSO_NONE;
+    if (f->gso_type != NIC_GSO_NONE) {
+        bool ok = f->gso_type == NIC_GSO_TCPV4 ? vn->tso4 : f->gso_type == NIC_GSO_TCPV6 && vn->tso6;
+        if (!ok || !f->csum_partial || f->gso_size == 0 || f->hdr_len <= f->csum_start ||
+            f->hdr_len >= f->len || f->len > NIC_GSO_MAX_LEN) {
+            vn->st.tx_drop_bad_gso++;
+            return -EINVAL;
+        }
+        gso = f->gso_type == NIC_GSO_TCPV4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+    }
     /* The header and n segments: one slot in an indirect table, else 1 + n. */
     unsigned descs = vring_add_cost(tx, n + 1);
     if ((!vn->tx_free || vring_num_free(tx) < descs) && !vnet_wait_tx_room(vn, n + 1)) {
@@ -436,6 +459,11 @@ int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f)
         s->hdr->csum_start = f->csum_start;
         s->hdr->csum_offset = f->csum_offset;
         vn->st.tx_csum_offload++;
+    }
+    if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+        s->hdr->gso_type = gso;
+        s->hdr->hdr_len = f->hdr_len; /* how much of the frame each segment copies */
+        s->hdr->gso_size = f->gso_size;
     }
     segs[0].addr = s->hdr;
     segs[0].len = vn->hdr_len;
@@ -459,6 +487,10 @@ int vnet_xmit(struct vnet *vn, const struct nic_tx_frame *f)
     vn->st.tx_packets++;
     vn->st.tx_bytes += f->len;
     vn->st.tx_segments += n;
+    if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+        vn->st.tx_gso_frames++;
+        vn->st.tx_gso_bytes += f->len;
+    }
     vn->tx_needs_kick = true;
     /* One kick per batch: the main loop kicks after the stack is done; a
      * nearly full ring is kicked now so the device can start draining it. */
@@ -699,7 +731,7 @@ static void vnet_recover(struct vnet *vn, int broken)
     virtio_del_vqs(vdev);
     memset(vn->vq, 0, sizeof(vn->vq));
     uint64_t had = vdev->features;
-    if (virtio_negotiate(vdev, vn->wanted) < 0 || vdev->features != had) {
+    if (virtio_negotiate_deps(vdev, vn->wanted, feature_deps, N_FEATURE_DEPS) < 0 || vdev->features != had) {
         vnet_give_up(vn, "the device refused its features after a reset");
         return;
     }
@@ -1050,7 +1082,8 @@ static int vnet_probe(struct virtio_device *vdev)
         (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
         (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
         (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-        (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1);
+        (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1) |
+        (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
     int err;
     const char *why;
 
@@ -1060,7 +1093,7 @@ static int vnet_probe(struct virtio_device *vdev)
     vn->vdev = vdev;
     vdev->priv = vn;
 
-    err = virtio_negotiate(vdev, wanted);
+    err = virtio_negotiate_deps(vdev, wanted, feature_deps, N_FEATURE_DEPS);
     if (err < 0)
         goto fail_free; /* negotiate set FAILED where it applies */
     virtio_log_features(vdev, feature_names);
@@ -1071,6 +1104,8 @@ static int vnet_probe(struct virtio_device *vdev)
                       ? sizeof(struct virtio_net_hdr)
                       : VIRTIO_NET_HDR_LEGACY_LEN;
     vn->csum_tx = virtio_has_feature(vdev, VIRTIO_NET_F_CSUM);
+    vn->tso4 = virtio_has_feature(vdev, VIRTIO_NET_F_HOST_TSO4);
+    vn->tso6 = virtio_has_feature(vdev, VIRTIO_NET_F_HOST_TSO6);
     vn->guest_csum = virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM);
     vn->has_status = virtio_has_feature(vdev, VIRTIO_NET_F_STATUS);
 
@@ -1144,7 +1179,8 @@ static int vnet_probe(struct virtio_device *vdev)
         .priv = vn,
         .driver = "virtio_net",
         .mtu = vn->mtu,
-        .offloads = (vn->csum_tx ? NIC_OFFLOAD_TX_CSUM : 0) | (vn->guest_csum ? NIC_OFFLOAD_RX_CSUM : 0),
+        .offloads = (vn->csum_tx ? NIC_OFFLOAD_TX_CSUM : 0) | (vn->guest_csum ? NIC_OFFLOAD_RX_CSUM : 0) |
+                    (vn->tso4 ? NIC_OFFLOAD_TSO4 : 0) | (vn->tso6 ? NIC_OFFLOAD_TSO6 : 0),
         .max_tx_segs = TX_MAX_SEGS,
         .rx_buffers = vn->n_rxbufs,
         .link_up = vn->link_up,
@@ -1236,6 +1272,9 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "tx_bytes", st.tx_bytes);
     json_kv_u64(o, "tx_segments", st.tx_segments);
     json_kv_u64(o, "tx_csum_offload", st.tx_csum_offload);
+    json_kv_u64(o, "tx_gso_frames", st.tx_gso_frames);
+    json_kv_u64(o, "tx_gso_bytes", st.tx_gso_bytes);
+    json_kv_u64(o, "tx_drop_bad_gso", st.tx_drop_bad_gso);
     json_kv_u64(o, "tx_completed", st.tx_completed);
     json_kv_u64(o, "tx_ring_full_waits", st.tx_ring_full_waits);
     json_kv_u64(o, "tx_drop_ring_full", st.tx_drop_ring_full);

@@ -40,6 +40,9 @@ struct vnet_stats {
     uint64_t tx_packets, tx_bytes;
     uint64_t tx_segments;     /* descriptors for frame data (the stack's segments) */
     uint64_t tx_csum_offload; /* frames sent with NEEDS_CSUM */
+    uint64_t tx_gso_frames;   /* frames the device cuts into TCP segments (HOST_TSO4/6) */
+    uint64_t tx_gso_bytes;    /* ... their bytes, headers once */
+    uint64_t tx_drop_bad_gso; /* GSO requests the device did not agree to take (a stack bug) */
     uint64_t tx_ring_full_waits, tx_drop_ring_full, tx_drop_too_many_segs;
     uint64_t tx_completed;
     uint64_t tx_watchdog_kicks; /* re-kicks after the device sat on buffers */

@@ -7,6 +7,7 @@
  */
 #include "net/ethif.h"
 #include "drivers/nic.h"
+#include "net/tso.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
@@ -37,12 +38,41 @@ struct ethif_rxbuf {
     unsigned id;
 };
 
+/*
+ * Segmentation offload (net/tso.h): with TSO, linkoutput only queues the
+ * frame (PEND_MAX of them at most); ethif_push(), from the main loop once
+ * lwIP is done for the round, or when the queue is full, sends the queue in
+ * order, each run of consecutive segments of one connection as one frame the
+ * NIC cuts. A coalesced frame is a struct ethif_gso: its header (a copy of
+ * the first segment's, adjusted) and the segments' pbufs, held until the
+ * NIC's tx_done. Budget: GSO_POOL of them per interface, fewer than the
+ * transmit ring's 256 slots; with none free, segments go out one by one.
+ */
+#define PEND_MAX     128
+#define GSO_POOL     128
+#define GSO_MAX_SEGS 44 /* 64 KiB / 1460: the most segments lwIP's MSS gives one frame */
+
+struct ethif_gso {
+    struct ethif_gso *next_free;
+    unsigned npbufs;
+    struct pbuf *p[GSO_MAX_SEGS];
+    uint8_t hdr[TSO_HDR_MAX];
+};
+
 struct ethif {
     struct netif *netif;
     struct nic *nic;
     struct ethif_rxbuf *rxbufs; /* one per NIC receive buffer id */
     struct ethif_stats st;
+    unsigned tso;                /* NIC_OFFLOAD_TSO4/6 the NIC offers (with TX_CSUM) */
+    struct pbuf *pend[PEND_MAX]; /* queued by linkoutput, one reference each */
+    unsigned npend;
+    struct ethif_gso *gso; /* the pool: GSO_POOL records */
+    struct ethif_gso *gso_free;
+    struct ethif *next_tso; /* every interface with a queue, for ethif_push_all() */
 };
+
+static struct ethif *tso_ifaces;
 
 /* ------------------------------------------------------------------ checksums */
 
@@ -296,10 +326,9 @@ static int ethif_rx(void *ctx, const struct nic_rx_frame *f)
 
 /* ------------------------------------------------------------------ transmit */
 
-/* netif->linkoutput: a pbuf chain as one NIC frame, read in place. */
-static err_t ethif_linkoutput(struct netif *netif, struct pbuf *p)
+/* A pbuf chain as one NIC frame, read in place (a reference is taken for the NIC). */
+static err_t tx_one(struct ethif *e, struct pbuf *p)
 {
-    struct ethif *e = netif->state;
     struct nic *nic = e->nic;
     struct nic_tx_seg seg[NIC_TX_MAX_SEGS];
     struct nic_tx_frame f = {.seg = seg};
@@ -336,11 +365,180 @@ static err_t ethif_linkoutput(struct netif *netif, struct pbuf *p)
     return ERR_OK;
 }
 
+/*
+ * Append the bytes of @p from @skip on to @seg (*@n used, @max in all),
+ * extending the last segment where a piece continues it in memory (app data
+ * written without a copy is often contiguous). False, with *@n and the last
+ * segment as they were, if it does not fit.
+ */
+static bool add_pieces(struct nic_tx_seg *seg, unsigned *n, unsigned max, const struct pbuf *p, unsigned skip)
+{
+    unsigned n0 = *n;
+    uint32_t last_len = n0 > 1 ? seg[n0 - 1].len : 0;
+    for (; p; p = p->next) {
+        if (skip >= p->len) {
+            skip -= p->len;
+            continue;
+        }
+        const uint8_t *d = (const uint8_t *)p->payload + skip;
+        uint32_t len = p->len - skip;
+        skip = 0;
+        /* seg[0] is the header's slot, filled in later: never extended. RAM is
+         * mapped one to one (arch/x86_64/paging.h), so contiguous is contiguous for the device too. */
+        if (*n > 1 && (const uint8_t *)seg[*n - 1].data + seg[*n - 1].len == d) {
+            seg[*n - 1].len += len;
+            continue;
+        }
+        if (*n == max) {
+            *n = n0;
+            if (n0 > 1)
+                seg[n0 - 1].len = last_len;
+            return false;
+        }
+        seg[(*n)++] = (struct nic_tx_seg){d, len};
+    }
+    return true;
+}
+
+/* The NIC is done with a coalesced frame (or never took it): its pbufs go back to lwIP. */
+static void ethif_gso_release(struct ethif *e, struct ethif_gso *g)
+{
+    for (unsigned k = 0; k < g->npbufs; k++)
+        pbuf_free(g->p[k]);
+    g->npbufs = 0;
+    g->next_free = e->gso_free;
+    e->gso_free = g;
+}
+
+/* Send pend[i..j) as one frame the NIC cuts; false: not sent, nothing taken. */
+static bool tx_gso(struct ethif *e, const struct tso_run *run, unsigned i, unsigned j, struct nic_tx_seg *seg,
+                   unsigned nseg)
+{
+    struct ethif_gso *g = e->gso_free;
+    if (!g)
+        return false;
+    /* Off the free list before xmit: xmit reclaims sent frames, and their
+     * records come back onto the list meanwhile. */
+    e->gso_free = g->next_free;
+    g->npbufs = 0;
+    struct tso_frame tf;
+    tso_run_header(run, g->hdr, &tf);
+    seg[0] = (struct nic_tx_seg){g->hdr, tf.hdr_len};
+    struct nic_tx_frame f = {
+        .seg = seg,
+        .nsegs = nseg,
+        .len = tf.len,
+        .csum_partial = true,
+        .csum_start = tf.csum_start,
+        .csum_offset = tf.csum_offset,
+        .gso_type = tf.family == 4 ? NIC_GSO_TCPV4 : NIC_GSO_TCPV6,
+        .gso_size = tf.gso_size,
+        .hdr_len = tf.hdr_len,
+        .cookie = g,
+    };
+    int err = e->nic->ops->xmit(e->nic, &f);
+    if (err == -EINVAL || err == -EMSGSIZE) {
+        g->next_free = e->gso_free;
+        e->gso_free = g;
+        return false; /* the NIC would not cut it: the segments go one by one */
+    }
+    for (unsigned k = i; k < j; k++)
+        g->p[g->npbufs++] = e->pend[k]; /* the queue's references, now the frame's */
+    if (err < 0) {
+        /* Lost like a frame on the wire: TCP sends the segments again. */
+        e->st.tx_gso_dropped++;
+        ethif_gso_release(e, g);
+        return true;
+    }
+    e->st.tx_gso_frames++;
+    e->st.tx_gso_segments += j - i;
+    return true;
+}
+
+/* Where a queued frame's headers are, if TSO may take it: @s filled. */
+static bool pend_parse(const struct ethif *e, const struct pbuf *p, struct tso_seg *s)
+{
+    if (!tso_parse(p->payload, p->len, p->tot_len, s))
+        return false;
+    return s->family == 4 ? (e->tso & NIC_OFFLOAD_TSO4) != 0 : (e->tso & NIC_OFFLOAD_TSO6) != 0;
+}
+
+void ethif_push(struct netif *netif)
+{
+    struct ethif *e = netif->state;
+    struct nic_tx_seg seg[NIC_TX_MAX_SEGS];
+    unsigned max = e->nic->max_tx_segs < NIC_TX_MAX_SEGS ? e->nic->max_tx_segs : NIC_TX_MAX_SEGS;
+    unsigned i = 0;
+
+    while (i < e->npend) {
+        struct tso_seg s;
+        struct tso_run run;
+        unsigned j = i + 1, nseg = 1; /* seg[0]: the header, filled by tx_gso() */
+        if (pend_parse(e, e->pend[i], &s) && e->gso_free &&
+            add_pieces(seg, &nseg, max, e->pend[i], s.hdr_len)) {
+            tso_run_start(&run, e->pend[i]->payload, &s);
+            while (j < e->npend && j - i < GSO_MAX_SEGS) {
+                struct pbuf *q = e->pend[j];
+                struct tso_seg t;
+                struct tso_run before = run;
+                if (!pend_parse(e, q, &t) || !tso_run_add(&run, q->payload, &t, NIC_GSO_MAX_LEN))
+                    break;
+                if (!add_pieces(seg, &nseg, max, q, t.hdr_len)) {
+                    run = before; /* too many pieces: the run ends before q */
+                    break;
+                }
+                j++;
+            }
+        }
+        if (j - i > 1 && tx_gso(e, &run, i, j, seg, nseg)) {
+            i = j;
+            continue;
+        }
+        for (unsigned k = i; k < j; k++) {
+            (void)tx_one(e, e->pend[k]); /* an error is a lost frame: TCP sends it again */
+            pbuf_free(e->pend[k]);
+        }
+        i = j;
+    }
+    e->npend = 0;
+}
+
+void ethif_push_all(void)
+{
+    for (struct ethif *e = tso_ifaces; e; e = e->next_tso)
+        if (e->npend)
+            ethif_push(e->netif);
+}
+
+/* netif->linkoutput: a TCP segment TSO may take is queued for ethif_push();
+ * anything else (ARP, pure ACKs, ...) is sent now, after what was queued. */
+static err_t ethif_linkoutput(struct netif *netif, struct pbuf *p)
+{
+    struct ethif *e = netif->state;
+    struct tso_seg s;
+    if (!e->tso)
+        return tx_one(e, p);
+    if (!pend_parse(e, p, &s)) {
+        if (e->npend)
+            ethif_push(netif);
+        return tx_one(e, p);
+    }
+    if (e->npend == PEND_MAX)
+        ethif_push(netif);
+    pbuf_ref(p);
+    e->pend[e->npend++] = p;
+    return ERR_OK;
+}
+
 /* nic_upper.tx_done: the device has read the frame for good. */
 static void ethif_tx_done(void *ctx, void *cookie)
 {
-    (void)ctx;
-    pbuf_free(cookie);
+    struct ethif *e = ctx;
+    struct ethif_gso *g = cookie;
+    if (e->gso && g >= e->gso && g < e->gso + GSO_POOL)
+        ethif_gso_release(e, g);
+    else
+        pbuf_free(cookie);
 }
 
 static void ethif_link(void *ctx, bool up)
@@ -416,6 +614,19 @@ int ethif_add(struct netif *netif, struct nic *nic)
         free(e);
         return -EIO;
     }
+    /* TSO: the NIC must complete the checksums of the segments it cuts. */
+    if (nic->offloads & NIC_OFFLOAD_TX_CSUM)
+        e->tso = nic->offloads & (NIC_OFFLOAD_TSO4 | NIC_OFFLOAD_TSO6);
+    if (e->tso && (e->gso = calloc(GSO_POOL, sizeof(*e->gso))) != NULL) {
+        for (unsigned i = 0; i < GSO_POOL; i++) {
+            e->gso[i].next_free = e->gso_free;
+            e->gso_free = &e->gso[i];
+        }
+        e->next_tso = tso_ifaces;
+        tso_ifaces = e;
+    } else {
+        e->tso = 0; /* no memory for the pool: frames go out one by one */
+    }
     if (nic->link_up)
         netif_set_link_up(netif);
     return 0;
@@ -424,7 +635,15 @@ int ethif_add(struct netif *netif, struct nic *nic)
 void ethif_remove(struct netif *netif)
 {
     struct ethif *e = netif->state;
+    for (struct ethif **pp = &tso_ifaces; *pp; pp = &(*pp)->next_tso)
+        if (*pp == e) {
+            *pp = e->next_tso;
+            break;
+        }
+    for (unsigned k = 0; k < e->npend; k++)
+        pbuf_free(e->pend[k]);
     netif_remove(netif);
+    free(e->gso);
     free(e->rxbufs);
     free(e);
 }

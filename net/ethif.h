@@ -26,6 +26,9 @@ struct ethif_stats {
     uint64_t tx_csum_offload;   /* frames sent with the TCP checksum left to the NIC */
     uint64_t tx_copied;         /* pbuf chains longer than the NIC takes, sent as one copy */
     uint64_t tx_drop_nomem;     /* ... and no memory for the copy */
+    uint64_t tx_gso_frames;     /* frames the NIC cuts into TCP segments (net/tso.h) */
+    uint64_t tx_gso_segments;   /* ... the segments lwIP built that went into them */
+    uint64_t tx_gso_dropped;    /* ... refused by the NIC (ring full, broken): lost, TCP resends */
 };
 
 /**
@@ -42,6 +45,23 @@ int ethif_add(struct netif *netif, struct nic *nic);
  * removes a NIC; host tests do, with a fresh device each time).
  */
 void ethif_remove(struct netif *netif);
+
+/**
+ * ethif_push() - send what lwIP queued on @netif since the last push: with
+ * TSO (the NIC offers NIC_OFFLOAD_TSO4/6 and TX_CSUM), linkoutput queues
+ * frames instead of sending them, and each run of consecutive segments of one
+ * TCP connection leaves as one frame the NIC cuts (net/tso.h); the rest, in
+ * order, one by one. Without TSO nothing is ever queued. Context: main loop,
+ * after lwIP's work of a round and before the NIC's flush (net/netif.c).
+ */
+void ethif_push(struct netif *netif);
+
+/**
+ * ethif_push_all() - ethif_push() on every interface with frames queued.
+ * Called before anything that counts the frames handed to a NIC
+ * (net/txhold.c): a queued frame has not been handed yet.
+ */
+void ethif_push_all(void);
 
 /** ethif_get_stats() - the counters of @netif, added by ethif_add(). */
 void ethif_get_stats(const struct netif *netif, struct ethif_stats *st);

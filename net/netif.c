@@ -19,6 +19,7 @@
 #include "lib/prof.h"
 #include "lib/trace.h"
 #include "net/net_budget.h"
+#include "net/txhold.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
@@ -279,6 +280,9 @@ static void stats_interfaces(struct json_out *o, void *ctx)
         json_kv_u64(o, "tx_csum_offload", es.tx_csum_offload);
         json_kv_u64(o, "tx_copied", es.tx_copied);
         json_kv_u64(o, "tx_drop_nomem", es.tx_drop_nomem);
+        json_kv_u64(o, "tx_gso_frames", es.tx_gso_frames);
+        json_kv_u64(o, "tx_gso_segments", es.tx_gso_segments);
+        json_kv_u64(o, "tx_gso_dropped", es.tx_gso_dropped);
         if (i > 0) {
             json_key(o, f->nic->driver);
             f->nic->ops->write_stats(f->nic, o);
@@ -384,6 +388,7 @@ int nif_init(void)
     if (nifaces == 0)
         return -EIO;
     netif_set_default(&ifaces[0].netif);
+    txhold_set_push(ethif_push_all);
     stats_register(ifaces[0].nic->driver, stats_driver0, NULL);
     stats_register("interfaces", stats_interfaces, NULL);
     stats_register("cycles", stats_cycles, NULL);
@@ -433,6 +438,7 @@ bool nif_poll(unsigned budget)
 void nif_flush(uint64_t now)
 {
     for (unsigned i = 0; i < nifaces; i++) {
+        ethif_push(&ifaces[i].netif); /* what lwIP queued this round (TSO), then the kick */
         ifaces[i].nic->ops->flush(ifaces[i].nic);
         config_step(&ifaces[i], now);
     }

@@ -7,6 +7,12 @@
 /* FIFO: stamps only grow, so the head is always the first one due. */
 static struct txhold *head, **tailp = &head;
 static unsigned pending;
+static void (*push_queued)(void);
+
+void txhold_set_push(void (*push)(void))
+{
+    push_queued = push;
+}
 
 /* Frames each NIC ever submitted, and the oldest each still has in flight
  * (== submitted when none is). Without a NIC nothing can be in flight. */
@@ -34,6 +40,8 @@ void txhold_defer(struct txhold *h, void (*release)(struct txhold *h))
     uint64_t submitted[NIC_MAX], oldest[NIC_MAX];
     bool idle = true;
 
+    if (push_queued)
+        push_queued(); /* a frame still queued above the NIC counts too */
     progress(submitted, oldest);
     for (unsigned i = 0; i < NIC_MAX; i++) {
         h->after[i] = submitted[i];

@@ -32,6 +32,14 @@ struct txhold {
  */
 void txhold_defer(struct txhold *h, void (*release)(struct txhold *h));
 
+/**
+ * txhold_set_push() - @push hands every frame the stack has queued but not
+ * yet given to a NIC (net/ethif.c, TSO) to its NIC; txhold_defer() calls it
+ * first, so its stamp counts every frame that could read the memory.
+ * Context: start-up (net/netif.c).
+ */
+void txhold_set_push(void (*push)(void));
+
 /** txhold_run() - release what the ring no longer needs; the main loop, after the NIC's poll. */
 void txhold_run(void);
 

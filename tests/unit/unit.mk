@@ -68,7 +68,7 @@ test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include 
 UNIT_TESTS += virtio_net
 # The kernel's own lwIP list (this file is included by the top-level Makefile).
 test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
-test_virtio_net_SRCS := drivers/virtio_net.c net/ethif.c drivers/nic.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+test_virtio_net_SRCS := drivers/virtio_net.c net/ethif.c net/tso.c drivers/nic.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
 	lib/trace.c lib/prof.c lib/json.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
