@@ -100,6 +100,9 @@ test_trace_CFLAGS := -Wl,--wrap=klog
 # RFC 6528 ISNs and SYN cookies (net/tcp_cookie.c): pure arithmetic, no lwIP.
 UNIT_TESTS += tcp_cookie
 test_tcp_cookie_SRCS := net/tcp_cookie.c lib/siphash.c
+# Coalescing TCP segments into frames the NIC cuts (net/tso.c): no lwIP.
+UNIT_TESTS += tso
+test_tso_SRCS := net/tso.c
 #@@ budget
 # The memory budget's arithmetic and shedding policy (lib/budget.c, docs/budget.md).
 UNIT_TESTS += budget
