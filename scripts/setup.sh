@@ -46,7 +46,7 @@ pkgs_run="gcc make binutils libc6-dev git gdb qemu-system-x86 grub-pc-bin grub-e
 # are absent from a minimal root (debootstrap --variant=minbase, container images).
 # python3-matplotlib: tests/integration/test_bench.py runs a quick `make bench`, which
 # draws the charts too (a fresh minimal root failed both of its tests without it).
-pkgs_test="libcmocka-dev python3 python3-pytest python3-matplotlib clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark ethtool netbase procps"
+pkgs_test="libcmocka-dev python3 python3-pytest python3-matplotlib clang clang-format libclang-rt-14-dev iproute2 iputils-ping curl dnsmasq-base netcat-openbsd wrk apache2-utils iperf chromium tshark ethtool nftables netbase procps"
 # make bench: its clients and the tools that build the Linux guest (bench/README.md): iperf
 # (also copied into the guest), xz-utils (the kernel image is xz-compressed), kmod (depmod),
 # python3-matplotlib (the SVG charts beside docs/benchmarks.md). The guest's kernel and
@@ -81,6 +81,7 @@ why() {
     dnsmasq-base) echo "DHCP and router adverts in tests" ;;
     tshark) echo "pcap checks in tests" ;;
     ethtool) echo "offloads off on a veth: the host cuts TSO frames in software (test_offload_tx)" ;;
+    nftables) echo "dropping chosen segments on a routed path (test_offload_tx)" ;;
     chromium) echo "headless: renders docs/figures (test_docs), the status page (test_apps, test_trace)" ;;
     xz-utils | kmod) echo "the bench's Linux guest" ;;
     python3-matplotlib) echo "the bench's charts (docs/figures/bench-*.svg)" ;;
