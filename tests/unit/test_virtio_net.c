@@ -1904,6 +1904,132 @@ static void test_tx_long_chain_copied(void **unused)
 }
 
 /*
+ * TSO by coalescing (net/tso.c through net/ethif.c): five consecutive segments
+ * of one connection queued by linkoutput leave, at ethif_push(), as one chain
+ * the device is to cut: a GSO header, the template, and the payload (pieces
+ * of contiguous app memory joined into one descriptor); a pure ACK between two
+ * runs keeps its place; without HOST_TSO4 (or without CSUM, which it needs)
+ * every segment is its own frame at once.
+ */
+#define TSO_PLEN 1000
+static uint8_t tso_app[8 * TSO_PLEN]; /* the app's data, sent without a copy */
+
+static struct pbuf *tso_segment(unsigned k, uint32_t seq, uint16_t id, unsigned plen)
+{
+    static uint8_t fr[54 + TSO_PLEN];
+    struct pbuf *h = pbuf_alloc(PBUF_RAW, 54, PBUF_RAM);
+    assert_non_null(h);
+    make_tcp_frame(fr, plen); /* only its headers are used: the payload is the app's memory */
+    fr[14 + 4] = (uint8_t)(id >> 8), fr[14 + 5] = (uint8_t)id;
+    uint8_t *tcp = fr + 34;
+    tcp[4] = (uint8_t)(seq >> 24), tcp[5] = (uint8_t)(seq >> 16), tcp[6] = (uint8_t)(seq >> 8),
+    tcp[7] = (uint8_t)seq;
+    tcp[13] = 0x10; /* ACK */
+    if (plen) {
+        struct pbuf *d = pbuf_alloc(PBUF_RAW, (u16_t)plen, PBUF_ROM);
+        assert_non_null(d);
+        d->payload = tso_app + k * TSO_PLEN;
+        pbuf_cat(h, d);
+    }
+    memcpy(h->payload, fr, 54);
+    return h;
+}
+
+static void tso_send(struct fx *f, struct pbuf *p)
+{
+    assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+    pbuf_free(p); /* lwIP's reference: the glue holds its own */
+}
+
+static void test_tx_tso_coalesces_a_burst(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4));
+    struct vdev_model *m = &f->dev->q[1].m;
+    struct vdev_elem e;
+    for (unsigned i = 0; i < sizeof(tso_app); i++)
+        tso_app[i] = (uint8_t)(i * 13);
+
+    for (unsigned k = 0; k < 5; k++)
+        tso_send(f, tso_segment(k, 1000 + k * TSO_PLEN, (uint16_t)(7 + k), TSO_PLEN));
+    assert_int_equal(vdev_pop(m, &e), 0); /* queued, not sent */
+    ethif_push(&f->nif);
+    vnet_flush(f->vn);
+    assert_int_equal(vdev_pop(m, &e), 1);
+    assert_int_equal(vdev_pop(m, &(struct vdev_elem){0}), 0); /* one frame in all */
+    const struct virtio_net_hdr *h = e.out[0].addr;
+    assert_int_equal(h->flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_int_equal(h->gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    assert_int_equal(h->gso_size, TSO_PLEN);
+    assert_int_equal(h->hdr_len, 54);
+    assert_int_equal(h->csum_start, 34);
+    assert_int_equal(h->csum_offset, 16);
+    assert_int_equal(e.n_out, 3); /* virtio header, template, the five payloads joined */
+    const uint8_t *t = e.out[1].addr;
+    assert_int_equal(e.out[1].len, 54);
+    assert_int_equal(t[16] << 8 | t[17], 40 + 5 * TSO_PLEN); /* the whole frame's IP length */
+    assert_int_equal(t[34 + 7], (uint8_t)1000);              /* the first segment's seq */
+    assert_int_equal(e.out[2].len, 5 * TSO_PLEN);
+    assert_memory_equal(e.out[2].addr, tso_app, 5 * TSO_PLEN);
+    struct ethif_stats es = estats(f);
+    assert_int_equal(es.tx_gso_frames, 1);
+    assert_int_equal(es.tx_gso_segments, 5);
+    assert_int_equal(stats(f).tx_gso_frames, 1);
+    assert_int_equal(stats(f).tx_gso_bytes, 54 + 5 * TSO_PLEN);
+    vdev_push(m, &e, 0);
+    vdev_notify(m);
+    vnet_poll(f->vn, 64); /* tx_done: the five segments' pbufs go back */
+
+    /* Two segments, a pure ACK, two segments of which the second skips ahead:
+     * three frames... in order: a run of two, the ACK, and then two singles. */
+    tso_send(f, tso_segment(0, 9000, 100, TSO_PLEN));
+    tso_send(f, tso_segment(1, 9000 + TSO_PLEN, 101, TSO_PLEN));
+    tso_send(f, tso_segment(0, 11000, 102, 0)); /* pushes the queue, then goes */
+    tso_send(f, tso_segment(2, 11000, 103, TSO_PLEN));
+    tso_send(f, tso_segment(3, 11000 + 2 * TSO_PLEN, 104, TSO_PLEN)); /* a hole before it */
+    ethif_push(&f->nif);
+    vnet_flush(f->vn);
+    unsigned lens[4], gso[4], n = 0;
+    while (n < 4 && vdev_pop(m, &e) == 1) {
+        h = e.out[0].addr;
+        gso[n] = h->gso_type;
+        lens[n] = 0;
+        for (unsigned i = 1; i < e.n_out; i++)
+            lens[n] += e.out[i].len;
+        n++;
+        vdev_push(m, &e, 0);
+    }
+    assert_int_equal(n, 4);
+    assert_int_equal(gso[0], VIRTIO_NET_HDR_GSO_TCPV4);
+    assert_int_equal(lens[0], 54 + 2 * TSO_PLEN);
+    assert_int_equal(gso[1], VIRTIO_NET_HDR_GSO_NONE);
+    assert_int_equal(lens[1], 54);
+    assert_int_equal(gso[2], VIRTIO_NET_HDR_GSO_NONE);
+    assert_int_equal(gso[3], VIRTIO_NET_HDR_GSO_NONE);
+    assert_int_equal(estats(f).tx_gso_frames, 2);
+    vdev_notify(m);
+    vnet_poll(f->vn, 64);
+    fx_done(f);
+
+    /* TSO4 offered without CSUM: not taken, nothing is ever queued. */
+    f = fx_probe(F_BASE | F(VIRTIO_NET_F_HOST_TSO4));
+    m = &f->dev->q[1].m;
+    assert_false(vnet_nic(f->vn)->offloads & NIC_OFFLOAD_TSO4);
+    for (unsigned k = 0; k < 3; k++)
+        tso_send(f, tso_segment(k, 1000 + k * TSO_PLEN, (uint16_t)(7 + k), TSO_PLEN));
+    vnet_flush(f->vn);
+    for (unsigned k = 0; k < 3; k++) {
+        assert_int_equal(vdev_pop(m, &e), 1);
+        assert_int_equal(((const struct virtio_net_hdr *)e.out[0].addr)->gso_type, VIRTIO_NET_HDR_GSO_NONE);
+        vdev_push(m, &e, 0);
+    }
+    assert_int_equal(estats(f).tx_gso_frames, 0);
+    vdev_notify(m);
+    vnet_poll(f->vn, 64);
+    fx_done(f);
+}
+
+/*
  * The driver against a stack that is not lwIP: a fake struct nic_upper that
  * keeps every lent frame. The first rx_lend_max buffers are lent, the rest
  * must be copied (lend false) and come back at once; released buffers go
@@ -2314,6 +2440,7 @@ int main(void)
         cmocka_unit_test(test_rx_whole_datagram_data_valid_trusted),
         cmocka_unit_test(test_rx_header_read_once),
         cmocka_unit_test(test_tx_long_chain_copied),
+        cmocka_unit_test(test_tx_tso_coalesces_a_burst),
         cmocka_unit_test(test_nic_contract_without_lwip),
         cmocka_unit_test(test_reset_heals_each_lie),
         cmocka_unit_test(test_reset_bounded),
