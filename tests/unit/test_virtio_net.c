@@ -1652,33 +1652,59 @@ static void test_rx_gso_data_valid(void **unused)
     fx_done(f);
 }
 
+/* A TCP frame of @nbufs buffers of @per bytes each (header included), its
+ * payload zero: a buffer read as the start of a frame has num_buffers 0. */
+static unsigned small_buffers_frame(uint8_t *fr, unsigned nbufs, unsigned per, uint32_t *lens)
+{
+    unsigned len = make_tcp_frame(fr, nbufs * per - HDR - 54);
+
+    memset(fr + 54, 0, len - 54);
+    for (unsigned i = 0; i < nbufs; i++)
+        lens[i] = per;
+    return len;
+}
+
 /* The num_buffers cap follows the negotiation: 35 buffers (what 65535 bytes
- * fill, plus 2) with large receive, 3 without; one more is a bad merge, and
- * every buffer goes home. */
+ * fill, plus 2) with large receive, 3 without. One more is a bad merge: the
+ * first buffer is dropped, and each of the others, read as a frame, says
+ * num_buffers 0 (dropped too); every buffer goes home. At the cap: through. */
 static void test_rx_gso_num_buffers_cap(void **unused)
 {
     (void)unused;
-    static uint8_t fr[1000];
-    const uint32_t l = HDR + sizeof(fr);
+    static uint8_t fr[64 * 100];
+    uint32_t lens[64];
 
-    make_frame(fr, sizeof(fr), 11);
-    struct fx *f = fx_probe_lro(F_LRO);
-    struct virtio_net_hdr h = gso4_hdr(36);
-    dev_rx(f, &h, fr, sizeof(fr), &l, 1);
-    vnet_poll(f->vn, 64);
-    assert_int_equal(n_captured, 0);
-    assert_int_equal(stats(f).rx_drop_bad_merge, 1);
-    check_rx_buffers_home(f);
-    fx_done(f);
-
-    /* Without large receive, 4 buffers are more than any frame fills. */
-    f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
-    struct virtio_net_hdr h4 = {.num_buffers = 4};
-    dev_rx(f, &h4, fr, sizeof(fr), &l, 1);
-    vnet_poll(f->vn, 64);
-    assert_int_equal(n_captured, 0);
-    assert_int_equal(stats(f).rx_drop_bad_merge, 1);
-    fx_done(f);
+    for (unsigned nbufs = 35; nbufs <= 36; nbufs++) {
+        struct fx *f = fx_probe_lro(F_LRO);
+        unsigned len = small_buffers_frame(fr, nbufs, 100, lens);
+        struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
+                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .gso_size = 1448,
+                                   .num_buffers = (uint16_t)nbufs};
+        dev_rx(f, &h, fr, len, lens, nbufs);
+        vnet_poll(f->vn, 64);
+        if (nbufs == 35) {
+            assert_int_equal(n_captured, 1);
+            assert_chain_equals(captured[0], fr, len);
+            assert_int_equal(stats(f).rx_drop_bad_merge, 0);
+        } else {
+            assert_int_equal(n_captured, 0);
+            assert_int_equal(stats(f).rx_drop_bad_merge, nbufs);
+        }
+        check_rx_buffers_home(f);
+        fx_done(f);
+    }
+    /* Without large receive: 3 buffers are taken, 4 are more than any frame fills. */
+    for (unsigned nbufs = 3; nbufs <= 4; nbufs++) {
+        struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+        unsigned len = small_buffers_frame(fr, nbufs, 300, lens);
+        struct virtio_net_hdr h = {.num_buffers = (uint16_t)nbufs};
+        dev_rx(f, &h, fr, len, lens, nbufs);
+        vnet_poll(f->vn, 64);
+        assert_int_equal(n_captured, nbufs == 3 ? 1 : 0);
+        assert_int_equal(stats(f).rx_drop_bad_merge, nbufs == 3 ? 0 : nbufs);
+        fx_done(f);
+    }
 }
 
 /* GSO types not negotiated, or without what a GSO frame must carry: dropped
