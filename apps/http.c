@@ -3,11 +3,15 @@
  * src/core/tcp.c). The protocol is apps/http_proto.c's; this file moves
  * bytes and enforces time and connection limits.
  *
- * Input: each received pbuf is copied into the connection's app_buf and
- * freed at once (the NIC gets its buffers back); the parser takes the
- * buffered bytes one request at a time, and tcp_recved() opens the window
- * only for bytes parsed. While a response is far from sent (HTTP_OUT_HIGH)
- * pipelined requests wait in the buffer and the window closes on the client.
+ * Input: inside a request, while nothing is buffered, a received pbuf is
+ * parsed where it lies (conn_feed_pbuf: a PUT /sink body, up to 64 KiB a
+ * segment with large receive, is not copied); what the parser does not take
+ * now, and a segment that starts a request, is copied
+ * into the connection's app_buf, and the pbuf is freed at once (the NIC gets
+ * its buffers back). The parser takes buffered bytes one request at a time,
+ * and tcp_recved() opens the window only for bytes parsed. While a response
+ * is far from sent (HTTP_OUT_HIGH) pipelined requests wait in the buffer and
+ * the window closes on the client.
  *
  * Output: every response chunk goes to tcp_write() without
  * TCP_WRITE_FLAG_COPY: lwIP references our memory (the chunk, or the const
@@ -70,6 +74,8 @@ static struct {
     uint64_t timeouts_idle, timeouts_request;
     uint64_t write_retries; /* tcp_write() said ERR_MEM */
     uint64_t bytes_in, bytes_out;
+    uint64_t
+        bytes_buffered; /* received bytes copied into a connection's app_buf (the rest parsed in place) */
 } st;
 
 static struct http_conn *conns;
@@ -323,22 +329,59 @@ static err_t conn_send(struct http_conn *c)
  * the conversation is over. Every callback ends here.
  * Return: ERR_OK or ERR_ABRT.
  */
+/* May the parser take more input now? Not once done, nor while the output backs up. */
+static bool conn_may_feed(const struct http_conn *c)
+{
+    return !http_proto_done(&c->hp) && c->hp.out.pushed - c->written < HTTP_OUT_HIGH;
+}
+
+/* Feed @len bytes to the parser once; the request timer starts with a request. Return: bytes taken. */
+static size_t conn_feed(struct http_conn *c, const char *data, size_t len)
+{
+    struct http_proto *hp = &c->hp;
+    size_t n = http_proto_feed(hp, data, len);
+
+    if (http_proto_in_request(hp) && !c->timing) {
+        c->timing = true;
+        c->request_start_ms = sys_now();
+    } else if (!http_proto_in_request(hp)) {
+        c->timing = false;
+    }
+    return n;
+}
+
+/*
+ * Parse @p where it lies, pbuf by pbuf, as far as the parser may go now
+ * (nothing may be buffered ahead of it: the caller checks). The window opens
+ * for what was taken. Return: the bytes taken from @p's start.
+ */
+static size_t conn_feed_pbuf(struct http_conn *c, const struct pbuf *p)
+{
+    size_t used = 0;
+
+    for (const struct pbuf *q = p; q; q = q->next) {
+        size_t off = 0;
+
+        while (off < q->len && conn_may_feed(c))
+            off += conn_feed(c, (const char *)q->payload + off, q->len - off);
+        used += off;
+        if (off < q->len)
+            break;
+    }
+    recved(c->pcb, used);
+    return used;
+}
+
 static err_t conn_run(struct http_conn *c)
 {
     struct http_proto *hp = &c->hp;
     err_t err;
 
-    while (c->in.len > 0 && !http_proto_done(hp) && hp->out.pushed - c->written < HTTP_OUT_HIGH) {
-        size_t n = http_proto_feed(hp, app_buf_bytes(&c->in), c->in.len);
+    while (c->in.len > 0 && conn_may_feed(c)) {
+        size_t n = conn_feed(c, app_buf_bytes(&c->in), c->in.len);
 
         app_buf_consume(&c->in, n);
         recved(c->pcb, n);
-        if (http_proto_in_request(hp) && !c->timing) {
-            c->timing = true;
-            c->request_start_ms = sys_now();
-        } else if (!http_proto_in_request(hp)) {
-            c->timing = false;
-        }
     }
     if (http_proto_done(hp) && c->in.len > 0) { /* nobody will read it */
         recved(c->pcb, c->in.len);
@@ -384,9 +427,16 @@ static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
         pbuf_free(p);
         return conn_run(c);
     }
-    if (app_buf_append(&c->in, p, 0) < 0) {
-        pbuf_free(p);
-        return conn_abort(c);
+    /* In place only inside a request begun earlier (a body, or headers split
+     * across segments): a request that starts here, a GET /stats, is answered
+     * with its NIC buffer already home, so the pool it reports is whole. */
+    size_t used = c->in.len == 0 && http_proto_in_request(&c->hp) ? conn_feed_pbuf(c, p) : 0;
+    if (used < p->tot_len) {
+        if (app_buf_append(&c->in, p, used) < 0) {
+            pbuf_free(p);
+            return conn_abort(c);
+        }
+        st.bytes_buffered += p->tot_len - used;
     }
     pbuf_free(p);
     return conn_run(c);
@@ -581,6 +631,7 @@ static void write_http_stats(struct json_out *o, void *ctx)
     json_kv_u64(o, "timeouts_request", st.timeouts_request);
     json_kv_u64(o, "write_retries", st.write_retries);
     json_kv_u64(o, "bytes_in", st.bytes_in);
+    json_kv_u64(o, "bytes_buffered", st.bytes_buffered);
     json_kv_u64(o, "bytes_out", st.bytes_out);
     json_kv_u64(o, "requests", pc->requests);
     json_kv_u64(o, "responses", pc->responses);

@@ -10,7 +10,9 @@
  *
  *   receive   the driver hands up a struct nic_rx_frame: the frame's bytes
  *             as fragments lying in the driver's receive buffers, and what
- *             the device said about its checksum. With @lend set, the stack
+ *             the device said about its checksum and, for a large receive
+ *             (a TCP segment of up to 64 KiB the host coalesced), its GSO
+ *             type and segment size. With @lend set, the stack
  *             may keep the buffers (zero copy) and gives each back, once, by
  *             ->rx_release(id) when it is done; without, it copies what it
  *             wants before ->rx returns and the driver takes them back.
@@ -64,7 +66,17 @@ enum nic_rx_csum {
                           * holds only the pseudo-header sum (NEEDS_CSUM) */
 };
 
-#define NIC_RX_MAX_FRAGS 64 /* fragments (receive buffers) of one frame */
+/* What the device said of a received frame's size (virtio 5.1.6.4, Linux's
+ * skb_shinfo gso_type): one TCP segment longer than the MTU, which the
+ * device (the host's coalescing) made of several of @gso_size bytes. */
+enum nic_rx_gso {
+    NIC_RX_GSO_NONE,  /* an ordinary frame: no longer than the MTU */
+    NIC_RX_GSO_TCPV4, /* a TCP/IPv4 segment of up to 64 KiB (NIC_OFFLOAD_RX_TSO4) */
+    NIC_RX_GSO_TCPV6, /* a TCP/IPv6 segment of up to 64 KiB (NIC_OFFLOAD_RX_TSO6) */
+};
+
+#define NIC_RX_MAX_FRAGS 64     /* fragments (receive buffers) of one frame */
+#define NIC_RX_MAX_GSO   0xFFFF /* the longest frame (Ethernet header on) with a GSO type: lwIP's 16 bits */
 
 /* One piece of a received frame, in receive buffer @id of the driver. */
 struct nic_rx_frag {
@@ -81,12 +93,16 @@ struct nic_rx_frame {
     enum nic_rx_csum csum;
     uint16_t csum_start, csum_offset; /* NIC_RX_CSUM_PARTIAL: from the frame's first byte */
     bool lend;                        /* the stack may keep the buffers (else: copy before returning) */
+    enum nic_rx_gso gso;              /* not NONE: up to NIC_RX_MAX_GSO bytes, csum PARTIAL or VALID */
+    uint16_t gso_size;                /* with @gso: the segment size the sender used (not 0) */
 };
 
 /* What ->rx returns besides 0 (delivered). The buffers of a lent frame are
  * the stack's in every case: it releases each one, whatever it returns. */
 #define NIC_RX_DROP_NOMEM (-1) /* no memory: dropped (or the copy could not be made) */
-#define NIC_RX_DROP_BAD   (-2) /* the frame contradicts itself (checksum offsets outside it) */
+/* NIC_RX_DROP_BAD: the frame contradicts itself (checksum offsets outside it,
+ * a GSO frame that is not TCP of its family, or whose IP length disagrees). */
+#define NIC_RX_DROP_BAD (-2)
 
 #define NIC_TX_MAX_SEGS 32
 
@@ -123,6 +139,8 @@ struct nic_tx_frame {
 #define NIC_OFFLOAD_RX_CSUM (1u << 1) /* received frames may say NIC_RX_CSUM_VALID/PARTIAL */
 #define NIC_OFFLOAD_TSO4    (1u << 2) /* nic_tx_frame.gso_type NIC_GSO_TCPV4 is honoured */
 #define NIC_OFFLOAD_TSO6    (1u << 3) /* ... and NIC_GSO_TCPV6 */
+#define NIC_OFFLOAD_RX_TSO4 (1u << 4) /* received frames may be NIC_RX_GSO_TCPV4 */
+#define NIC_OFFLOAD_RX_TSO6 (1u << 5) /* received frames may be NIC_RX_GSO_TCPV6 */
 
 /* The stack's side, given to ->attach; every call comes from the main loop
  * (from inside ->poll, ->xmit or ->watchdog). */

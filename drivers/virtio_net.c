@@ -43,8 +43,13 @@
 #define TXQ   1
 #define CTRLQ 2
 
-#define RX_BUF_SIZE  2048 /* one buffer per descriptor; mergeable frames span several */
-#define RX_MAX_MERGE 64   /* more num_buffers than this is a device bug */
+#define RX_BUF_SIZE 2048 /* one buffer per descriptor; mergeable frames span several */
+/* More num_buffers than this is a device bug, whatever was negotiated. */
+#define RX_MAX_MERGE NIC_RX_MAX_FRAGS
+/* The num_buffers cap (vn->rx_max_merge) is what the largest frame fills
+ * (5.1.6.3.2: every buffer but the last is used in full) plus this many, for
+ * a device that leaves some short. */
+#define RX_MERGE_SLACK 2
 /* The most receive buffers the stack may hold at once, as a fraction of the
  * pool (docs/budget.md): 1/4 of 512 = 128. Beyond it a frame is copied into
  * the stack's memory and its buffer goes straight back, so the free list plus the ring
@@ -90,9 +95,12 @@ struct vnet {
     unsigned nvqs;
     unsigned hdr_len;
     bool mrg_rxbuf, csum_tx, guest_csum, has_status;
-    bool tso4, tso6; /* HOST_TSO4/6: the device cuts large TCP frames we send */
+    bool tso4, tso6;             /* HOST_TSO4/6: the device cuts large TCP frames we send */
+    bool guest_tso4, guest_tso6; /* large receive: GSO frames of up to NIC_RX_MAX_GSO bytes */
     unsigned mtu;
     unsigned rx_bufsize;
+    unsigned rx_max_frame; /* the longest frame accepted: NIC_RX_MAX_GSO with GUEST_TSO*, else the MTU's */
+    unsigned rx_max_merge; /* the most buffers one frame may span (num_buffers) */
     uint8_t mac[6];
     bool link_up;
 
@@ -141,10 +149,15 @@ struct vnet {
 };
 
 /* Features we take only with others (5.1.3.1): the device cuts a frame only
- * if it also completes the checksum of each segment. */
+ * if it also completes the checksum of each segment; large receive only with
+ * GUEST_CSUM, and only with MRG_RXBUF: without mergeable buffers a 64 KiB
+ * frame would need 64 KiB buffers posted (Linux's "big packets" mode, which
+ * we do not implement). */
 static const struct virtio_feature_dep feature_deps[] = {
     {VIRTIO_NET_F_HOST_TSO4, 1ull << VIRTIO_NET_F_CSUM},
     {VIRTIO_NET_F_HOST_TSO6, 1ull << VIRTIO_NET_F_CSUM},
+    {VIRTIO_NET_F_GUEST_TSO4, (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MRG_RXBUF)},
+    {VIRTIO_NET_F_GUEST_TSO6, (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MRG_RXBUF)},
 };
 #define N_FEATURE_DEPS (sizeof(feature_deps) / sizeof(feature_deps[0]))
 
@@ -152,6 +165,8 @@ static const char *const feature_names[64] = {
     [VIRTIO_NET_F_CSUM] = "CSUM",
     [VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
     [VIRTIO_NET_F_MTU] = "MTU",
+    [VIRTIO_NET_F_GUEST_TSO4] = "GUEST_TSO4",
+    [VIRTIO_NET_F_GUEST_TSO6] = "GUEST_TSO6",
     [VIRTIO_NET_F_MAC] = "MAC",
     [VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4",
     [VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
@@ -257,20 +272,21 @@ static bool vnet_receive_one(struct vnet *vn)
     unsigned nbufs = vn->mrg_rxbuf ? hdr.num_buffers : 1;
 
     rx_frag(vn, b, vn->hdr_len, len - vn->hdr_len);
-    if (nbufs == 0 || nbufs > RX_MAX_MERGE) {
+    if (nbufs == 0 || nbufs > vn->rx_max_merge) {
         rx_drop(vn, &vn->st.rx_drop_bad_merge, "bad num_buffers");
         return true;
     }
     /* Mergeable buffers: the rest of the frame is in the next used buffers.
-     * The length is added up in 32 bits, and bounded by the MTU before the
-     * frame goes anywhere: a device can say any length. */
+     * The length is added up in 32 bits, and bounded by the longest frame
+     * negotiated (a GSO frame's with GUEST_TSO*) before the frame goes
+     * anywhere: a device can say any length. */
     for (unsigned i = 1; i < nbufs; i++) {
         struct vnet_rxbuf *nb = vring_get_used(rx, &len);
         if (!nb) {
             rx_drop(vn, &vn->st.rx_drop_bad_merge, "merge buffers missing");
             return true;
         }
-        if (len == 0 || len > vn->rx_bufsize || f->len + len > vn->mtu + ETH_MAX_FRAME) {
+        if (len == 0 || len > vn->rx_bufsize || f->len + len > vn->rx_max_frame) {
             /* Take back every buffer of the frame, then drop it. */
             bool bad = len > vn->rx_bufsize || len == 0;
             rx_frag(vn, nb, 0, 0);
@@ -288,7 +304,7 @@ static bool vnet_receive_one(struct vnet *vn)
     }
     if (nbufs > 1)
         vn->st.rx_merged++;
-    if (f->len > vn->mtu + ETH_MAX_FRAME) {
+    if (f->len > vn->rx_max_frame) {
         rx_drop(vn, &vn->st.rx_drop_oversize, "longer than the MTU");
         return true;
     }
@@ -311,6 +327,33 @@ static bool vnet_receive_one(struct vnet *vn)
         vn->st.rx_csum_valid++;
     }
 
+    /* Large receive (5.1.6.4, Linux's virtio_net_hdr_to_skb): a GSO type
+     * says the frame is one TCP segment the host did not cut to our MTU. Only
+     * the types we negotiated (no ECN, no UDP), with the segment size it was
+     * cut from and a checksum the device vouches for; whether it really is
+     * TCP of that family is the stack's to check (net/ethif.c). Without one,
+     * the frame is an ordinary one, no longer than the MTU. */
+    f->gso = NIC_RX_GSO_NONE;
+    f->gso_size = 0;
+    if (hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        if (hdr.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && vn->guest_tso4) {
+            f->gso = NIC_RX_GSO_TCPV4;
+        } else if (hdr.gso_type == VIRTIO_NET_HDR_GSO_TCPV6 && vn->guest_tso6) {
+            f->gso = NIC_RX_GSO_TCPV6;
+        } else {
+            rx_drop(vn, &vn->st.rx_drop_bad_gso, "a GSO type not negotiated");
+            return true;
+        }
+        if (hdr.gso_size == 0 || f->csum == NIC_RX_CSUM_NONE) {
+            rx_drop(vn, &vn->st.rx_drop_bad_gso, "a GSO frame without segment size or checksum offload");
+            return true;
+        }
+        f->gso_size = hdr.gso_size;
+    } else if (f->len > vn->mtu + ETH_MAX_FRAME) {
+        rx_drop(vn, &vn->st.rx_drop_oversize, "longer than the MTU");
+        return true;
+    }
+
     if (!vn->attached) {
         rx_drop(vn, &vn->st.rx_drop_nomem, "no stack attached yet");
         return true;
@@ -323,6 +366,10 @@ static bool vnet_receive_one(struct vnet *vn)
     f->lend = vnet_rx_lent(vn) <= vn->rx_lend_max; /* this frame's buffers included */
     vn->st.rx_packets++;
     vn->st.rx_bytes += f->len;
+    if (f->gso != NIC_RX_GSO_NONE) {
+        vn->st.rx_gso_packets++;
+        vn->st.rx_gso_bytes += f->len;
+    }
     if (f->lend)
         for (unsigned i = 0; i < f->nfrags; i++)
             vn->rxbufs[f->frag[i].id].lent = true;
@@ -1042,8 +1089,8 @@ static void nic_counters(const struct nic *nic, struct nic_counters *c)
         .rx_bytes = st.rx_bytes,
         .tx_packets = st.tx_packets,
         .tx_bytes = st.tx_bytes,
-        .rx_drops = st.rx_drop_short + st.rx_drop_oversize + st.rx_drop_bad_merge + st.rx_drop_nomem +
-                    st.rx_drop_copy_nomem,
+        .rx_drops = st.rx_drop_short + st.rx_drop_oversize + st.rx_drop_bad_merge + st.rx_drop_bad_gso +
+                    st.rx_drop_nomem + st.rx_drop_copy_nomem,
         .tx_drops = st.tx_drop_ring_full + st.tx_drop_too_many_segs,
         .link_changes = st.link_changes,
         .rx_lent = st.rx_lent,
@@ -1077,13 +1124,14 @@ static const struct nic_ops vnet_nic_ops = {
 
 static int vnet_probe(struct virtio_device *vdev)
 {
-    const uint64_t wanted =
+    uint64_t wanted =
         (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
         (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
         (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
         (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
         (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1) |
-        (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
+        (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |
+        (1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6);
     int err;
     const char *why;
 
@@ -1097,6 +1145,10 @@ static int vnet_probe(struct virtio_device *vdev)
     if (err < 0)
         goto fail_free; /* negotiate set FAILED where it applies */
     virtio_log_features(vdev, feature_names);
+    uint64_t unmet = vdev->device_features & wanted & ~vdev->features;
+    if (unmet)
+        klog(LOG_INFO, "virtio-net: features 0x%llx offered without what they need: not taken",
+             (unsigned long long)unmet);
 
     vn->mrg_rxbuf = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
     /* The header has num_buffers with MRG_RXBUF or in 1.x (5.1.6). */
@@ -1132,6 +1184,15 @@ static int vnet_probe(struct virtio_device *vdev)
     }
     /* Without mergeable buffers every buffer must hold a whole frame. */
     vn->rx_bufsize = RX_BUF_SIZE;
+    vn->guest_tso4 = virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_TSO4);
+    vn->guest_tso6 = virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_TSO6);
+    vn->rx_max_frame = vn->guest_tso4 || vn->guest_tso6 ? NIC_RX_MAX_GSO : vn->mtu + ETH_MAX_FRAME;
+    vn->rx_max_merge =
+        (vn->hdr_len + vn->rx_max_frame + vn->rx_bufsize - 1) / vn->rx_bufsize + RX_MERGE_SLACK;
+    if (vn->rx_max_merge > RX_MAX_MERGE)
+        vn->rx_max_merge = RX_MAX_MERGE;
+    if (!vn->mrg_rxbuf)
+        vn->rx_max_merge = 1;
 
     size_t budget = dma_free_bytes() / 4;
     unsigned rx_max =
@@ -1180,7 +1241,8 @@ static int vnet_probe(struct virtio_device *vdev)
         .driver = "virtio_net",
         .mtu = vn->mtu,
         .offloads = (vn->csum_tx ? NIC_OFFLOAD_TX_CSUM : 0) | (vn->guest_csum ? NIC_OFFLOAD_RX_CSUM : 0) |
-                    (vn->tso4 ? NIC_OFFLOAD_TSO4 : 0) | (vn->tso6 ? NIC_OFFLOAD_TSO6 : 0),
+                    (vn->tso4 ? NIC_OFFLOAD_TSO4 : 0) | (vn->tso6 ? NIC_OFFLOAD_TSO6 : 0) |
+                    (vn->guest_tso4 ? NIC_OFFLOAD_RX_TSO4 : 0) | (vn->guest_tso6 ? NIC_OFFLOAD_RX_TSO6 : 0),
         .max_tx_segs = TX_MAX_SEGS,
         .rx_buffers = vn->n_rxbufs,
         .link_up = vn->link_up,
@@ -1254,6 +1316,7 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "rx_drop_short", st.rx_drop_short);
     json_kv_u64(o, "rx_drop_oversize", st.rx_drop_oversize);
     json_kv_u64(o, "rx_drop_bad_merge", st.rx_drop_bad_merge);
+    json_kv_u64(o, "rx_drop_bad_gso", st.rx_drop_bad_gso);
     json_kv_u64(o, "rx_drop_nomem", st.rx_drop_nomem);
     json_kv_u64(o, "rx_copied", st.rx_copied);
     json_kv_u64(o, "rx_drop_copy_nomem", st.rx_drop_copy_nomem);
@@ -1263,6 +1326,10 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
     json_kv_u64(o, "rx_lent", st.rx_lent);
     json_kv_u64(o, "rx_lend_max", st.rx_lend_max);
     json_kv_u64(o, "rx_merged", st.rx_merged);
+    json_kv_u64(o, "rx_gso_packets", st.rx_gso_packets);
+    json_kv_u64(o, "rx_gso_bytes", st.rx_gso_bytes);
+    json_kv_u64(o, "rx_max_frame", vn->rx_max_frame);
+    json_kv_u64(o, "rx_max_merge", vn->rx_max_merge);
     json_kv_u64(o, "rx_csum_partial", st.rx_csum_partial);
     json_kv_u64(o, "rx_csum_valid", st.rx_csum_valid);
     json_kv_u64(o, "rx_refills", st.rx_refills);
@@ -1322,14 +1389,15 @@ void vnet_dump(const struct vnet *vn)
 {
     const struct vnet_stats *s = &vn->st;
     klog(LOG_INFO,
-         "virtio-net: rx %llu pkts %llu bytes (merged %llu, csum partial %llu valid %llu), "
-         "drops: short %llu oversize %llu merge %llu nomem %llu copy-nomem %llu; copied %llu (lent %u, max "
-         "%u); "
+         "virtio-net: rx %llu pkts %llu bytes (merged %llu, gso %llu, csum partial %llu valid %llu), "
+         "drops: short %llu oversize %llu merge %llu gso %llu nomem %llu copy-nomem %llu; copied %llu (lent "
+         "%u, max %u); "
          "refills %llu (pool empty %llu), pool free %u/%u",
          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_merged,
-         (unsigned long long)s->rx_csum_partial, (unsigned long long)s->rx_csum_valid,
-         (unsigned long long)s->rx_drop_short, (unsigned long long)s->rx_drop_oversize,
-         (unsigned long long)s->rx_drop_bad_merge, (unsigned long long)s->rx_drop_nomem,
+         (unsigned long long)s->rx_gso_packets, (unsigned long long)s->rx_csum_partial,
+         (unsigned long long)s->rx_csum_valid, (unsigned long long)s->rx_drop_short,
+         (unsigned long long)s->rx_drop_oversize, (unsigned long long)s->rx_drop_bad_merge,
+         (unsigned long long)s->rx_drop_bad_gso, (unsigned long long)s->rx_drop_nomem,
          (unsigned long long)s->rx_drop_copy_nomem, (unsigned long long)s->rx_copied, vnet_rx_lent(vn),
          vn->rx_lend_max, (unsigned long long)s->rx_refills, (unsigned long long)s->rx_refill_empty,
          vn->rx_free_count, vn->n_rxbufs);

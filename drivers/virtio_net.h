@@ -29,12 +29,15 @@ struct vnet_stats {
     uint64_t rx_drop_short;      /* shorter than a header + Ethernet header */
     uint64_t rx_drop_oversize;   /* longer than the MTU allows */
     uint64_t rx_drop_bad_merge;  /* num_buffers 0, too many, or buffers missing */
+    uint64_t rx_drop_bad_gso;    /* a GSO type not negotiated, or no segment size or checksum offload */
     uint64_t rx_drop_nomem;      /* the stack refused the frame (or none attached yet) */
     uint64_t rx_copied;          /* copied out of the pool: the stack held rx_lend_max buffers already */
     uint64_t rx_drop_copy_nomem; /* ... and the stack had no memory for the copy */
     uint64_t rx_csum_partial;    /* frames with NEEDS_CSUM (offsets inside the frame) */
     uint64_t rx_csum_valid;      /* frames with DATA_VALID */
     uint64_t rx_merged;          /* frames that spanned several buffers */
+    uint64_t rx_gso_packets;     /* large receive: GSO frames handed up (GUEST_TSO4/6) */
+    uint64_t rx_gso_bytes;       /* ... and their bytes */
     uint64_t rx_refills, rx_refill_empty;
     uint64_t rx_polls, rx_budget_exhausted;
     uint64_t tx_packets, tx_bytes;

@@ -16,9 +16,12 @@
 #define VIRTIO_NET_F_CTRL_GUEST_OFFLOADS 2
 #define VIRTIO_NET_F_MTU 3             /* config.mtu is valid */
 #define VIRTIO_NET_F_MAC 5             /* config.mac is valid */
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_HOST_TSO4 11     /* device cuts TCP/IPv4 frames we send (needs CSUM) */
-#define VIRTIO_NET_F_HOST_TSO6 12     /* ... TCP/IPv6 */
+#define VIRTIO_NET_F_GUEST_TSO4 7      /* device may hand us TCP/IPv4 frames of up to 64 KiB (GSO) */
+#define VIRTIO_NET_F_GUEST_TSO6 8      /* ... and TCP/IPv6 */
+#define VIRTIO_NET_F_GUEST_ECN 9       /* ... with ECN (CWR) set: not offered (docs/rx.md) */
+#define VIRTIO_NET_F_GUEST_UFO 10      /* never offered: UDP datagrams of 64 KiB */
+#define VIRTIO_NET_F_HOST_TSO4 11      /* device cuts TCP/IPv4 frames we send (needs CSUM) */
+#define VIRTIO_NET_F_HOST_TSO6 12      /* ... TCP/IPv6 */
 #define VIRTIO_NET_F_MRG_RXBUF 15      /* a frame may span several receive buffers */
 #define VIRTIO_NET_F_STATUS 16         /* config.status is valid (link state) */
 #define VIRTIO_NET_F_CTRL_VQ 17        /* there is a control queue */
@@ -53,8 +56,11 @@ _Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio 5.1.6");
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1 /* csum_start/csum_offset are valid: complete the checksum */
 #define VIRTIO_NET_HDR_F_DATA_VALID 2 /* receive: the checksum was verified */
 #define VIRTIO_NET_HDR_GSO_NONE 0
-#define VIRTIO_NET_HDR_GSO_TCPV4 1 /* gso_type: cut into TCP/IPv4 segments of gso_size */
+#define VIRTIO_NET_HDR_GSO_TCPV4 1    /* gso_type: a TCP/IPv4 segment longer than gso_size */
+#define VIRTIO_NET_HDR_GSO_UDP 3
 #define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#define VIRTIO_NET_HDR_GSO_ECN 0x80   /* or-ed in: the segment has CWR set */
 
 /* Control queue (5.1.6.5). */
 struct virtio_net_ctrl_hdr {

@@ -224,6 +224,50 @@ static bool rx_is_fragment(const struct pbuf *p)
     return true;
 }
 
+/*
+ * A large receive (f->gso, drivers/nic.h) is believed only if it is what its
+ * type says: one TCP segment of the family the NIC offered (IPv4 not a
+ * fragment, IPv6 without extension headers, as Linux's GSO types are), whose
+ * IP length is the frame's to the byte (a 64 KiB frame has no Ethernet
+ * padding), with a TCP header inside it, and a checksum the device vouches
+ * for: DATA_VALID, or a partial one at exactly TCP's field. lwIP is then told
+ * nothing more: tcp_input takes a segment longer than the MSS as it is.
+ */
+static bool rx_gso_ok(const struct pbuf *p, const struct nic_rx_frame *f, unsigned offloads)
+{
+    uint8_t hdr[SIZEOF_ETH_HDR + 40];
+    if (pbuf_copy_partial(p, hdr, sizeof(hdr), 0) != sizeof(hdr))
+        return false;
+    uint16_t type = (uint16_t)(hdr[12] << 8 | hdr[13]);
+    const uint8_t *ip = hdr + SIZEOF_ETH_HDR;
+    unsigned l4, ip_end;
+    if (f->gso == NIC_RX_GSO_TCPV4) {
+        unsigned ihl = (ip[0] & 0xF) * 4u;
+        if (!(offloads & NIC_OFFLOAD_RX_TSO4) || type != ETHTYPE_IP || (ip[0] >> 4) != 4 || ihl < 20 ||
+            ip[9] != IP_PROTO_TCP || (ip[6] & 0x3F) || ip[7])
+            return false;
+        l4 = SIZEOF_ETH_HDR + ihl;
+        ip_end = SIZEOF_ETH_HDR + (unsigned)(ip[2] << 8 | ip[3]);
+    } else if (f->gso == NIC_RX_GSO_TCPV6) {
+        if (!(offloads & NIC_OFFLOAD_RX_TSO6) || type != ETHTYPE_IPV6 || (ip[0] >> 4) != 6 ||
+            ip[6] != IP_PROTO_TCP)
+            return false;
+        l4 = SIZEOF_ETH_HDR + 40;
+        ip_end = l4 + (unsigned)(ip[4] << 8 | ip[5]);
+    } else {
+        return false;
+    }
+    if (ip_end != p->tot_len || l4 + 20 > ip_end || f->gso_size == 0)
+        return false;
+    uint8_t doff;
+    if (pbuf_copy_partial(p, &doff, 1, (u16_t)(l4 + 12)) != 1 || l4 + (doff >> 4) * 4u > ip_end ||
+        (doff >> 4) < 5)
+        return false;
+    if (f->csum == NIC_RX_CSUM_PARTIAL)
+        return f->csum_start == l4 && f->csum_offset == TCP_CSUM_FIELD;
+    return f->csum == NIC_RX_CSUM_VALID;
+}
+
 /* ------------------------------------------------------------------ receive */
 
 /* lwIP is done with a pbuf over a NIC receive buffer: back to the NIC. */
@@ -281,6 +325,15 @@ static int ethif_rx(void *ctx, const struct nic_rx_frame *f)
     struct pbuf *p = rx_pbuf(e, f);
     if (!p)
         return NIC_RX_DROP_NOMEM;
+    if (f->gso != NIC_RX_GSO_NONE) {
+        if (!rx_gso_ok(p, f, e->nic->offloads)) {
+            pbuf_free(p);
+            e->st.rx_gso_bad++;
+            return NIC_RX_DROP_BAD;
+        }
+        e->st.rx_gso++;
+        e->st.rx_gso_bytes += f->len;
+    }
 
     /*
      * NIC_RX_CSUM_PARTIAL: the frame never crossed a wire (a sender on the

@@ -23,6 +23,10 @@ struct ethif_stats {
     uint64_t rx_csum_completed; /* partial checksums (not TCP) finished in software */
     uint64_t rx_csum_fragment;  /* checksum flags ignored on IP fragments: lwIP checks the datagram */
     uint64_t rx_drop_bad;       /* partial-checksum offsets outside the frame */
+    uint64_t rx_gso;            /* large receives (TCP segments of up to 64 KiB) passed to lwIP */
+    uint64_t rx_gso_bytes;      /* ... and their bytes */
+    uint64_t rx_gso_bad;        /* GSO frames dropped: not TCP of their family, a length that disagrees,
+                                 * or a checksum the device did not vouch for (rx_gso_ok) */
     uint64_t tx_csum_offload;   /* frames sent with the TCP checksum left to the NIC */
     uint64_t tx_copied;         /* pbuf chains longer than the NIC takes, sent as one copy */
     uint64_t tx_drop_nomem;     /* ... and no memory for the copy */

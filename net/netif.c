@@ -277,6 +277,9 @@ static void stats_interfaces(struct json_out *o, void *ctx)
         json_kv_u64(o, "rx_csum_completed", es.rx_csum_completed);
         json_kv_u64(o, "rx_csum_fragment", es.rx_csum_fragment);
         json_kv_u64(o, "rx_drop_bad", es.rx_drop_bad);
+        json_kv_u64(o, "rx_gso", es.rx_gso);
+        json_kv_u64(o, "rx_gso_bytes", es.rx_gso_bytes);
+        json_kv_u64(o, "rx_gso_bad", es.rx_gso_bad);
         json_kv_u64(o, "tx_csum_offload", es.tx_csum_offload);
         json_kv_u64(o, "tx_copied", es.tx_copied);
         json_kv_u64(o, "tx_drop_nomem", es.tx_drop_nomem);

@@ -490,7 +490,7 @@ struct fx {
 };
 
 /* The driver has no remove: devices stay allocated, reachable from here. */
-static struct fake_dev devices[64];
+static struct fake_dev devices[128];
 static unsigned n_devices;
 static struct fx fixture;
 static unsigned next_qmax; /* queue_max() of the next fx_probe() device; 0: QSIZE */
@@ -1192,14 +1192,19 @@ static void test_rx_oversize(void **unused)
 
 /*
  * num_buffers=33 with 32 full buffers and one of 100 bytes: 65624 bytes, which
- * wraps lwIP's 16-bit tot_len to 88 and passes the MTU check.
+ * wraps lwIP's 16-bit tot_len to 88 and passes the MTU check. From a device
+ * with large receive (GUEST_TSO4), where 33 buffers are within the cap: the
+ * frame is still 89 bytes too long for any negotiated maximum.
  */
 static void test_rx_merged_frame_longer_than_16_bits_dropped(void **unused)
 {
     (void)unused;
-    struct fx *f = fx_probe(F_BASE);
+    struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4));
     static uint8_t frame[32 * RXBUF + 100 - HDR];
-    struct virtio_net_hdr h = {.num_buffers = 33};
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
+                               .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                               .gso_size = 1448,
+                               .num_buffers = 33};
     uint32_t lens[33];
 
     for (unsigned i = 0; i < 33; i++)
@@ -1527,6 +1532,316 @@ static void test_rx_csum_bad_offsets(void **unused)
     vnet_poll(f->vn, 64);
     assert_int_equal(n_captured, 0);
     assert_int_equal(stats(f).rx_drop_short, 2);
+    fx_done(f);
+}
+
+/* ---------------------------------------------------------------- 6. large receive (GUEST_TSO4/6) */
+
+#define F_LRO     (F_BASE | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6))
+#define LRO_QSIZE 128 /* a pool of 256, lend limit 64: a 33-buffer frame is lent, not copied */
+
+/* A device with large receive, on a ring big enough to lend a 64 KiB frame. */
+static struct fx *fx_probe_lro(uint64_t offered)
+{
+    next_qmax = LRO_QSIZE;
+    struct fx *f = fx_probe(offered);
+    next_qmax = 0;
+    assert_int_equal(qstate(f, 0).num, LRO_QSIZE);
+    return f;
+}
+
+/* The stream "header + frame" cut into full RXBUF buffers, as QEMU fills them. Return: the count. */
+static unsigned full_buffers(unsigned flen, uint32_t *lens, unsigned max)
+{
+    unsigned n = 0, left = HDR + flen;
+
+    while (left) {
+        assert_true(n < max);
+        lens[n] = left < RXBUF ? left : RXBUF;
+        left -= lens[n++];
+    }
+    return n;
+}
+
+/* The header QEMU passes on from a Linux sender behind TAP: a partial TCP/IPv4 checksum, GSO TCPV4. */
+static struct virtio_net_hdr gso4_hdr(uint16_t num_buffers)
+{
+    return (struct virtio_net_hdr){
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = 54,
+        .gso_size = 1448,
+        .csum_start = 34,
+        .csum_offset = 16,
+        .num_buffers = num_buffers,
+    };
+}
+
+/* The largest frame lwIP can take, 65535 bytes (a 65481-byte TCP segment),
+ * in 33 merged buffers: one pbuf chain over those buffers (no copy), of the
+ * right length and bytes, the checksum left partial and trusted, counted as
+ * one GSO frame by the driver and by the glue. */
+static void test_rx_gso_64k_one_chain(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe_lro(F_LRO);
+    static uint8_t fr[NIC_RX_MAX_GSO];
+    unsigned len = make_tcp_frame(fr, NIC_RX_MAX_GSO - 54);
+    uint32_t lens[40];
+    unsigned n = full_buffers(len, lens, 40);
+
+    assert_int_equal(len, NIC_RX_MAX_GSO);
+    assert_int_equal(n, 33);
+    assert_true(f->dev->accepted & F(VIRTIO_NET_F_GUEST_TSO4));
+    assert_true(f->dev->accepted & F(VIRTIO_NET_F_GUEST_TSO6));
+    assert_false(f->dev->accepted & F(VIRTIO_NET_F_GUEST_ECN));
+    assert_false(f->dev->accepted & F(VIRTIO_NET_F_GUEST_UFO));
+    uint16_t ps = pseudo_sum(fr);
+    fr[34 + 16] = (uint8_t)(ps >> 8);
+    fr[34 + 17] = (uint8_t)ps;
+    struct virtio_net_hdr h = gso4_hdr((uint16_t)n);
+    dev_rx(f, &h, fr, len, lens, n);
+    vnet_poll(f->vn, 64);
+
+    assert_int_equal(n_captured, 1);
+    struct pbuf *p = captured[0];
+    assert_int_equal(pbuf_clen(p), 33);
+    assert_int_equal(rx_ledger.n_lent, 33); /* the device's buffers themselves */
+    assert_int_equal(p->len, RXBUF - HDR);
+    assert_chain_equals(p, fr, len);
+    assert_false(f->nif.chksum_flags & NETIF_CHECKSUM_CHECK_TCP);
+    assert_true(f->nif.chksum_flags & NETIF_CHECKSUM_CHECK_IP);
+    struct vnet_stats s = stats(f);
+    assert_int_equal(s.rx_packets, 1);
+    assert_int_equal(s.rx_gso_packets, 1);
+    assert_int_equal(s.rx_gso_bytes, len);
+    assert_int_equal(s.rx_drop_oversize + s.rx_drop_bad_merge + s.rx_drop_bad_gso + s.rx_copied, 0);
+    struct ethif_stats es = estats(f);
+    assert_int_equal(es.rx_gso, 1);
+    assert_int_equal(es.rx_gso_bytes, len);
+    assert_int_equal(es.rx_csum_trusted, 1);
+    assert_int_equal(es.rx_csum_completed, 0);
+    assert_int_equal(es.rx_gso_bad, 0);
+    pbuf_free(p);
+    n_captured = 0;
+    check_rx_buffers_home(f);
+    fx_done(f);
+}
+
+/* The same frame with DATA_VALID instead (a coalesced frame the host checked): trusted too. */
+static void test_rx_gso_data_valid(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe_lro(F_LRO);
+    static uint8_t fr[30000];
+    unsigned len = make_tcp_frame(fr, sizeof(fr) - 54);
+    uint32_t lens[20];
+    unsigned n = full_buffers(len, lens, 20);
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
+                               .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                               .gso_size = 1448,
+                               .num_buffers = (uint16_t)n};
+
+    dev_rx(f, &h, fr, len, lens, n);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(n_captured, 1);
+    assert_chain_equals(captured[0], fr, len);
+    assert_int_equal(stats(f).rx_csum_valid, 1);
+    assert_int_equal(estats(f).rx_gso, 1);
+    assert_int_equal(estats(f).rx_csum_trusted, 1);
+    fx_done(f);
+}
+
+/* A TCP frame of @nbufs buffers of @per bytes each (header included), its
+ * payload zero: a buffer read as the start of a frame has num_buffers 0. */
+static unsigned small_buffers_frame(uint8_t *fr, unsigned nbufs, unsigned per, uint32_t *lens)
+{
+    unsigned len = make_tcp_frame(fr, nbufs * per - HDR - 54);
+
+    memset(fr + 54, 0, len - 54);
+    for (unsigned i = 0; i < nbufs; i++)
+        lens[i] = per;
+    return len;
+}
+
+/* The num_buffers cap follows the negotiation: 35 buffers (what 65535 bytes
+ * fill, plus 2) with large receive, 3 without. One more is a bad merge: the
+ * first buffer is dropped, and each of the others, read as a frame, says
+ * num_buffers 0 (dropped too); every buffer goes home. At the cap: through. */
+static void test_rx_gso_num_buffers_cap(void **unused)
+{
+    (void)unused;
+    static uint8_t fr[64 * 100];
+    uint32_t lens[64];
+
+    for (unsigned nbufs = 35; nbufs <= 36; nbufs++) {
+        struct fx *f = fx_probe_lro(F_LRO);
+        unsigned len = small_buffers_frame(fr, nbufs, 100, lens);
+        struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
+                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .gso_size = 1448,
+                                   .num_buffers = (uint16_t)nbufs};
+        dev_rx(f, &h, fr, len, lens, nbufs);
+        vnet_poll(f->vn, 64);
+        if (nbufs == 35) {
+            assert_int_equal(n_captured, 1);
+            assert_chain_equals(captured[0], fr, len);
+            assert_int_equal(stats(f).rx_drop_bad_merge, 0);
+        } else {
+            assert_int_equal(n_captured, 0);
+            assert_int_equal(stats(f).rx_drop_bad_merge, nbufs);
+        }
+        check_rx_buffers_home(f);
+        fx_done(f);
+    }
+    /* Without large receive: 3 buffers are taken, 4 are more than any frame fills. */
+    for (unsigned nbufs = 3; nbufs <= 4; nbufs++) {
+        struct fx *f = fx_probe(F_BASE | F(VIRTIO_NET_F_GUEST_CSUM));
+        unsigned len = small_buffers_frame(fr, nbufs, 300, lens);
+        struct virtio_net_hdr h = {.num_buffers = (uint16_t)nbufs};
+        dev_rx(f, &h, fr, len, lens, nbufs);
+        vnet_poll(f->vn, 64);
+        assert_int_equal(n_captured, nbufs == 3 ? 1 : 0);
+        assert_int_equal(stats(f).rx_drop_bad_merge, nbufs == 3 ? 0 : nbufs);
+        fx_done(f);
+    }
+}
+
+/* GSO types not negotiated, or without what a GSO frame must carry: dropped
+ * by the driver (rx_drop_bad_gso), buffers home, and the next frame passes. */
+static void test_rx_gso_type_not_negotiated(void **unused)
+{
+    (void)unused;
+    static uint8_t fr[1400]; /* within the MTU: the GSO type alone is wrong */
+    unsigned len = make_tcp_frame(fr, sizeof(fr) - 54);
+    uint32_t lens[4];
+    unsigned n = full_buffers(len, lens, 4);
+    const struct {
+        uint64_t offered;
+        uint8_t type, flags;
+        uint16_t gso_size;
+    } cases[] = {
+        {F_BASE | F(VIRTIO_NET_F_GUEST_CSUM), VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_BASE | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO6), VIRTIO_NET_HDR_GSO_TCPV4,
+         VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_LRO, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_LRO, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_LRO, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_LRO, 0x77, VIRTIO_NET_HDR_F_DATA_VALID, 1448},
+        {F_LRO, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_F_DATA_VALID, 0}, /* no segment size */
+        {F_LRO, VIRTIO_NET_HDR_GSO_TCPV4, 0, 1448},                        /* no checksum offload */
+    };
+
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fx *f = fx_probe_lro(cases[i].offered);
+        struct virtio_net_hdr h = {.flags = cases[i].flags,
+                                   .gso_type = cases[i].type,
+                                   .gso_size = cases[i].gso_size,
+                                   .num_buffers = (uint16_t)n};
+        dev_rx(f, &h, fr, len, lens, n);
+        vnet_poll(f->vn, 64);
+        if (n_captured != 0 || stats(f).rx_drop_bad_gso != 1)
+            fail_msg("case %u: captured %u, rx_drop_bad_gso %llu", i, n_captured,
+                     (unsigned long long)stats(f).rx_drop_bad_gso);
+        assert_int_equal(stats(f).rx_gso_packets, 0);
+        check_rx_buffers_home(f);
+        /* The same bytes as an ordinary frame of the MTU afterwards: through. */
+        static uint8_t small[1000];
+        unsigned slen = make_tcp_frame(small, sizeof(small) - 54);
+        struct virtio_net_hdr ok = {.num_buffers = 1};
+        const uint32_t sl = HDR + slen;
+        dev_rx(f, &ok, small, slen, &sl, 1);
+        vnet_poll(f->vn, 64);
+        assert_int_equal(n_captured, 1);
+        fx_done(f);
+    }
+}
+
+/* A GSO frame that is not what its type says (net/ethif.c's rx_gso_ok): not
+ * TCP, another family, an IPv4 fragment, an IP length that disagrees with the
+ * frame, a partial checksum elsewhere than TCP's field, a TCP header cut off.
+ * Dropped as bad (rx_gso_bad), every buffer home. */
+static void test_rx_gso_not_what_it_says(void **unused)
+{
+    (void)unused;
+    enum { UDP, IPV6, FRAG, LEN_SHORT, LEN_LONG, CSUM_ELSEWHERE, TCP_DOFF, TSO6_ON_V4, NCASES };
+
+    for (unsigned c = 0; c < NCASES; c++) {
+        struct fx *f = fx_probe_lro(
+            c == TSO6_ON_V4 ? F_BASE | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO6) : F_LRO);
+        static uint8_t fr[20000];
+        unsigned len = make_tcp_frame(fr, sizeof(fr) - 54);
+        uint32_t lens[12];
+        unsigned n = full_buffers(len, lens, 12);
+        struct virtio_net_hdr h = gso4_hdr((uint16_t)n);
+        uint8_t *ip = fr + 14;
+
+        if (c == UDP)
+            ip[9] = 17;
+        if (c == IPV6)
+            fr[12] = 0x86, fr[13] = 0xdd;
+        if (c == FRAG)
+            ip[6] = 0x20; /* MF */
+        if (c == LEN_SHORT || c == LEN_LONG) {
+            unsigned tot = (unsigned)(ip[2] << 8 | ip[3]) + (c == LEN_SHORT ? -100u : 100u);
+            ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
+        }
+        if (c == CSUM_ELSEWHERE)
+            h.csum_offset = 6; /* UDP's field */
+        if (c == TCP_DOFF)
+            ip[20 + 12] = 4 << 4; /* a TCP header of 16 bytes */
+        if (c == TSO6_ON_V4)
+            h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6; /* negotiated, but the frame is IPv4 */
+        ip[10] = ip[11] = 0;
+        uint16_t ipsum = inet_chksum(ip, 20);
+        memcpy(ip + 10, &ipsum, 2);
+        dev_rx(f, &h, fr, len, lens, n);
+        vnet_poll(f->vn, 64);
+        if (n_captured != 0 || estats(f).rx_gso_bad != 1)
+            fail_msg("case %u: captured %u, rx_gso_bad %llu", c, n_captured,
+                     (unsigned long long)estats(f).rx_gso_bad);
+        assert_int_equal(estats(f).rx_gso, 0);
+        assert_int_equal(rx_ledger.n_lent, 0);
+        check_rx_buffers_home(f);
+        fx_done(f);
+    }
+}
+
+/* With large receive negotiated, a frame without a GSO type is still bounded by the MTU. */
+static void test_rx_gso_ordinary_frame_above_mtu(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe_lro(F_LRO);
+    static uint8_t fr[1600];
+    unsigned len = make_tcp_frame(fr, sizeof(fr) - 54);
+    uint32_t lens[2];
+    unsigned n = full_buffers(len, lens, 2);
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID, .num_buffers = (uint16_t)n};
+
+    dev_rx(f, &h, fr, len, lens, n);
+    vnet_poll(f->vn, 64);
+    assert_int_equal(n_captured, 0);
+    assert_int_equal(stats(f).rx_drop_oversize, 1);
+    fx_done(f);
+}
+
+/* GUEST_TSO4/6 are taken only with MRG_RXBUF and GUEST_CSUM (no "big packets" mode). */
+static void test_rx_gso_needs_mrg_rxbuf_and_guest_csum(void **unused)
+{
+    (void)unused;
+    const uint64_t tso = F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6);
+    struct fx *f = fx_probe((F_LRO & ~F(VIRTIO_NET_F_MRG_RXBUF)));
+    assert_int_equal(f->dev->accepted & tso, 0);
+    assert_true(f->dev->status & VIRTIO_STATUS_DRIVER_OK);
+    assert_int_equal(vnet_nic(f->vn)->offloads & (NIC_OFFLOAD_RX_TSO4 | NIC_OFFLOAD_RX_TSO6), 0);
+    fx_done(f);
+    f = fx_probe(F_LRO & ~F(VIRTIO_NET_F_GUEST_CSUM));
+    assert_int_equal(f->dev->accepted & tso, 0);
+    fx_done(f);
+    f = fx_probe(F_LRO);
+    assert_int_equal(f->dev->accepted & tso, tso);
+    assert_int_equal(vnet_nic(f->vn)->offloads & (NIC_OFFLOAD_RX_TSO4 | NIC_OFFLOAD_RX_TSO6),
+                     NIC_OFFLOAD_RX_TSO4 | NIC_OFFLOAD_RX_TSO6);
     fx_done(f);
 }
 
@@ -2432,6 +2747,13 @@ int main(void)
         cmocka_unit_test(test_rx_csum_partial_other_completed),
         cmocka_unit_test(test_rx_csum_flags_ignored_without_feature),
         cmocka_unit_test(test_rx_csum_bad_offsets),
+        cmocka_unit_test(test_rx_gso_64k_one_chain),
+        cmocka_unit_test(test_rx_gso_data_valid),
+        cmocka_unit_test(test_rx_gso_num_buffers_cap),
+        cmocka_unit_test(test_rx_gso_type_not_negotiated),
+        cmocka_unit_test(test_rx_gso_not_what_it_says),
+        cmocka_unit_test(test_rx_gso_ordinary_frame_above_mtu),
+        cmocka_unit_test(test_rx_gso_needs_mrg_rxbuf_and_guest_csum),
         cmocka_unit_test(test_probe_failure_unwinds),
         cmocka_unit_test(test_probe_huge_queue_clamped),
         cmocka_unit_test(test_ctrl_timeout_then_next_command),
