@@ -1145,10 +1145,12 @@ static int vnet_probe(struct virtio_device *vdev)
     if (err < 0)
         goto fail_free; /* negotiate set FAILED where it applies */
     virtio_log_features(vdev, feature_names);
+    /* Name what the dependency rules (feature_deps) left out. */
     uint64_t unmet = vdev->device_features & wanted & ~vdev->features;
-    if (unmet)
-        klog(LOG_INFO, "virtio-net: features 0x%llx offered without what they need: not taken",
-             (unsigned long long)unmet);
+    for (unsigned b = 0; b < 64; b++)
+        if ((unmet >> b) & 1)
+            klog(LOG_INFO, "virtio-net: %s offered without what it needs: not taken",
+                 feature_names[b] ? feature_names[b] : "?");
 
     vn->mrg_rxbuf = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
     /* The header has num_buffers with MRG_RXBUF or in 1.x (5.1.6). */
