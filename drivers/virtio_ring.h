@@ -219,7 +219,7 @@ _Static_assert(sizeof(struct vring_packed_event) == 4, "virtio 2.8.14");
 _Static_assert(offsetof(struct vring_packed_event, flags) == 2, "virtio 2.8.14");
 
 /* The largest packed queue (2.8.10.1: offsets are 15 bits). */
-#define VRING_PACKED_MAX_NUM 32768u
+#define VRING_PACKED_MAX_NUM     32768u
 #define VRING_PACKED_DESC_ALIGN  16
 #define VRING_PACKED_EVENT_ALIGN 4
 

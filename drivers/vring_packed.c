@@ -47,11 +47,11 @@
 #include "lib/klog.h"
 #include "lib/trace.h"
 
-#define PQ_NONE 0xffffu
+#define PQ_NONE       0xffffu
 #define PQ_FEATURE(f) (1ull << (f))
-#define AVAIL_BIT (1u << VRING_PACKED_DESC_F_AVAIL)
-#define USED_BIT (1u << VRING_PACKED_DESC_F_USED)
-#define WRAP_BIT (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
+#define AVAIL_BIT     (1u << VRING_PACKED_DESC_F_AVAIL)
+#define USED_BIT      (1u << VRING_PACKED_DESC_F_USED)
+#define WRAP_BIT      (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
 
 /* One buffer id: a chain in flight, or a link of the free id list. */
 struct pq_id {
@@ -87,8 +87,8 @@ struct vring_packed {
     bool used_wrap;
     uint16_t free_id;
     unsigned in_flight;
-    unsigned num_added;      /* descriptors made available since the last kick decision */
-    uint16_t event_flags;    /* our shadow of driver->flags */
+    unsigned num_added;   /* descriptors made available since the last kick decision */
+    uint16_t event_flags; /* our shadow of driver->flags */
     bool cb_enabled;
     bool broken;
     unsigned detach_scan;
@@ -521,13 +521,15 @@ void *vring_packed_get_used(struct vring_packed *pq, uint32_t *len)
     if (avail != used) {
         if (pq_break(pq))
             klog(LOG_ERR,
-                 "virtio: queue %u broken: descriptor %u has wrap flags avail %u used %u (used wrap counter %u)",
+                 "virtio: queue %u broken: descriptor %u has wrap flags avail %u used %u (used wrap counter "
+                 "%u)",
                  pq->index, pq->last_used, avail, used, pq->used_wrap);
         return NULL;
     }
     if (used != pq->used_wrap) {
         if (pq_break(pq))
-            klog(LOG_ERR, "virtio: queue %u broken: descriptor %u marked used in the wrong lap (wrap %u, ours %u)",
+            klog(LOG_ERR,
+                 "virtio: queue %u broken: descriptor %u marked used in the wrong lap (wrap %u, ours %u)",
                  pq->index, pq->last_used, used, pq->used_wrap);
         return NULL;
     }
@@ -538,7 +540,8 @@ void *vring_packed_get_used(struct vring_packed *pq, uint32_t *len)
     written = shared_read32(&d->len);
     if (id >= pq->num) {
         if (pq_break(pq))
-            klog(LOG_ERR, "virtio: queue %u broken: used id %u out of range (size %u)", pq->index, id, pq->num);
+            klog(LOG_ERR, "virtio: queue %u broken: used id %u out of range (size %u)", pq->index, id,
+                 pq->num);
         return NULL;
     }
     if (!pq->ids[id].cookie) {

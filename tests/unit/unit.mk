@@ -44,6 +44,9 @@ test_pci_CFLAGS := -Wl,-T,tests/unit/pci_drivers.ld
 #@@ virtio
 UNIT_TESTS += vring
 test_vring_SRCS := drivers/vring.c drivers/vring_packed.c tests/unit/vdev_model.c lib/trace.c
+# The packed layout (drivers/vring_packed.c, through vring.c) against its own device model.
+UNIT_TESTS += vring_packed
+test_vring_packed_SRCS := drivers/vring.c drivers/vring_packed.c tests/unit/pdev_model.c tests/unit/vdev_model.c lib/trace.c
 #@@ apps
 # The HTTP server's protocol half with http-parser (third_party/, fetched by
 # scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
