@@ -431,6 +431,29 @@ static void test_kick_event_desc(void **unused)
     fx_fini(&f);
 }
 
+/* A batch across the end of the ring, the device's event in the lap before:
+ * positions of that lap must count as -num..-1, not 0..num-1. */
+static void test_kick_event_across_wrap(void **unused)
+{
+    struct fx f;
+    unsigned i;
+
+    (void)unused;
+    fx_init(&f, 8, F_EVENT);
+    for (i = 0; i < 7; i++) {
+        assert_int_equal(add_chain(&f, 1, 0, COOKIE(i)), 0);
+        assert_int_equal(pdev_process(&f.m, 1), 1);
+        assert_non_null(vring_get_used(f.vr, NULL));
+    }
+    (void)vring_kick_prepare(f.vr);                           /* a fresh batch from here */
+    pdev_set_device_event(&f.m, 0x8000 | 7, PDEV_EVENT_DESC); /* position 7 of lap 1 */
+    assert_int_equal(add_chain(&f, 1, 0, COOKIE(7)), 0);      /* position 7, lap 1 */
+    assert_int_equal(add_chain(&f, 1, 0, COOKIE(8)), 0);      /* position 0, lap 0 */
+    assert_false(state_of(&f).avail_wrap);
+    assert_true(vring_kick(f.vr));
+    fx_fini(&f);
+}
+
 static void test_interrupt_suppression_flags(void **unused)
 {
     struct fx f;
@@ -725,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_wraparound_odd_indirect_event),
         cmocka_unit_test(test_kick_flags),
         cmocka_unit_test(test_kick_event_desc),
+        cmocka_unit_test(test_kick_event_across_wrap),
         cmocka_unit_test(test_interrupt_suppression_flags),
         cmocka_unit_test(test_interrupt_suppression_event_desc),
         cmocka_unit_test(test_enable_poll_race),
