@@ -262,6 +262,20 @@ def test_device_option_matrix(qemu, kernel, netns, machine, options):
     assert "broken" not in q.log
 
 
+def test_packed_refused_by_cmdline(qemu, kernel, netns):
+    """virtio.packed=off: the device offers packed rings, the kernel declines
+    them (split rings, the same traffic), for comparisons."""
+    q = boot_tap(qemu, kernel, netns, options="packed=on",
+                 cmdline=f"ip={Netns.GUEST4}/24 gw={Netns.HOST4} virtio.packed=off")
+    m = re.search(r"features offered (0x[0-9a-f]+), negotiated (0x[0-9a-f]+):", q.log)
+    assert m and int(m.group(1), 16) >> PACKED_BIT & 1, q.log[-3000:]  # offered...
+    assert not int(m.group(2), 16) >> PACKED_BIT & 1, m.group(0)      # ...and declined
+    assert ping(netns, Netns.GUEST4, 20, interval="0.01")[1] == 20
+    r = netns.run("curl", "-sS", "-m", "20", f"http://{Netns.GUEST4}/stats", timeout=30)
+    queues = json.loads(r.stdout)["virtio_net"]["queues"]
+    assert queues and all(x["layout"] == "split" for x in queues), queues
+
+
 def check_packed_traffic(netns, q):
     """TCP both ways through packed rings, and /stats says every queue is packed
     (a variant whose device silently fell back to split rings proves nothing)."""
