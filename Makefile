@@ -87,6 +87,7 @@ DRIVER_SRCS := \
 	drivers/pci_cfg.c \
 	drivers/pci.c \
 	drivers/vring.c \
+	drivers/vring_packed.c \
 	drivers/virtio.c \
 	drivers/virtio_pci.c \
 	drivers/virtio_mmio.c \

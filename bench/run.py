@@ -10,7 +10,8 @@ says how each figure is taken).
 Knobs (environment): BENCH_REPS=N (3; quick: 1), BENCH_QUICK=1 (a smoke run:
 short figures, one repetition), BENCH_ONLY=ours,linux,native, BENCH_OUT=path
 (docs/benchmarks.md; quick: build/bench/benchmarks-quick.md), ACCEL=tcg|kvm,
-MACHINE=q35|pc, MEM=256M. Work files (serial logs, results.json) go to
+MACHINE=q35|pc, MEM=256M, BENCH_NIC_OPTS=... (options for our kernel's
+virtio-net-pci, e.g. packed=on: "ours, packed ring"). Work files (serial logs, results.json) go to
 build/bench/run/ (BENCH_WORKDIR=dir: elsewhere, e.g. for a test).
 
 Every QEMU and server process is started inside the bench's namespace and
@@ -55,8 +56,9 @@ class Config:
         self.out = ROOT / (env.get("BENCH_OUT") or default_out)
         self.command = env.get("BENCH_COMMAND") or "/usr/bin/python3 bench/run.py"
         # The command that reproduces this run: the knobs that differ from the defaults.
-        knobs = [f"{k}={env[k]}" for k in ("BENCH_REPS", "BENCH_QUICK", "BENCH_ONLY", "BENCH_OUT")
+        knobs = [f"{k}={env[k]}" for k in ("BENCH_REPS", "BENCH_QUICK", "BENCH_ONLY", "BENCH_OUT", "BENCH_NIC_OPTS")
                  if env.get(k)]
+        self.nic_opts = env.get("BENCH_NIC_OPTS") or ""
         knobs += [f"{k}={v}" for k, v, d in (("ACCEL", self.accel, "tcg"), ("MACHINE", self.machine, "q35"),
                                               ("MEM", self.mem, "256M")) if v != d]
         if self.command.startswith("make"):

@@ -146,7 +146,8 @@ class Ours(QemuTarget):
             args += ["-cdrom", str(BENCH_ISO)]
         else:
             args += ["-kernel", str(KERNEL), "-append", OURS_CMDLINE]
-        return args + ["-netdev", NETDEV, "-device", "virtio-net-pci,netdev=n0"]
+        nic = "virtio-net-pci,netdev=n0" + (f",{self.cfg.nic_opts}" if self.cfg.nic_opts else "")
+        return args + ["-netdev", NETDEV, "-device", nic]
 
     def sizes(self):
         stripped = self.cfg.workdir / "kernel.stripped.elf"

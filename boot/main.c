@@ -32,6 +32,7 @@
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "drivers/pci.h"
+#include "drivers/virtio.h"
 #include "drivers/virtio_mmio.h"
 #include "lib/cmdline.h"
 #include "lib/heap.h"
@@ -167,6 +168,7 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
                               .io_start = plat.io_start,
                               .io_end = plat.io_end};
     pci_assign_unassigned(&win);
+    virtio_set_packed(cmdline_get("virtio.packed"));
     pci_probe_drivers();
     virtio_mmio_probe_all(cmdline_raw());
 

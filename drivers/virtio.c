@@ -12,6 +12,14 @@
 
 extern const struct virtio_driver *const __virtio_drivers_start[], *const __virtio_drivers_end[];
 
+/* virtio.packed=off on the command line (virtio_set_packed()): never negotiate the packed layout. */
+static bool packed_refused;
+
+void virtio_set_packed(const char *word)
+{
+    packed_refused = word && (!strcmp(word, "off") || !strcmp(word, "0") || !strcmp(word, "no"));
+}
+
 static void add_status(struct virtio_device *vdev, uint8_t bits)
 {
     vdev->ops->set_status(vdev, vdev->ops->get_status(vdev) | bits);
@@ -62,6 +70,10 @@ int virtio_negotiate_deps(struct virtio_device *vdev, uint64_t wanted, const str
     bool modern = (vdev->device_features >> VIRTIO_F_VERSION_1) & 1;
     if (modern)
         vdev->features |= 1ull << VIRTIO_F_VERSION_1;
+    /* Packed rings exist only in 1.x (2.8); a legacy interface has no way
+     * to give the device the three areas of one. */
+    if (!modern || packed_refused)
+        vdev->features &= ~(1ull << VIRTIO_F_RING_PACKED);
     vdev->ops->set_features(vdev, vdev->features);
 
     if (modern) {

@@ -107,7 +107,8 @@ static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned
 /**
  * virtio_negotiate() - steps 1-6 of spec 3.1.1: reset, ACKNOWLEDGE, DRIVER,
  * accept the features in @wanted that the device offers (plus VERSION_1 on
- * the modern transport), FEATURES_OK, and check the device kept it.
+ * the modern transport; RING_PACKED only with VERSION_1 and unless
+ * virtio_set_packed() refused it), FEATURES_OK, and check the device kept it.
  * Return: 0, -ENODEV if the device would not reset, -ENOTSUP if the device
  * refused the features (FEATURES_OK not kept). FAILED is set on error.
  */
@@ -127,6 +128,14 @@ struct virtio_feature_dep {
  */
 int virtio_negotiate_deps(struct virtio_device *vdev, uint64_t wanted, const struct virtio_feature_dep *deps,
                           unsigned ndeps);
+
+/**
+ * virtio_set_packed() - the value of the virtio.packed= command-line word:
+ * "off" (or "0", "no") makes virtio_negotiate() refuse VIRTIO_F_RING_PACKED
+ * even where the device and driver both want it (for comparisons); NULL or
+ * anything else leaves it to the driver. Call before any device is probed.
+ */
+void virtio_set_packed(const char *word);
 
 /** virtio_setup_vqs() - create @nvqs queues and their interrupts (see virtio_pci.c). */
 int virtio_setup_vqs(struct virtio_device *vdev, unsigned nvqs, const struct virtio_vq_info *info,

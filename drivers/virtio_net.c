@@ -179,6 +179,7 @@ static const char *const feature_names[64] = {
     [VIRTIO_RING_F_INDIRECT_DESC] = "INDIRECT_DESC",
     [VIRTIO_RING_F_EVENT_IDX] = "EVENT_IDX",
     [VIRTIO_F_VERSION_1] = "VERSION_1",
+    [VIRTIO_F_RING_PACKED] = "RING_PACKED",
 };
 
 static struct klog_ratelimit rx_drop_rl = KLOG_RATELIMIT_INIT(1000, 5);
@@ -1124,14 +1125,15 @@ static const struct nic_ops vnet_nic_ops = {
 
 static int vnet_probe(struct virtio_device *vdev)
 {
-    uint64_t wanted =
-        (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-        (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
-        (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
-        (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-        (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) | (1ull << VIRTIO_F_VERSION_1) |
-        (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |
-        (1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6);
+    uint64_t wanted = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
+                      (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_CSUM) |
+                      (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_MTU) |
+                      (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
+                      (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+                      (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_ANY_LAYOUT) |
+                      (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_HOST_TSO4) |
+                      (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_TSO4) |
+                      (1ull << VIRTIO_NET_F_GUEST_TSO6) | (1ull << VIRTIO_F_RING_PACKED);
     int err;
     const char *why;
 
@@ -1367,6 +1369,7 @@ static void vnet_write_stats(const struct vnet *vn, struct json_out *o)
         vring_get_stats(vr, &vs);
         json_begin_object(o);
         json_kv_string(o, "name", vnet_queue_name(i));
+        json_kv_string(o, "layout", rs.packed ? "packed" : "split");
         json_kv_u64(o, "size", rs.num);
         json_kv_u64(o, "avail_idx", rs.avail_idx);
         json_kv_u64(o, "used_idx", rs.used_idx);

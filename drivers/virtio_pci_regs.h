@@ -54,7 +54,7 @@ typedef uint64_t le64;
 #define VIRTIO_F_EVENT_IDX         29 /* = VIRTIO_RING_F_EVENT_IDX in virtio_ring.h */
 #define VIRTIO_F_VERSION_1         32 /* a 1.x device; without it, the legacy interface */
 #define VIRTIO_F_ACCESS_PLATFORM   33 /* DMA goes through a platform IOMMU */
-#define VIRTIO_F_RING_PACKED       34 /* packed virtqueues (2.8); we use split ones */
+#define VIRTIO_F_RING_PACKED       34 /* packed virtqueues (2.8), drivers/vring_packed.c */
 #define VIRTIO_F_IN_ORDER          35
 #define VIRTIO_F_ORDER_PLATFORM    36
 #define VIRTIO_F_SR_IOV            37

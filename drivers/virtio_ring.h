@@ -171,4 +171,72 @@ static inline size_t vring_legacy_size(unsigned num)
     return vring_legacy_used_offset(num) + vring_align_up(vring_used_size(num), VRING_LEGACY_ALIGN);
 }
 
+/*
+ * The packed virtqueue (virtio 1.2 spec 2.8 "Packed Virtqueues",
+ * VIRTIO_F_RING_PACKED): one ring of descriptors that both sides write, plus
+ * two 4-byte event suppression structures, each written by one side:
+ *
+ *   descriptor ring       (descriptor area)  16 * num bytes, 16-aligned  both write
+ *   driver event suppr.   (driver area)      4 bytes, 4-aligned          driver writes
+ *   device event suppr.   (device area)      4 bytes, 4-aligned          device writes
+ *
+ * The driver makes a descriptor available by writing it with AVAIL = its
+ * avail wrap counter and USED = the inverse; the device marks the first
+ * descriptor of a completed chain used by writing AVAIL = USED = its used wrap
+ * counter (2.8.1). Both counters start at 1 and flip each time their side
+ * passes the end of the ring.
+ */
+#define VIRTIO_RING_F_PACKED 34 /* = VIRTIO_F_RING_PACKED (6 "Reserved Feature Bits") */
+
+/* 2.8.13: a packed descriptor; in a used descriptor addr is unused, len is
+ * the bytes written, id the buffer id the driver gave the chain. */
+struct vring_packed_desc {
+    le64 addr;
+    le32 len;
+    le16 id;
+    le16 flags; /* VRING_DESC_F_NEXT/WRITE/INDIRECT as in a split ring, plus AVAIL/USED */
+};
+#define VRING_PACKED_DESC_F_AVAIL 7  /* bit number: 2.8.1 */
+#define VRING_PACKED_DESC_F_USED  15 /* bit number */
+
+_Static_assert(sizeof(struct vring_packed_desc) == 16, "virtio 2.8.13");
+_Static_assert(offsetof(struct vring_packed_desc, len) == 8, "virtio 2.8.13");
+_Static_assert(offsetof(struct vring_packed_desc, id) == 12, "virtio 2.8.13");
+_Static_assert(offsetof(struct vring_packed_desc, flags) == 14, "virtio 2.8.13");
+
+/* 2.8.14: event suppression, the driver's (in the driver area: may the device
+ * interrupt us?) and the device's (device area: should we notify it?). */
+struct vring_packed_event {
+    le16 off_wrap; /* bits 0-14 descriptor offset, bit 15 its wrap counter (DESC mode) */
+    le16 flags;    /* VRING_PACKED_EVENT_FLAG_* */
+};
+#define VRING_PACKED_EVENT_FLAG_ENABLE  0 /* notify on every event */
+#define VRING_PACKED_EVENT_FLAG_DISABLE 1 /* do not notify */
+#define VRING_PACKED_EVENT_FLAG_DESC    2 /* notify when off_wrap is reached (needs EVENT_IDX) */
+#define VRING_PACKED_EVENT_F_WRAP_CTR   15
+
+_Static_assert(sizeof(struct vring_packed_event) == 4, "virtio 2.8.14");
+_Static_assert(offsetof(struct vring_packed_event, flags) == 2, "virtio 2.8.14");
+
+/* The largest packed queue (2.8.10.1: offsets are 15 bits). */
+#define VRING_PACKED_MAX_NUM     32768u
+#define VRING_PACKED_DESC_ALIGN  16
+#define VRING_PACKED_EVENT_ALIGN 4
+
+/* Our layout in one block: the ring, the driver area right behind it, the device area after that. */
+static inline size_t vring_packed_driver_offset(unsigned num)
+{
+    return sizeof(struct vring_packed_desc) * (size_t)num;
+}
+
+static inline size_t vring_packed_device_offset(unsigned num)
+{
+    return vring_packed_driver_offset(num) + sizeof(struct vring_packed_event);
+}
+
+static inline size_t vring_packed_size(unsigned num)
+{
+    return vring_packed_device_offset(num) + sizeof(struct vring_packed_event);
+}
+
 #endif

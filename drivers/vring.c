@@ -46,6 +46,7 @@
 #include "arch/x86_64/dma.h"
 #include "arch/x86_64/paging.h"
 #include "drivers/virtio_ring.h"
+#include "drivers/vring_packed.h"
 #include "lib/klog.h"
 #include "lib/trace.h"
 
@@ -69,6 +70,10 @@ struct vring_desc_state {
 };
 
 struct vring {
+    /* A packed queue (2.8): everything is forwarded there, the rest of this
+     * struct is unused. NULL for a split queue. */
+    struct vring_packed *pk;
+
     /* Memory shared with the device: one dma_alloc() block. */
     struct vring_desc *desc;
     struct vring_avail *avail;
@@ -152,6 +157,8 @@ static size_t vring_tables_offset(unsigned num, bool legacy)
 
 size_t vring_mem_size(unsigned num, bool legacy, uint64_t features)
 {
+    if (features & VRING_FEATURE(VIRTIO_RING_F_PACKED))
+        return vring_packed_mem_size(num, features);
     if (!vring_valid_num(num))
         return 0;
     return vring_tables_offset(num, legacy) +
@@ -190,6 +197,31 @@ static void vring_init_state(struct vring *vr)
     vr->tables_free = vr->ntables;
 }
 
+/* A packed queue: a struct vring that only holds the packed one. */
+static struct vring *vring_create_packed(const struct vring_config *cfg)
+{
+    uint64_t phys;
+    struct vring *vr = dma_alloc(sizeof(*vr), &phys);
+
+    if (!vr) {
+        klog(LOG_ERR, "virtio: queue %u: out of DMA memory", cfg->index);
+        return NULL;
+    }
+    memset(vr, 0, sizeof(*vr));
+    vr->priv_size = sizeof(*vr);
+    vr->pk = vring_packed_create(cfg);
+    if (!vr->pk) {
+        dma_free(vr, sizeof(*vr));
+        return NULL;
+    }
+    return vr;
+}
+
+bool vring_is_packed(const struct vring *vr)
+{
+    return vr->pk != NULL;
+}
+
 struct vring *vring_create(const struct vring_config *cfg)
 {
     struct vring *vr;
@@ -203,6 +235,8 @@ struct vring *vring_create(const struct vring_config *cfg)
         return NULL;
     }
     ntables = vring_table_count(cfg->num, cfg->features);
+    if (cfg->features & VRING_FEATURE(VIRTIO_RING_F_PACKED))
+        return vring_create_packed(cfg);
 
     /*
      * Our private state comes from the page allocator too, but in a block of
@@ -257,12 +291,19 @@ void vring_destroy(struct vring *vr)
 {
     if (!vr)
         return;
+    if (vr->pk) {
+        vring_packed_destroy(vr->pk);
+        dma_free(vr, vr->priv_size);
+        return;
+    }
     dma_free(vr->mem, vr->mem_size);
     dma_free(vr, vr->priv_size);
 }
 
 int vring_reset(struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_reset(vr->pk);
     if (vr->in_flight)
         return -EBUSY;
     vring_init_state(vr);
@@ -271,6 +312,10 @@ int vring_reset(struct vring *vr)
 
 void vring_get_addrs(const struct vring *vr, struct vring_addrs *addrs)
 {
+    if (vr->pk) {
+        vring_packed_get_addrs(vr->pk, addrs);
+        return;
+    }
     addrs->desc = vr->mem_phys;
     addrs->driver = vr->mem_phys + vring_desc_size(vr->num);
     addrs->device = vr->mem_phys + vr->used_offset;
@@ -278,11 +323,15 @@ void vring_get_addrs(const struct vring *vr, struct vring_addrs *addrs)
 
 unsigned vring_num(const struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_num(vr->pk);
     return vr->num;
 }
 
 unsigned vring_num_free(const struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_num_free(vr->pk);
     return vr->num_free;
 }
 
@@ -294,16 +343,22 @@ static bool use_table(const struct vring *vr, unsigned total)
 
 unsigned vring_add_cost(const struct vring *vr, unsigned nsegs)
 {
+    if (vr->pk)
+        return vring_packed_add_cost(vr->pk, nsegs);
     return use_table(vr, nsegs) ? 1 : nsegs;
 }
 
 const char *vring_name(const struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_name(vr->pk);
     return vr->name;
 }
 
 bool vring_is_broken(const struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_is_broken(vr->pk);
     return vr->broken;
 }
 
@@ -322,6 +377,8 @@ static bool vring_break(struct vring *vr)
 
 bool vring_mark_broken(struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_mark_broken(vr->pk);
     return vring_break(vr);
 }
 
@@ -366,6 +423,9 @@ int vring_add(struct vring *vr, const struct vring_seg *segs, unsigned n_out, un
     uint64_t bytes = 0, in_bytes = 0;
     uint16_t head, table = VRING_NONE;
     struct vring_desc_state *st;
+
+    if (vr->pk)
+        return vring_packed_add(vr->pk, segs, n_out, n_in, cookie);
 
     if (vr->broken)
         return -EIO;
@@ -461,6 +521,9 @@ bool vring_kick_prepare(struct vring *vr)
     uint16_t event = 0, flags = 0;
     bool need;
 
+    if (vr->pk)
+        return vring_packed_kick_prepare(vr->pk);
+
     if (vr->num_added == 0 || vr->broken)
         return false;
     vr->num_added = 0;
@@ -487,6 +550,10 @@ bool vring_kick_prepare(struct vring *vr)
 
 static void notify(struct vring *vr)
 {
+    if (vr->pk) {
+        vring_packed_notify(vr->pk);
+        return;
+    }
     vr->stats.kicks++;
     vr->notify(vr->notify_ctx, vr->index);
 }
@@ -494,7 +561,7 @@ static void notify(struct vring *vr)
 void vring_notify(struct vring *vr)
 {
     /* Outside vring_kick() (a watchdog's re-kick): no decision line tells of it. */
-    if (trace_on(TRACE_VIRTQ))
+    if (trace_on(TRACE_VIRTQ) && !vr->pk)
         trace_line("virtq %s: notify avail_idx=%u (unconditional)", vr->name, vr->avail_idx);
     notify(vr);
 }
@@ -535,6 +602,8 @@ static void *vring_detach(struct vring *vr, uint16_t head)
 
 bool vring_has_used(const struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_has_used(vr->pk);
     return !vr->broken && shared_read16(&vr->used->idx) != vr->last_used;
 }
 
@@ -544,6 +613,9 @@ void *vring_get_used(struct vring *vr, uint32_t *len)
     uint16_t used_idx, ahead;
     uint32_t id, written;
     void *cookie;
+
+    if (vr->pk)
+        return vring_packed_get_used(vr->pk, len);
 
     if (vr->broken)
         return NULL;
@@ -610,6 +682,10 @@ void *vring_get_used(struct vring *vr, uint32_t *len)
 
 void vring_disable_cb(struct vring *vr)
 {
+    if (vr->pk) {
+        vring_packed_disable_cb(vr->pk);
+        return;
+    }
     if (!vr->cb_enabled)
         return;
     vr->cb_enabled = false;
@@ -625,6 +701,8 @@ void vring_disable_cb(struct vring *vr)
 
 unsigned vring_enable_cb_prepare(struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_enable_cb_prepare(vr->pk);
     vr->cb_enabled = true;
     if (vr->event_idx)
         /* 2.7.7: interrupt when the device writes the entry we will read next. */
@@ -636,6 +714,8 @@ unsigned vring_enable_cb_prepare(struct vring *vr)
 
 bool vring_poll(struct vring *vr, unsigned last)
 {
+    if (vr->pk)
+        return vring_packed_poll(vr->pk, last);
     /* 2.7.14 (note) and 2.7.7: our re-enable must be visible to the device
      * before we re-read used->idx. Otherwise the device may complete a chain
      * after our read but before seeing the request, and neither side acts. */
@@ -653,6 +733,9 @@ bool vring_enable_cb(struct vring *vr)
 bool vring_enable_cb_delayed(struct vring *vr)
 {
     uint16_t bufs = 0;
+
+    if (vr->pk)
+        return vring_packed_enable_cb_delayed(vr->pk);
 
     vr->cb_enabled = true;
     if (vr->event_idx) {
@@ -672,6 +755,8 @@ bool vring_enable_cb_delayed(struct vring *vr)
 
 bool vring_interrupt(struct vring *vr)
 {
+    if (vr->pk)
+        return vring_packed_interrupt(vr->pk);
     vr->stats.interrupts++;
     if (!vring_has_used(vr)) {
         /* Shared line, a late interrupt for chains already collected by
@@ -688,6 +773,9 @@ bool vring_interrupt(struct vring *vr)
 void *vring_detach_unused(struct vring *vr)
 {
     unsigned n;
+
+    if (vr->pk)
+        return vring_packed_detach_unused(vr->pk);
 
     if (vr->in_flight == 0) {
         vr->detach_scan = 0;
@@ -706,11 +794,19 @@ void *vring_detach_unused(struct vring *vr)
 
 void vring_get_stats(const struct vring *vr, struct vring_stats *stats)
 {
+    if (vr->pk) {
+        vring_packed_get_stats(vr->pk, stats);
+        return;
+    }
     *stats = vr->stats;
 }
 
 void vring_get_state(const struct vring *vr, struct vring_state *state)
 {
+    if (vr->pk) {
+        vring_packed_get_state(vr->pk, state);
+        return;
+    }
     memset(state, 0, sizeof(*state));
     state->index = vr->index;
     state->num = vr->num;

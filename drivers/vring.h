@@ -1,6 +1,8 @@
 /*
- * The driver side of a split virtqueue (virtio 1.2 spec 2.7), independent of
- * the transport: a transport (virtio PCI, modern or legacy) creates one vring
+ * The driver side of a virtqueue, split (virtio 1.2 spec 2.7) or packed (2.8,
+ * when the features given to vring_create() carry VIRTIO_RING_F_PACKED:
+ * drivers/vring_packed.c, to which drivers/vring.c forwards every call),
+ * independent of the transport: a transport (virtio PCI, modern or legacy) creates one vring
  * per queue, programs the addresses vring_get_addrs() gives it into the device,
  * passes a notify callback that writes the queue's doorbell, and calls
  * vring_interrupt() from its interrupt handler. A device driver (virtio-net)
@@ -36,8 +38,8 @@ typedef void (*vring_notify_fn)(void *ctx, unsigned index);
 struct vring_config {
     unsigned index;    /* queue index within the device (logs, notify) */
     unsigned num;      /* queue size: a power of two, 1..VRING_MAX_NUM */
-    bool legacy;       /* legacy 0.9.5 layout: used ring at a 4096-aligned offset */
-    uint64_t features; /* negotiated features; vring looks at INDIRECT_DESC, EVENT_IDX */
+    bool legacy;       /* legacy 0.9.5 layout: used ring at a 4096-aligned offset (never packed) */
+    uint64_t features; /* negotiated features; vring looks at INDIRECT_DESC, EVENT_IDX, RING_PACKED */
     vring_notify_fn notify;
     void *notify_ctx;
     const char *name; /* for trace=virtq, e.g. "virtio0.rx0"; must outlive the queue (NULL: "vq<index>") */
@@ -53,9 +55,9 @@ struct vring_config {
 
 /* Where the device finds the queue: program these into the transport. */
 struct vring_addrs {
-    uint64_t desc;   /* descriptor area (queue_desc; legacy: desc >> 12 is the PFN) */
-    uint64_t driver; /* driver area: the available ring (queue_driver) */
-    uint64_t device; /* device area: the used ring (queue_device) */
+    uint64_t desc;   /* descriptor area (queue_desc; legacy: desc >> 12 is the PFN); packed: the ring */
+    uint64_t driver; /* driver area: the available ring (queue_driver); packed: driver event suppression */
+    uint64_t device; /* device area: the used ring (queue_device); packed: device event suppression */
 };
 
 /* Counters since creation (vring_reset() keeps them). */
@@ -70,7 +72,11 @@ struct vring_stats {
     uint64_t broken;                /* times the queue was marked broken */
 };
 
-/* The live state of a queue, for a status page or a stall investigation. */
+/* The live state of a queue, for a status page or a stall investigation.
+ * Packed: avail_idx and last_used_idx are ring positions (0..num-1) with
+ * their wrap counters beside them, used_idx the position the device's used
+ * descriptors reach as far as we can follow them, avail_event and used_flags
+ * the device's event suppression off_wrap and flags. */
 struct vring_state {
     unsigned index;
     unsigned num;
@@ -86,14 +92,23 @@ struct vring_state {
     bool event_idx;
     bool indirect;
     bool broken;
+    bool packed;     /* the packed layout (2.8) */
+    bool avail_wrap; /* packed: the driver's wrap counters */
+    bool used_wrap;
 };
 
 /**
  * vring_mem_size() - bytes of DMA memory a queue with this config uses: the
- * three areas (2.7 or the legacy 2.7.2 layout) plus the indirect table pool.
- * Return: the size, or 0 if @num is not a power of two in 1..VRING_MAX_NUM.
+ * three areas (2.7 or the legacy 2.7.2 layout; with VIRTIO_RING_F_PACKED in
+ * @features the packed ring and its two event areas, 2.8) plus the indirect
+ * table pool.
+ * Return: the size, or 0 if @num is not a power of two in 1..VRING_MAX_NUM
+ * (packed: not in 1..32768; any size, 2.8.10.1).
  */
 size_t vring_mem_size(unsigned num, bool legacy, uint64_t features);
+
+/** vring_is_packed() - was the queue created with the packed layout? */
+bool vring_is_packed(const struct vring *vr);
 
 /**
  * vring_create() - allocate (with dma_alloc) and initialise a queue.

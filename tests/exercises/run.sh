@@ -18,7 +18,7 @@ build() { # name dir tag extra-sources... -> prints the binary
     mkdir -p "$out/$tag"
     # shellcheck disable=SC2086
     $cc $cflags -o "$bin" "tests/exercises/check_$name.c" "$dir/$name.c" tests/exercises/fixture.c \
-        tests/unit/vdev_model.c lib/trace.c "$@" -lcmocka >&2
+        tests/unit/vdev_model.c drivers/vring_packed.c lib/trace.c "$@" -lcmocka >&2
     echo "$bin"
 }
 

@@ -22,7 +22,12 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 FUZZ_TARGETS := vring
-fuzz_vring_SRCS := tests/fuzz/fuzz_vring.c drivers/vring.c tests/unit/vdev_model.c lib/trace.c
+fuzz_vring_SRCS := tests/fuzz/fuzz_vring.c drivers/vring.c drivers/vring_packed.c tests/unit/vdev_model.c lib/trace.c
+
+# --- the packed layout (drivers/vring_packed.c) against its own device model
+FUZZ_TARGETS += vring_packed
+fuzz_vring_packed_SRCS := tests/fuzz/fuzz_vring_packed.c drivers/vring.c drivers/vring_packed.c \
+	tests/unit/pdev_model.c tests/unit/vdev_model.c lib/trace.c
 
 # --- trace: the frame decoder of trace=net (lib/trace.c)
 FUZZ_TARGETS += trace

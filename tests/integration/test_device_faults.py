@@ -50,16 +50,28 @@ BROKEN = r"virtio: queue (\d+) broken: "
 BROKEN_LINE = r"\[\s*(?P<t>\d+\.\d+)\] \S+ +virtio: queue (?P<q>\d+) broken: (?P<cause>.*)"
 
 
+# The same lies on packed rings (vhost_user_net.py --packed; drivers/vring_packed.c's words).
+CAUSE_PACKED = {
+    "id_range": r"used id 263 out of range \(size 256\)",
+    "not_in_flight": r"used id \d+ is not a buffer in flight",
+    "twice": r"used id \d+ is not a buffer in flight",
+    "len": r"used len \d+ for id \d+ exceeds writable \d+",
+    "idx_jump": r"descriptor \d+ has wrap flags avail [01] used [01] \(used wrap counter [01]\)",
+    "idx_back": r"descriptor \d+ marked used in the wrong lap \(wrap [01], ours [01]\)",
+}
+
+
 class LyingNic:
     """The backend process (in the namespace, so it opens the namespace's tap0) and its control socket."""
 
-    def __init__(self, netns, workdir):
+    def __init__(self, netns, workdir, packed=False):
+        self.packed = packed
         self.sock = Path(workdir) / "vu.sock"
         self.ctl_path = Path(workdir) / "vu-ctl.sock"
         self.log_path = Path(workdir) / "vu.log"
         self.proc = netns.popen(sys.executable, str(HERE / "vhost_user_net.py"), "--socket", str(self.sock),
                                 "--tap", "tap0", "--control", str(self.ctl_path),
-                                stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+                                *(["--packed"] if packed else []), stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not (self.sock.exists() and self.ctl_path.exists()):
             assert self.proc.poll() is None, self.log_path.read_text()
@@ -69,7 +81,7 @@ class LyingNic:
     def devices(self, mem="256M"):
         return ["-object", f"memory-backend-memfd,id=mem,size={mem},share=on", "-numa", "node,memdev=mem",
                 "-chardev", f"socket,id=c0,path={self.sock}", "-netdev", "vhost-user,id=n0,chardev=c0",
-                "-device", "virtio-net-pci,netdev=n0,vectors=0"]
+                "-device", "virtio-net-pci,netdev=n0,vectors=0" + (",packed=on" if self.packed else "")]
 
     def ctl(self, **msg):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -95,6 +107,11 @@ class LyingNic:
 @pytest.fixture
 def lying_nic(netns, tmp_path):
     return LyingNic(netns, tmp_path)
+
+
+@pytest.fixture
+def lying_packed_nic(netns, tmp_path):
+    return LyingNic(netns, tmp_path, packed=True)
 
 
 def boot(qemu, kernel, netns, nic):
@@ -146,13 +163,55 @@ def test_honest_vhost_user_device_serves(qemu, kernel, netns, lying_nic):
     assert not re.search(BROKEN, q.log), q.log
 
 
+def test_honest_packed_vhost_user_device_serves(qemu, kernel, netns, lying_packed_nic):
+    # The backend as an honest packed-ring device: the kernel's packed rings carry the traffic.
+    q = boot(qemu, kernel, netns, lying_packed_nic)
+    assert "RING_PACKED" in q.log, q.log[-3000:]
+    assert ping(netns, 20, interval="0.02") == (20, 20), (lying_packed_nic.state(), q.log[-300:])
+    n = 5_000_000
+    r = curl(netns, f"/bytes/{n}")
+    assert r.returncode == 0 and len(r.stdout) == n, (r.returncode, len(r.stdout), q.log[-3000:])
+    assert hashlib.md5(r.stdout).hexdigest() == pattern_md5(n)
+    st = lying_packed_nic.state()
+    assert st["features"] >> 34 & 1, st["features"]
+    assert st["stats"]["tx_bytes"] > n and st["stats"]["rx_frames"] >= 20, st["stats"]
+    assert not st["errors"], st["errors"]
+    r = curl(netns, "/stats")
+    queues = json.loads(r.stdout)["virtio_net"]["queues"]
+    assert {x["name"]: x["layout"] for x in queues}.get("rx0") == "packed", queues
+    assert not re.search(BROKEN, q.log), q.log
+
+
 @pytest.mark.parametrize("kind", list(CAUSE))
 @pytest.mark.parametrize("queue", ["rx", "tx"])
 def test_lie_is_contained_logged_once_and_healed(qemu, kernel, netns, lying_nic, queue, kind):
     q = boot(qemu, kernel, netns, lying_nic)
+    cause = CAUSE_TX_TWICE if (queue, kind) == ("tx", "twice") else CAUSE[kind]
+    lie_contained_and_healed(q, netns, lying_nic, queue, kind, cause)
+
+
+# ("tx", "twice") is left out on packed rings: with one frame in flight the
+# second used descriptor has no available descriptor to land on; written past
+# the driver's last one it is overwritten by the next chain, a silent stall
+# that no driver can tell from a slow device (vhost_user_net.py waits instead).
+PACKED_LIES = [(q, k) for q in ("rx", "tx") for k in CAUSE_PACKED if (q, k) != ("tx", "twice")]
+
+
+@pytest.mark.parametrize("queue,kind", PACKED_LIES, ids=[f"{q}-{k}" for q, k in PACKED_LIES])
+def test_packed_lie_is_contained_logged_once_and_healed(qemu, kernel, netns, lying_packed_nic, queue, kind):
+    """The same on packed rings: negotiated (the kernel's features line and the
+    backend's SET_FEATURES both say so), contained with the packed ring's words,
+    healed by the same vnet_recover()."""
+    q = boot(qemu, kernel, netns, lying_packed_nic)
+    assert "RING_PACKED" in q.log, q.log[-3000:]
+    st = lying_packed_nic.state()
+    assert st["features"] >> 34 & 1, st["features"]
+    lie_contained_and_healed(q, netns, lying_packed_nic, queue, kind, CAUSE_PACKED[kind])
+
+
+def lie_contained_and_healed(q, netns, lying_nic, queue, kind, cause):
     assert ping(netns, 5) == (5, 5), q.log[-3000:]
     index, name = QUEUE[queue]
-    cause = CAUSE_TX_TWICE if (queue, kind) == ("tx", "twice") else CAUSE[kind]
     lying_nic.fault(queue, kind, after=3)
     # Each echo request is a receive completion, each reply a transmit one.
     ping(netns, 20)

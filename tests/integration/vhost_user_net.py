@@ -46,6 +46,14 @@ answers one:
       after the lie the device is honest again (one-shot).
   {"cmd": "state"}  counters, fired faults and the vhost-user messages seen
                     (name, ring, value): the driver's reset sequence.
+With --packed it offers VIRTIO_F_RING_PACKED too and, when the driver takes
+it, plays a packed-ring device (spec 2.8): one descriptor ring both sides
+write, buffer ids, AVAIL/USED bits against wrap counters; the vring base of
+SET/GET_VRING_BASE is then QEMU's packed form (avail position | wrap << 15,
+and the same for the used side in the upper 16 bits). The same lies, in
+packed terms: "not_in_flight" names an id the driver does not have in flight,
+"idx_jump" writes a used descriptor whose AVAIL and USED bits differ, and
+"idx_back" one marked used in the previous lap (the wrap counter's other value).
 Run by hand: see docs/virtqueue.md ("A device that lies").
 """
 import argparse
@@ -76,6 +84,7 @@ HDR = struct.Struct("<III")
 F_MRG_RXBUF = 1 << 15
 F_PROTOCOL_FEATURES = 1 << 30
 F_VERSION_1 = 1 << 32
+F_RING_PACKED = 1 << 34
 DEVICE_FEATURES = F_MRG_RXBUF | F_PROTOCOL_FEATURES | F_VERSION_1
 PROTO_REPLY_ACK = 1 << 3
 PROTOCOL_FEATURES = PROTO_REPLY_ACK
@@ -200,6 +209,18 @@ class Vring:
                 raise ProtocolError(f"queue {self.index}: next {i} out of range")
         return head, segs
 
+    def vring_base(self):
+        """What GET_VRING_BASE answers: the next avail index."""
+        return self.last_avail
+
+    def restart(self, mem):
+        """Map the ring again (a new memory table), keeping where both sides are."""
+        keep = {k: getattr(self, k) for k in ("last_avail", "used_idx", "avail_wrap", "used_wrap", "ndesc", "held")
+                if hasattr(self, k)}
+        self.start(mem)
+        for k, v in keep.items():
+            setattr(self, k, v)
+
     def push(self, head, length):
         """Write a used entry (not yet published: flush() moves used->idx)."""
         slot = self.used_idx % self.num
@@ -222,10 +243,111 @@ class Vring:
             self.calls += 1
 
 
+class PackedVring(Vring):
+    """One packed virtqueue, the device side (virtio 1.2 spec 2.8): the same
+    interface as Vring, on one ring of 16-byte descriptors {addr, len, id, flags}."""
+
+    AVAIL, USED = 1 << 7, 1 << 15
+
+    def start(self, mem):
+        desc, device, driver = self.addr  # SET_VRING_ADDR: desc, "used" = device area, "avail" = driver area
+        self.desc_m, self.desc_o, self.d16, self.d32 = mem.uva(desc, 16 * self.num)
+        _, o, self.drv16, _ = mem.uva(driver, 4)
+        self.drv_h = o // 2  # off_wrap, flags: the driver's event suppression
+        self.last_avail = self.base & 0x7FFF
+        self.avail_wrap = bool(self.base >> 15 & 1)
+        self.used_idx = self.base >> 16 & 0x7FFF
+        self.used_wrap = bool(self.base >> 31 & 1)
+        if self.base == 0:  # never set: a fresh ring (2.8.1: both counters start at 1)
+            self.avail_wrap = self.used_wrap = True
+        self.ndesc = {}  # id -> descriptors its chain took
+        self.held = set()
+        self.pending = 0
+        self.started = True
+
+    def vring_base(self):
+        return (self.last_avail | self.avail_wrap << 15) | (self.used_idx | self.used_wrap << 15) << 16
+
+    def _flags(self, pos):
+        return self.d16[(self.desc_o + 16 * pos + 14) // 2]
+
+    def _avail_at(self, pos, wrap):
+        f = self._flags(pos)
+        return bool(f & self.AVAIL) == wrap and bool(f & self.USED) != wrap
+
+    def has_avail(self):
+        return self._avail_at(self.last_avail, self.avail_wrap)
+
+    def avail_ids(self):
+        """Ids of the chains made available and not popped yet."""
+        ids, pos, wrap = set(), self.last_avail, self.avail_wrap
+        for _ in range(self.num):
+            if not self._avail_at(pos, wrap):
+                break
+            _, _, buf_id, flags = DESC.unpack_from(self.desc_m, self.desc_o + 16 * pos)
+            if not flags & DESC_F_NEXT:
+                ids.add(buf_id)
+            pos += 1
+            if pos == self.num:
+                pos, wrap = 0, not wrap
+        return ids
+
+    def pop(self, mem):
+        if not self.has_avail():
+            return None
+        segs, n = [], 0
+        while True:
+            addr, length, buf_id, flags = DESC.unpack_from(self.desc_m, self.desc_o + 16 * self.last_avail)
+            if n and not self._avail_at(self.last_avail, self.avail_wrap):
+                raise ProtocolError(f"queue {self.index}: chain continues into a descriptor not available")
+            if flags & DESC_F_INDIRECT:
+                raise ProtocolError(f"queue {self.index}: indirect descriptor (not offered)")
+            m, off = mem.gpa(addr, length)
+            segs.append((m, off, length, bool(flags & DESC_F_WRITE), self.last_avail))
+            n += 1
+            self.last_avail += 1
+            if self.last_avail == self.num:
+                self.last_avail, self.avail_wrap = 0, not self.avail_wrap
+            if not flags & DESC_F_NEXT:
+                break
+            if n >= self.num:
+                raise ProtocolError(f"queue {self.index}: chain longer than the ring")
+        self.ndesc[buf_id] = n
+        self.held.add(buf_id)
+        return buf_id, segs
+
+    def push(self, head, length, flags=None):
+        """Write the used descriptor for buffer id @head at our used position (2.8.1)."""
+        pos = self.desc_o + 16 * self.used_idx
+        self.d16[(pos + 12) // 2] = head & 0xFFFF
+        self.d32[(pos + 8) // 4] = length & 0xFFFFFFFF
+        if flags is None:
+            flags = self.AVAIL | self.USED if self.used_wrap else 0
+        self.d16[(pos + 14) // 2] = flags  # last: it hands the descriptor back
+        self.held.discard(head)
+        self.used_idx += self.ndesc.get(head, 1)
+        while self.used_idx >= self.num:
+            self.used_idx -= self.num
+            self.used_wrap = not self.used_wrap
+        self.pending += 1
+
+    def flush(self, idx=None):
+        """Interrupt once for the batch unless the driver disabled it (2.8.10: flags 1)."""
+        if not self.pending:
+            return
+        self.pending = 0
+        if self.drv16[self.drv_h + 1] == 1:
+            self.calls_suppressed += 1
+        elif self.call is not None:
+            os.write(self.call, struct.pack("<Q", 1))
+            self.calls += 1
+
+
 class Backend:
-    def __init__(self, sock_path, tap, control=None, mtu=1500):
+    def __init__(self, sock_path, tap, control=None, mtu=1500, packed=False):
         self.sock_path = sock_path
         self.mem = Memory()
+        self.device_features = DEVICE_FEATURES | (F_RING_PACKED if packed else 0)
         self.vrings = [Vring(0), Vring(1)]
         self.features = 0
         self.protocol_features = 0
@@ -256,6 +378,10 @@ class Backend:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
         return fd
+
+    def new_vrings(self):
+        cls = PackedVring if self.features & F_RING_PACKED else Vring
+        return [cls(0), cls(1)]
 
     @property
     def hdr_len(self):
@@ -304,16 +430,23 @@ class Backend:
         ack = bool(flags & FLAG_NEED_REPLY) and self.protocol_features & PROTO_REPLY_ACK
         if req == 1:
             self.log(name)
-            self.reply(req, struct.pack("<Q", DEVICE_FEATURES))
+            self.reply(req, struct.pack("<Q", self.device_features))
             return
         if req == 2:
             self.features = struct.unpack_from("<Q", payload)[0]
             self.log(name, value=self.features)
+            # The layout follows the features; rings not started yet change class.
+            cls = PackedVring if self.features & F_RING_PACKED else Vring
+            for i, vr in enumerate(self.vrings):
+                if type(vr) is not cls and not vr.started:
+                    nv = cls(vr.index)
+                    nv.__dict__.update(vr.__dict__)
+                    self.vrings[i] = nv
         elif req == 3:
             self.log(name)
         elif req in (4, 34):
             self.log(name)
-            self.vrings = [Vring(0), Vring(1)]
+            self.vrings = self.new_vrings()
         elif req == 5:
             n = struct.unpack_from("<I", payload)[0]
             regions = [struct.unpack_from("<QQQQ", payload, 8 + 32 * i) for i in range(n)]
@@ -321,9 +454,7 @@ class Backend:
             self.log(name, value=[(r[0], r[1]) for r in regions])
             for vr in self.vrings:  # rings keep running on the new table
                 if vr.started:
-                    last, used = vr.last_avail, vr.used_idx
-                    vr.start(self.mem)
-                    vr.last_avail, vr.used_idx = last, used
+                    vr.restart(self.mem)
         elif req in (8, 10, 18):
             index, num = struct.unpack_from("<II", payload)
             vr = self.vring(index)
@@ -348,7 +479,7 @@ class Backend:
             if vr is not None:
                 if vr.started:
                     vr.flush()
-                    base = vr.last_avail
+                    base = vr.vring_base()
                 vr.started = False
                 if vr.kick is not None:
                     os.close(vr.kick)
@@ -421,6 +552,35 @@ class Backend:
         if kind == "id_range":
             vr.push(vr.num + 7, length)
             self.fire(f, f"used id {vr.num + 7} for head {head}")
+        elif kind == "not_in_flight" and isinstance(vr, PackedVring):
+            # In the chain's place, an id that is neither held by us nor available.
+            busy = vr.held | vr.avail_ids() | {head}
+            bad = next((i for i in range(vr.num) if i not in busy), None)
+            if bad is None:  # every id in flight (a full receive ring): wait for a later chance
+                vr.push(head, length)
+                vr.good += 1
+                return
+            vr.ndesc[bad] = vr.ndesc.get(head, 1)
+            vr.push(bad, 0)
+            self.fire(f, f"used id {bad} (not in flight) instead of id {head}")
+        elif kind == "twice" and isinstance(vr, PackedVring):
+            # A used descriptor is only seen where the driver made one available:
+            # the duplicate goes over the next available chain's first descriptor,
+            # so wait until there is one (one on the wire would be overwritten by
+            # the driver's next chain and leave us ahead of it: a silent stall).
+            vr.push(head, length)
+            if not vr.has_avail():
+                vr.good += 1
+                return
+            vr.push(head, length)
+            self.fire(f, f"id {head} completed twice")
+        elif kind in ("idx_jump", "idx_back") and isinstance(vr, PackedVring):
+            honest = vr.AVAIL | vr.USED if vr.used_wrap else 0
+            # idx_jump: AVAIL flipped (AVAIL != USED, a pair no side writes);
+            # idx_back: both flipped (used, but in the lap before).
+            flags = honest ^ vr.AVAIL if kind == "idx_jump" else honest ^ (vr.AVAIL | vr.USED)
+            vr.push(head, length, flags=flags)
+            self.fire(f, f"used descriptor flags {flags:#x} for id {head} (honest {honest:#x})")
         elif kind == "not_in_flight":
             body = [s[4] for s in segs[1:]]
             if body:
@@ -590,7 +750,7 @@ class Backend:
                         self.log("DISCONNECT")
                         self.conn.close()
                         self.conn = None
-                        self.vrings = [Vring(0), Vring(1)]
+                        self.vrings = self.new_vrings()
                         continue
                     try:
                         self.handle(*msg)
@@ -627,10 +787,11 @@ def main():
     ap.add_argument("--socket", required=True, help="vhost-user unix socket QEMU connects to")
     ap.add_argument("--tap", required=True, help="TAP device to bridge (opened in this network namespace)")
     ap.add_argument("--control", help="control socket (JSON lines: fault, state)")
+    ap.add_argument("--packed", action="store_true", help="offer VIRTIO_F_RING_PACKED (packed rings)")
     ap.add_argument("--fault", action="append", default=[],
                     help="QUEUE:KIND:AFTER, armed at start (e.g. rx:id_range:50)")
     args = ap.parse_args()
-    b = Backend(args.socket, args.tap, args.control)
+    b = Backend(args.socket, args.tap, args.control, packed=args.packed)
     for spec in args.fault:
         q, kind, after = spec.split(":")
         print(json.dumps(b.control(json.dumps({"cmd": "fault", "queue": q, "kind": kind, "after": after}))))

@@ -43,7 +43,10 @@ test_pci_SRCS := drivers/pci.c drivers/pci_cfg.c tests/unit/fake_pcicfg.c
 test_pci_CFLAGS := -Wl,-T,tests/unit/pci_drivers.ld
 #@@ virtio
 UNIT_TESTS += vring
-test_vring_SRCS := drivers/vring.c tests/unit/vdev_model.c lib/trace.c
+test_vring_SRCS := drivers/vring.c drivers/vring_packed.c tests/unit/vdev_model.c lib/trace.c
+# The packed layout (drivers/vring_packed.c, through vring.c) against its own device model.
+UNIT_TESTS += vring_packed
+test_vring_packed_SRCS := drivers/vring.c drivers/vring_packed.c tests/unit/pdev_model.c tests/unit/vdev_model.c lib/trace.c
 #@@ apps
 # The HTTP server's protocol half with http-parser (third_party/, fetched by
 # scripts/setup.sh); malloc/realloc are wrapped so the test can fail them.
@@ -68,7 +71,7 @@ test_http_tcp_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include 
 UNIT_TESTS += virtio_net
 # The kernel's own lwIP list (this file is included by the top-level Makefile).
 test_virtio_net_LWIP := $(filter-out %/lwiperf.c,$(LWIP_SRCS))
-test_virtio_net_SRCS := drivers/virtio_net.c net/ethif.c net/tso.c drivers/nic.c drivers/virtio.c drivers/vring.c tests/unit/vdev_model.c \
+test_virtio_net_SRCS := drivers/virtio_net.c net/ethif.c net/tso.c drivers/nic.c drivers/virtio.c drivers/vring.c drivers/vring_packed.c tests/unit/vdev_model.c \
 	lib/trace.c lib/prof.c lib/json.c \
 	$(test_virtio_net_LWIP)
 test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include \
@@ -78,7 +81,7 @@ test_virtio_net_CFLAGS := -isystem net/port -isystem third_party/lwip/src/includ
 # INTx) with the real irq.c vector table and the virtio-net driver on top:
 # probe unwinding, vectors given back, INTx storms (tests/unit/test_virtio_pci.c).
 UNIT_TESTS += virtio_pci
-test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/nic.c drivers/vring.c \
+test_virtio_pci_SRCS := drivers/virtio_pci.c drivers/virtio.c drivers/virtio_net.c drivers/nic.c drivers/vring.c drivers/vring_packed.c \
 	arch/x86_64/irq.c lib/trace.c lib/prof.c lib/stats.c lib/json.c
 # No lwIP: the driver knows only drivers/nic.h, and this test builds it so.
 test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO \
@@ -88,13 +91,13 @@ test_virtio_pci_CFLAGS := -DHOST_FAKE_PORTIO \
 # register file, with the real virtio core and vring and a fake driver on top;
 # and the virtio_mmio.device= parser (tests/unit/test_virtio_mmio.c).
 UNIT_TESTS += virtio_mmio
-test_virtio_mmio_SRCS := drivers/virtio_mmio.c drivers/virtio.c drivers/vring.c lib/trace.c
+test_virtio_mmio_SRCS := drivers/virtio_mmio.c drivers/virtio.c drivers/vring.c drivers/vring_packed.c lib/trace.c
 test_virtio_mmio_CFLAGS := -DHOST_FAKE_MMIO -Wl,-T,tests/unit/virtio_drivers.ld
 #@@ trace
 # trace= (lib/trace.c: words, rate limit, line format, frame decoder), the
 # trace=virtq lines of drivers/vring.c against the device model, lib/prof.c.
 UNIT_TESTS += trace
-test_trace_SRCS := lib/trace.c lib/prof.c drivers/vring.c tests/unit/vdev_model.c
+test_trace_SRCS := lib/trace.c lib/prof.c drivers/vring.c drivers/vring_packed.c tests/unit/vdev_model.c
 test_trace_CFLAGS := -Wl,--wrap=klog
 #@@ tcp_cookie
 # RFC 6528 ISNs and SYN cookies (net/tcp_cookie.c): pure arithmetic, no lwIP.
