@@ -1148,7 +1148,10 @@ static int vnet_probe(struct virtio_device *vdev)
         goto fail_free; /* negotiate set FAILED where it applies */
     virtio_log_features(vdev, feature_names);
     /* Name what the dependency rules (feature_deps) left out. */
-    uint64_t unmet = vdev->device_features & wanted & ~vdev->features;
+    uint64_t unmet = 0;
+    for (unsigned i = 0; i < N_FEATURE_DEPS; i++)
+        unmet |= 1ull << feature_deps[i].bit;
+    unmet &= vdev->device_features & wanted & ~vdev->features;
     for (unsigned b = 0; b < 64; b++)
         if ((unmet >> b) & 1)
             klog(LOG_INFO, "virtio-net: %s offered without what it needs: not taken",
