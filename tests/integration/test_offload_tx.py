@@ -66,6 +66,7 @@ CASES = [
     ("mrg_rxbuf=off", True),
     ("disable-modern=on", True),    # the legacy transport
     ("indirect_desc=off", True),    # chains of the segments' pieces without indirect tables
+    ("packed=on", True),            # the packed ring layout (drivers/vring_packed.c)
 ]
 
 
