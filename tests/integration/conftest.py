@@ -8,6 +8,7 @@ status. The kernel ends a test run through isa-debug-exit: status
 
 QEMU processes are killed by PID in the fixture's finalizer, whatever happens.
 """
+import hashlib
 import json
 import os
 import re
@@ -321,3 +322,18 @@ def user_nic(hostfwd, model="virtio-net-pci", options=""):
 
 
 NET_READY = r"net: en0 MAC (\S+) IPv4 (\S+) netmask \S+ gw \S+ \((\w[\w ]*)\) IPv6 (\S+) link (up|down)"
+
+
+# What GET /bytes/N answers (apps/http_proto.c): this line over and over, cut at N bytes.
+PATTERN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+\n"
+
+
+def pattern_md5(n):
+    """The md5 of the first @n bytes of /bytes/N, without holding them."""
+    h = hashlib.md5()
+    block = PATTERN * 1024
+    while n >= len(block):
+        h.update(block)
+        n -= len(block)
+    h.update((PATTERN * (n // 64 + 1))[:n])
+    return h.hexdigest()

@@ -23,11 +23,10 @@ import time
 
 import pytest
 
-from conftest import NET_READY, Netns, tap_nic
+from conftest import NET_READY, Netns, tap_nic, PATTERN, pattern_md5
 
 GUEST = Netns.GUEST4
 BASE_CMDLINE = f"ip={GUEST}/24 gw={Netns.HOST4}"
-PATTERN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+\n"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
@@ -358,15 +357,6 @@ def test_http_timeouts_idle_and_slowloris(qemu, kernel, netns):
     # (this test never closes it) until http_idle_ms ends that wait with an abort.
     assert d["http"]["timeouts_request"] == 1 and d["http"]["timeouts_idle"] == 3, d["http"]
 
-
-def pattern_md5(n):
-    h = hashlib.md5()
-    block = PATTERN * 1024
-    while n >= len(block):
-        h.update(block)
-        n -= len(block)
-    h.update((PATTERN * (n // 64 + 1))[:n])
-    return h.hexdigest()
 
 
 # net/port/lwipopts.h: TCP_SND_QUEUELEN, lwIP's cap on one connection's queued pbufs.

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NET_READY, Netns
+from conftest import NET_READY, Netns, PATTERN, pattern_md5
 
 HERE = Path(__file__).resolve().parent
 CMDLINE = f"ip={Netns.GUEST4}/24 gw={Netns.HOST4} stats_interval=1"
-PATTERN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+\n"
 
 # The virtio queue index of each direction (drivers/virtio_net.c: RXQ 0, TXQ 1) and its
 # name in the stats lines.
@@ -128,15 +127,6 @@ def ping(netns, count, interval="0.05", wait="1"):
     assert m, r.stdout + r.stderr
     return int(m.group(1)), int(m.group(2))
 
-
-def pattern_md5(n):
-    h = hashlib.md5()
-    block = PATTERN * 1024
-    while n >= len(block):
-        h.update(block)
-        n -= len(block)
-    h.update((PATTERN * (n // 64 + 1))[:n])
-    return h.hexdigest()
 
 
 def curl(netns, path, *opts, timeout=60):

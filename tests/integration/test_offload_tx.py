@@ -6,28 +6,19 @@ itself (a veth with its offloads off), every segment on the wire has good
 checksums, the MSS, and stays inside the window.
 
 Traffic goes only to TAP devices and veths inside namespaces the tests create."""
-import hashlib
+import contextlib
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
-from conftest import NET_READY, Netns, tap_nic
+from conftest import NET_READY, Netns, pattern_md5, tap_nic
 
-PATTERN = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+\n"
 CMDLINE = f"ip={Netns.GUEST4}/24 gw={Netns.HOST4}"
 HOST_TSO4, HOST_TSO6, CSUM = 11, 12, 0
 
-
-def pattern_md5(n):
-    h = hashlib.md5()
-    block = PATTERN * 1024
-    while n >= len(block):
-        h.update(block)
-        n -= len(block)
-    h.update((PATTERN * (n // 64 + 1))[:n])
-    return h.hexdigest()
 
 
 def boot(qemu, kernel, netns, options=""):
@@ -135,27 +126,38 @@ def routed(netns):
         subprocess.run(["ip", "netns", "del", client], check=False)
 
 
-def test_host_cuts_coalesced_frames_correctly(qemu, kernel, netns, routed, tmp_path):
-    q = boot(qemu, kernel, netns)
-    assert negotiated(q.log)[1] >> HOST_TSO4 & 1
-    pcap = tmp_path / "cut.pcap"
+@contextlib.contextmanager
+def capture(ns, pcap):
+    """Record port 80 on the client's veth into @pcap while the block runs."""
     # dumpcap (tshark's capture engine) says "Capturing on" once its socket is open.
-    cap = subprocess.Popen(["ip", "netns", "exec", routed, "dumpcap", "-q", "-i", "vc", "-w", str(pcap),
+    cap = subprocess.Popen(["ip", "netns", "exec", ns, "dumpcap", "-q", "-i", "vc", "-w", str(pcap),
                             "-f", "tcp port 80"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = ""
         while "Capturing on" not in line:
             line = cap.stderr.readline()
-            assert line, "tshark did not start"
-        n = 20_000_000
-        r = subprocess.run(["ip", "netns", "exec", routed, "bash", "-c",
-                            f"set -o pipefail; curl -s --max-time 120 http://{Netns.GUEST4}/bytes/{n} | md5sum"],
-                           capture_output=True, text=True, timeout=150)
-        assert r.returncode == 0 and r.stdout.split()[0] == pattern_md5(n), r
+            assert line, "dumpcap did not start"
+        yield
     finally:
-        subprocess.run(["sleep", "1"])
+        time.sleep(1)  # the last frames reach the file
         cap.terminate()
         cap.wait(timeout=20)
+
+
+def routed_download(ns, q, n=20_000_000):
+    """GET /bytes/@n from the client's namespace, through the router: byte-exact."""
+    r = subprocess.run(["ip", "netns", "exec", ns, "bash", "-c",
+                        f"set -o pipefail; curl -s --max-time 120 http://{Netns.GUEST4}/bytes/{n} | md5sum"],
+                       capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0 and r.stdout.split()[0] == pattern_md5(n), (r, q.log[-3000:])
+
+
+def test_host_cuts_coalesced_frames_correctly(qemu, kernel, netns, routed, tmp_path):
+    q = boot(qemu, kernel, netns)
+    assert negotiated(q.log)[1] >> HOST_TSO4 & 1
+    pcap = tmp_path / "cut.pcap"
+    with capture(routed, pcap):
+        routed_download(routed, q)
     st = stats(netns)["interfaces"]["en0"]
     assert st["tx_gso_frames"] > 0 and st["tx_gso_segments"] > 5_000, st
     fields = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.check_checksum:TRUE", "-o",
@@ -204,22 +206,8 @@ def test_lost_segments_of_coalesced_frames_are_resent(qemu, kernel, netns, route
        "tcp", "flags", "&", "(syn|fin|rst)", "==", "0", "numgen", "inc", "mod", "500", "==", "499", "counter", "drop")
     q = boot(qemu, kernel, netns)
     pcap = tmp_path / "loss.pcap"
-    cap = subprocess.Popen(["ip", "netns", "exec", routed, "dumpcap", "-q", "-i", "vc", "-w", str(pcap),
-                            "-f", "tcp port 80"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        while "Capturing on" not in line:
-            line = cap.stderr.readline()
-            assert line, "dumpcap did not start"
-        n = 20_000_000
-        r = subprocess.run(["ip", "netns", "exec", routed, "bash", "-c",
-                            f"set -o pipefail; curl -s --max-time 120 http://{Netns.GUEST4}/bytes/{n} | md5sum"],
-                           capture_output=True, text=True, timeout=150)
-        assert r.returncode == 0 and r.stdout.split()[0] == pattern_md5(n), (r, q.log[-3000:])
-    finally:
-        subprocess.run(["sleep", "1"])
-        cap.terminate()
-        cap.wait(timeout=20)
+    with capture(routed, pcap):
+        routed_download(routed, q)
     rules = subprocess.run(["ip", "netns", "exec", routed, "nft", "list", "chain", "inet", "loss", "every500"],
                            capture_output=True, text=True, check=True).stdout
     dropped = int(re.search(r"counter packets (\d+)", rules).group(1))
