@@ -283,7 +283,7 @@ def run_microvm(cfg, res, target, rep):
             g = target.guest(b).start()
             try:
                 try:
-                    ms = g.first_200(target.boot_timeout)
+                    ms = g.first_200(target.microvm_boot_timeout)
                 except Failure as e:
                     res.fail(name, b.row, str(e))
                     say(f"  {target.name}: boot {b}: FAILED: {e}")
