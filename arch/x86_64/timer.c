@@ -148,13 +148,16 @@ static uint64_t read_hpet(void *ctx)
  * reference of last resort is one second between two falling edges: exact,
  * but up to two seconds of boot.
  */
-#define RTC_INDEX 0x70
-#define RTC_DATA  0x71
-#define RTC_REG_A 0x0a
-#define RTC_A_UIP 0x80
-#define RTC_REG_D 0x0d
-#define RTC_D_VRT 0x80      /* valid RAM and time: set on every working RTC */
-#define RTC_POLLS 50000000u /* bound on the reads waiting for one edge (seconds under TCG) */
+#define RTC_INDEX       0x70
+#define RTC_DATA        0x71
+#define RTC_REG_A       0x0a
+#define RTC_A_UIP       0x80
+#define RTC_REG_B       0x0b
+#define RTC_B_BINARY    0x04 /* DM: registers in binary, else BCD */
+#define RTC_REG_SECONDS 0x00
+#define RTC_REG_D       0x0d
+#define RTC_D_VRT       0x80      /* valid RAM and time: set on every working RTC */
+#define RTC_POLLS       50000000u /* bound on the reads waiting for one edge (seconds under TCG) */
 
 static uint8_t rtc_read(uint8_t reg)
 {
@@ -162,8 +165,20 @@ static uint8_t rtc_read(uint8_t reg)
     return inb(RTC_DATA);
 }
 
-/* Wait for UIP to fall; the TSC and LAPIC count just after, and the TSC of the read just before. */
-static bool rtc_uip_falls(uint64_t *tsc, uint64_t *tsc_before, uint32_t *lapic)
+/* The seconds register, in binary (read just after an update: nothing changes it for a second). */
+static unsigned rtc_seconds(void)
+{
+    uint8_t v = rtc_read(RTC_REG_SECONDS);
+    return (rtc_read(RTC_REG_B) & RTC_B_BINARY) ? v : (v >> 4) * 10u + (v & 0x0f);
+}
+
+/*
+ * Wait for UIP to fall; the TSC and LAPIC count just after, the TSC of the
+ * read just before, and the seconds register. UIP is high for only 244 us: a
+ * vCPU descheduled through it sees the next second's fall instead (seen here
+ * on a busy host: a "TSC 4189 MHz"), which the seconds register tells.
+ */
+static bool rtc_uip_falls(uint64_t *tsc, uint64_t *tsc_before, uint32_t *lapic, unsigned *sec)
 {
     uint32_t n = 0;
     while (!(rtc_read(RTC_REG_A) & RTC_A_UIP))
@@ -178,10 +193,11 @@ static bool rtc_uip_falls(uint64_t *tsc, uint64_t *tsc_before, uint32_t *lapic)
     *tsc = rdtsc();
     *lapic = lapic_timer_current();
     *tsc_before = before;
+    *sec = rtc_seconds();
     return true;
 }
 
-/* One second of the RTC as the reference: 0, or -ENODEV without an RTC or its updates. */
+/* Whole seconds of the RTC as the reference: 0, or -ENODEV without an RTC or its updates. */
 static int rtc_measure(struct clockcal_result *r)
 {
     uint8_t d = rtc_read(RTC_REG_D);
@@ -189,15 +205,20 @@ static int rtc_measure(struct clockcal_result *r)
         return -ENODEV;
     uint64_t t0, b0, t1, b1;
     uint32_t l0, l1;
-    if (!rtc_uip_falls(&t0, &b0, &l0) || !rtc_uip_falls(&t1, &b1, &l1) || t1 <= t0)
+    unsigned s0, s1;
+    if (!rtc_uip_falls(&t0, &b0, &l0, &s0) || !rtc_uip_falls(&t1, &b1, &l1, &s1) || t1 <= t0 || s0 >= 60 ||
+        s1 >= 60)
+        return -ENODEV;
+    unsigned secs = (s1 + 60 - s0) % 60;
+    if (secs == 0)
         return -ENODEV;
     uint64_t window = t1 - t0;
     /* Each edge lies between the last read that saw UIP and the TSC after the first that did not. */
     uint64_t slack = (t0 - b0) + (t1 - b1);
-    r->window_ns = 1000000000ull;
-    r->tsc = (struct clockcal_rate){.hz = window, .err_ppm = clockcal_err_ppm(slack, window)};
-    r->lapic =
-        (struct clockcal_rate){.hz = (uint64_t)(l0 - l1), .err_ppm = clockcal_err_ppm(slack, window) + 1};
+    uint32_t err = clockcal_err_ppm(slack, window);
+    r->window_ns = secs * 1000000000ull;
+    r->tsc = (struct clockcal_rate){.hz = window / secs, .err_ppm = err};
+    r->lapic = (struct clockcal_rate){.hz = (uint64_t)(l0 - l1) / secs, .err_ppm = err + 1};
     return 0;
 }
 

@@ -72,9 +72,10 @@ def test_clock_source_and_rate_match_host(qemu, kernel, machine, cpu):
         want = expected_reference(log, machine)
         assert tsc_src == want, f"TSC rate from {tsc_src!r}, the machine offers {want!r}\n{log}"
         assert f"timer: calibrated against the {want} over " in log, log
-        # A few ms of boot, not 50: the measurement stops at 20 ms whatever happens;
-        # the RTC's second costs one or two (waiting for an edge, then one second).
-        assert int(took.group(1)) < (2_500_000 if want == "RTC's seconds" else 25000), log
+        # A few ms of boot, not 50: the measurement stops at 20 ms whatever happens.
+        # The RTC's second costs one or two (waiting for an edge, then one second),
+        # more on a busy host, where a descheduled vCPU misses UIP's 244 us.
+        assert int(took.group(1)) < (10_000_000 if want == "RTC's seconds" else 25000), log
     if not lapic_src.startswith("CPUID"):
         assert lapic_src in (tsc_src, "TSC"), log
     # The measurement aims at 0.1 % assuming its closing bracket is as tight as
