@@ -59,6 +59,7 @@ ARCH_SRCS := \
 	arch/x86_64/cpu.c \
 	arch/x86_64/canary.c \
 	arch/x86_64/acpi.c \
+	arch/x86_64/mptable.c \
 	arch/x86_64/pic.c \
 	arch/x86_64/lapic.c \
 	arch/x86_64/ioapic.c \

@@ -25,8 +25,10 @@ FAMILIES = [
      ["bulk.mbs", "upload.mbs", "iperf.mbs"],
      ["guest sends\ncurl /bytes/N", "guest receives\ncurl -T /sink", "iperf 2\n(client sends)"]),
     ("boot", "Boot to first HTTP 200, ms (lower is better)",
-     ["boot.kernel.seabios", "boot.kernel.qboot", "boot.pvh.seabios", "boot.pvh.qboot", "boot.iso.seabios"],
-     ["-kernel\nSeaBIOS", "-kernel\nqboot", "PVH vmlinux\nSeaBIOS", "PVH vmlinux\nqboot", "GRUB ISO\nSeaBIOS"]),
+     ["boot.kernel.seabios", "boot.kernel.qboot", "boot.pvh.seabios", "boot.pvh.qboot", "boot.iso.seabios",
+      "mvm.boot.kernel.qboot", "mvm.boot.pvh.qboot"],
+     ["-kernel\nSeaBIOS", "-kernel\nqboot", "PVH vmlinux\nSeaBIOS", "PVH vmlinux\nqboot", "GRUB ISO\nSeaBIOS",
+      "microvm\nmultiboot", "microvm\nPVH"]),
     ("memory", "Memory, MiB (lower is better)",
      ["mem.min", "mem.rss"], ["smallest -m\nthat serves", "RSS under\nwrk -c64"]),
 ]

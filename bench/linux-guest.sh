@@ -78,8 +78,10 @@ moddir=$kdir/lib/modules/$kver
 [ -f "$vmlinuz" ] || die "$vmlinuz missing (package $kpkg)"
 [ -f "$moddir/modules.dep" ] || die "$moddir/modules.dep missing (package $kpkg): rm -rf $kdir; $fetch"
 
-# The NIC: virtio_pci (the transport) and virtio_net, each after what it needs.
-want_modules="virtio_pci virtio_net"
+# The NIC: virtio_pci or virtio_mmio (the transports: PCI on pc/q35, MMIO on
+# microvm, which Debian's kernel finds through ACPI's LNRO0005 devices, having
+# no VIRTIO_MMIO_CMDLINE_DEVICES) and virtio_net, each after what it needs.
+want_modules="virtio_pci virtio_mmio virtio_net"
 
 # The modules named, and their dependencies from modules.dep, each once and
 # every dependency before its users (depth first). Names match with - or _.

@@ -164,7 +164,7 @@ def linux_cmdline(ip=f"{GUEST4}/24", gw=None, extra=""):
 
 def linux_qemu_args(serial, *, kernel="vmlinuz", accel=None, machine="pc", mem="256M", cpu="max", smp=1,
                     netdev="tap,id=n0,ifname=tap0,script=no,downscript=no", nic_options="",
-                    cmdline=None, extra=()):
+                    cmdline=None, extra=(), nic_model="virtio-net-pci"):
     """QEMU's command line for the Linux guest. @serial: a path (the console log).
     @kernel: "vmlinuz" (Debian's image as shipped) or "vmlinux" (PVH, no
     decompression: boots seconds sooner under TCG), or a path.
@@ -173,7 +173,8 @@ def linux_qemu_args(serial, *, kernel="vmlinuz", accel=None, machine="pc", mem="
     run being compared: only -kernel/-initrd/-append differ."""
     accel = accel or os.environ.get("ACCEL", "tcg")
     kernel = {"vmlinuz": VMLINUZ, "vmlinux": VMLINUX}.get(kernel, kernel)
-    nic = "virtio-net-pci,netdev=n0" + (f",{nic_options}" if nic_options else "")
+    # @nic_model: virtio-net-device on microvm (virtio-mmio, no PCI).
+    nic = f"{nic_model},netdev=n0" + (f",{nic_options}" if nic_options else "")
     return ["qemu-system-x86_64", "-accel", accel, "-M", machine, "-m", mem, "-smp", str(smp),
             "-cpu", cpu, "-display", "none", "-no-reboot", "-serial", f"file:{serial}",
             "-kernel", str(kernel), "-initrd", str(INITRD), "-append", cmdline or linux_cmdline(),

@@ -8,7 +8,8 @@ says how each figure is taken).
     /usr/bin/python3 bench/run.py   (as root: it creates a network namespace)
 
 Knobs (environment): BENCH_REPS=N (3; quick: 1), BENCH_QUICK=1 (a smoke run:
-short figures, one repetition), BENCH_ONLY=ours,linux,native, BENCH_OUT=path
+short figures, one repetition), BENCH_ONLY=ours,linux,native, BENCH_MICROVM=0|only
+(skip the -M microvm rows, or measure only them), BENCH_OUT=path
 (docs/benchmarks.md; quick: build/bench/benchmarks-quick.md), ACCEL=tcg|kvm,
 MACHINE=q35|pc, MEM=256M, BENCH_NIC_OPTS=... (options for our kernel's
 virtio-net-pci, e.g. packed=on: "ours, packed ring"). Work files (serial logs, results.json) go to
@@ -51,12 +52,15 @@ class Config:
         self.only = [t.strip() for t in (env.get("BENCH_ONLY") or "ours,linux,native").split(",") if t.strip()]
         self.accel = env.get("ACCEL") or "tcg"
         self.machine = env.get("MACHINE") or "q35"
+        # The -M microvm rows (issue 17): "1" beside the others, "0" not, "only" alone.
+        self.microvm = env.get("BENCH_MICROVM") or "1"
         self.mem = env.get("MEM") or "256M"
         default_out = "build/bench/benchmarks-quick.md" if self.quick else "docs/benchmarks.md"
         self.out = ROOT / (env.get("BENCH_OUT") or default_out)
         self.command = env.get("BENCH_COMMAND") or "/usr/bin/python3 bench/run.py"
         # The command that reproduces this run: the knobs that differ from the defaults.
-        knobs = [f"{k}={env[k]}" for k in ("BENCH_REPS", "BENCH_QUICK", "BENCH_ONLY", "BENCH_OUT", "BENCH_NIC_OPTS")
+        knobs = [f"{k}={env[k]}" for k in ("BENCH_REPS", "BENCH_QUICK", "BENCH_ONLY", "BENCH_MICROVM", "BENCH_OUT",
+                                           "BENCH_NIC_OPTS")
                  if env.get(k)]
         self.nic_opts = env.get("BENCH_NIC_OPTS") or ""
         knobs += [f"{k}={v}" for k, v, d in (("ACCEL", self.accel, "tcg"), ("MACHINE", self.machine, "q35"),
@@ -80,6 +84,8 @@ class Config:
         bad = [t for t in self.only if t not in report.TARGETS]
         if bad or not self.only:
             sys.exit(f"bench: BENCH_ONLY: unknown target(s) {bad} (ours, linux, native)")
+        if self.microvm not in ("0", "1", "only"):
+            sys.exit(f"bench: BENCH_MICROVM={self.microvm}: 0, 1 or only")
         if self.reps < 1:
             sys.exit("bench: BENCH_REPS must be at least 1")
         if self.accel not in ("tcg", "kvm"):
@@ -234,6 +240,68 @@ def run_vm(cfg, res, target, rep):
             g.stop()
 
 
+MICROVM_LOAD_ROWS = ["mvm.wrk1.rps", "mvm.wrk1.p99", "mvm.wrk64.rps"]
+
+
+def microvm_load(cfg, res, name, addr, fatal):
+    """The microvm rows' load figures: wrk with 1 and 64 connections on /hello."""
+    ns = cfg.ns.name
+    try:
+        figures.verify(ns, addr)
+    except Failure as e:
+        for row in MICROVM_LOAD_ROWS:
+            res.fail(name, row, str(e))
+        say(f"  {name}: microvm: {e}; no load figure measured")
+        return
+    url = f"http://{addr}:{figures.PORT}/hello"
+    for conns, rows in ((1, {"rps": "mvm.wrk1.rps", "p99": "mvm.wrk1.p99"}), (64, {"rps": "mvm.wrk64.rps"})):
+        try:
+            w = figures.wrk(cfg.ns, url, conns, cfg.secs)
+        except Failure as e:
+            w, error = None, str(e)
+        why = fatal()
+        if why is None and not figures.alive(ns, addr):
+            why = "stopped answering"
+        if w is None or why:
+            for row in rows.values():
+                res.fail(name, row, why or error)
+            say(f"  {name}: microvm: wrk -c{conns}: FAILED: {why or error}")
+            continue
+        for k, row in rows.items():
+            res.add(name, row, w[k])
+        say(f"  {name}: microvm: wrk -c{conns}: " + ", ".join(f"{row} {report.num(w[k])}" for k, row in rows.items()))
+
+
+def run_microvm(cfg, res, target, rep):
+    """The -M microvm rows: every microvm boot of @target with each CPU model, the
+    last one (PVH) staying up for two wrk figures. Order alternates between repetitions."""
+    plan = target.microvm_boots()
+    cpus = targets.CPUS if rep % 2 else tuple(reversed(targets.CPUS))
+    if rep % 2 == 0:
+        plan = plan[:-1][::-1] + plan[-1:]
+    for boot in plan:
+        for cpu in cpus:
+            b = boot.with_cpu(cpu)
+            name = f"{target.name}@{cpu}"
+            g = target.guest(b).start()
+            try:
+                try:
+                    ms = g.first_200(target.microvm_boot_timeout)
+                except Failure as e:
+                    res.fail(name, b.row, str(e))
+                    say(f"  {target.name}: boot {b}: FAILED: {e}")
+                    if boot is plan[-1]:
+                        for row in MICROVM_LOAD_ROWS:
+                            res.fail(name, row, f"boot failed: {e}")
+                    continue
+                res.add(name, b.row, ms)
+                say(f"  {target.name}: boot {b}: first HTTP 200 after {ms:.0f} ms")
+                if boot is plan[-1]:
+                    microvm_load(cfg, res, name, target.addr, g.fatal)
+            finally:
+                g.stop()
+
+
 def run_native(cfg, res, target, rep):
     srv = target.server()
     try:
@@ -374,9 +442,13 @@ def main():
         ns.run("sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535", "net.ipv4.tcp_tw_reuse=1")
         for rep in range(1, cfg.reps + 1):
             for t in tlist:
-                say(f"repetition {rep}/{cfg.reps}: {t.name}")
-                (run_vm if t.vm else run_native)(cfg, res, t, rep)
-        for t in tlist:
+                if cfg.microvm != "only":
+                    say(f"repetition {rep}/{cfg.reps}: {t.name}")
+                    (run_vm if t.vm else run_native)(cfg, res, t, rep)
+                if cfg.microvm != "0" and t.vm:
+                    say(f"repetition {rep}/{cfg.reps}: {t.name} on -M microvm")
+                    run_microvm(cfg, res, t, rep)
+        for t in tlist if cfg.microvm != "only" else []:
             if t.name == "ours":
                 qboot_iso_check(cfg, res, t)
             if t.vm:
@@ -428,8 +500,9 @@ def main():
     commands = []
     for t in tlist:
         for variant, args in sorted(t.commands.items()):
-            image, firmware, cpu = variant.split("+")
-            commands.append((f"{t.name}, {image}, {firmware}, -cpu {cpu}", shown(args)))
+            image, firmware, cpu, *machine = variant.split("+")
+            where = f", -M {machine[0]}" if machine else ""
+            commands.append((f"{t.name}, {image}, {firmware}, -cpu {cpu}{where}", shown(args)))
     meta = {"date": report.today(), "command": cfg.command_line, "reps": cfg.reps, "quick": cfg.quick,
             "elapsed": elapsed, "machine": report.machine_info(), "accel": cfg.accel,
             "machine_type": cfg.machine, "mem": cfg.mem, "commands": commands, "clients": clients(cfg),

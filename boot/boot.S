@@ -37,8 +37,9 @@ _start32:
     movl $__bss_start, %edi
     movl $__bss_end, %ecx
     subl %edi, %ecx
+    shrl $2, %ecx                   /* both ends are page-aligned (linker.ld) */
     xorl %eax, %eax
-    rep stosb
+    rep stosl                       /* TCG runs each iteration on its own: 4 bytes, not 1 */
 
     /* 3. Temporary identity map of [0, 4 GiB): PML4[0] -> PDPT,
      * PDPT[0..3] -> four page directories of 512 2-MiB pages each. */

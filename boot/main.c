@@ -83,6 +83,31 @@ static uint64_t tsc_read(void)
     return cycles_now();
 }
 
+/* The TSC starts at 0 with the CPU (under QEMU, when the VM starts to run):
+ * its value at kmain() says how long firmware and loader took. */
+static void log_entry_time(uint64_t tsc)
+{
+    uint64_t hz = timer_tsc_hz();
+    if (hz)
+        klog(LOG_INFO, "boot: kmain() entered at TSC %llu, %llu us after the CPU started counting",
+             (unsigned long long)tsc, (unsigned long long)(tsc / (hz / 1000000 ? hz / 1000000 : 1)));
+}
+
+/* Where the boot's time went: since kmain(), and how much of it the serial console took. */
+static void log_boot_done(uint64_t tsc_at_entry)
+{
+    uint64_t mhz = timer_tsc_hz() / 1000000, bytes, cycles;
+    serial_cost(&bytes, &cycles);
+    if (!mhz) {
+        klog(LOG_INFO, "boot: done");
+        return;
+    }
+    klog(LOG_INFO,
+         "boot: done, %llu us after kmain(); %llu us of it writing %llu bytes to the serial console",
+         (unsigned long long)((cycles_now() - tsc_at_entry) / mhz), (unsigned long long)(cycles / mhz),
+         (unsigned long long)bytes);
+}
+
 static void heap_failure(const char *what, const void *ptr)
 {
     panic("heap: %s (pointer %p)", what, ptr);
@@ -104,6 +129,7 @@ static void log_level_from_cmdline(void)
 NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
 {
     /* 0. */
+    uint64_t tsc_at_entry = cycles_now();
     const char *canary_src = canary_init();
 
     /* 1. */
@@ -150,6 +176,7 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
     /* 7. */
     interrupts_init(boot_info.has_rsdp ? boot_info.rsdp : NULL);
     klog_set_clock(clock_ns_ull);
+    log_entry_time(tsc_at_entry);
     stats_set_clock(uptime_ms);
     prof_set_counter(tsc_read);
     /* With the clock running (trace lines carry timestamps and are rate-limited
@@ -176,7 +203,7 @@ NO_STACK_PROTECTOR void kmain(uint32_t magic, uint32_t info_phys)
     nif_init();
     irq_stats_register();
 
-    klog(LOG_INFO, "boot: done");
+    log_boot_done(tsc_at_entry);
     selftest_run(cmdline_get("test"));
 
     /* 10. */

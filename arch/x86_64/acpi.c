@@ -599,7 +599,7 @@ static struct acpi_info acpi_info;
  * NULL dereferences, and tables above 4 GiB or outside the identity map need
  * a mapping of their own: map_mmio() (uncached, fine for a few reads).
  */
-static const void *acpi_kmap(uint64_t phys, size_t len)
+const void *acpi_map_phys(uint64_t phys, size_t len)
 {
     if (phys >= PAGE_SIZE && phys + len <= (1ull << 32) && phys + len > phys) {
         const void *v = phys_to_virt(phys);
@@ -698,7 +698,7 @@ static void acpi_log_summary(const struct acpi_info *in)
 
 int acpi_init(const void *rsdp_from_bootloader)
 {
-    int rc = acpi_parse(&acpi_info, rsdp_from_bootloader, acpi_kmap);
+    int rc = acpi_parse(&acpi_info, rsdp_from_bootloader, acpi_map_phys);
     if (rc < 0) {
         memset(&acpi_info, 0, sizeof(acpi_info));
         return rc;
@@ -710,6 +710,24 @@ int acpi_init(const void *rsdp_from_bootloader)
 const struct acpi_info *acpi_get(void)
 {
     return &acpi_info;
+}
+
+void acpi_use_mp_madt(const struct acpi_info *m)
+{
+    struct acpi_info *a = &acpi_info;
+    a->lapic_addr = m->lapic_addr;
+    a->madt_flags = m->madt_flags;
+    a->n_cpus = m->n_cpus;
+    memcpy(a->cpus, m->cpus, sizeof(a->cpus));
+    a->n_ioapics = m->n_ioapics;
+    memcpy(a->ioapics, m->ioapics, sizeof(a->ioapics));
+    a->n_overrides = m->n_overrides;
+    memcpy(a->overrides, m->overrides, sizeof(a->overrides));
+    a->n_nmi_sources = m->n_nmi_sources;
+    memcpy(a->nmi_sources, m->nmi_sources, sizeof(a->nmi_sources));
+    a->n_lapic_nmis = m->n_lapic_nmis;
+    memcpy(a->lapic_nmis, m->lapic_nmis, sizeof(a->lapic_nmis));
+    a->mp_table = true;
 }
 
 int acpi_mcfg(uint64_t *base, uint8_t *bus_start, uint8_t *bus_end)

@@ -194,6 +194,7 @@ struct acpi_info {
     unsigned n_lapic_nmis;
     struct acpi_lapic_nmi lapic_nmis[ACPI_MAX_LAPIC_NMIS];
     unsigned madt_bad_entries; /* entries skipped: too short for their type, or overflow */
+    bool mp_table;             /* no MADT: the fields above come from the MP table (mptable.h) */
 
     /* MCFG */
     unsigned n_mcfg;
@@ -294,6 +295,20 @@ int acpi_init(const void *rsdp_from_bootloader);
 
 /** acpi_get() - the tables parsed by acpi_init() (never NULL). */
 const struct acpi_info *acpi_get(void);
+
+/**
+ * acpi_use_mp_madt() - where there is no MADT, take the MADT's fields
+ * (local APIC address, CPUs, IO-APICs, overrides, NMIs) from @m, the MP
+ * table's translation (mptable_init()); sets mp_table. Context: boot, before lapic_init().
+ */
+void acpi_use_mp_madt(const struct acpi_info *m);
+
+/**
+ * acpi_map_phys() - the kernel's mapping hook (acpi_map_fn): RAM below 4 GiB
+ * through phys_to_virt(), anything else (the null page with the BIOS data
+ * area, device memory) through map_mmio(). NULL when it cannot be mapped.
+ */
+const void *acpi_map_phys(uint64_t phys, size_t len);
 
 /**
  * acpi_mcfg() - the PCIe ECAM window of PCI segment 0 from the MCFG.

@@ -82,12 +82,22 @@ static int add(uint8_t id, uint64_t addr, uint32_t gsi_base)
     return 0;
 }
 
+unsigned ioapic_pins_at(uint32_t addr)
+{
+    struct ioapic probe = {.regs = map_mmio(addr, 0x20)};
+    if (!probe.regs)
+        return 0;
+    uint32_t ver = io_read(&probe, IOAPIC_REG_VER);
+    return ver == 0xffffffffu ? 0 : ((ver >> 16) & 0xff) + 1;
+}
+
 int ioapic_init(void)
 {
     const struct acpi_info *ai = acpi_get();
     n_ioapics = 0;
     if (ai->n_ioapics == 0) {
-        klog(LOG_WARN, "ioapic: the MADT lists none, trying the default at 0x%x", IOAPIC_DEFAULT_ADDR);
+        klog(LOG_WARN, "ioapic: neither a MADT nor an MP table lists one, trying the default at 0x%x",
+             IOAPIC_DEFAULT_ADDR);
         add(0, IOAPIC_DEFAULT_ADDR, 0);
     }
     for (unsigned i = 0; i < ai->n_ioapics; i++)

@@ -33,8 +33,17 @@
 #define IOAPIC_DEFAULT_ADDR 0xfec00000u /* where PC chipsets and QEMU put the first one */
 
 /**
- * ioapic_init() - map every IO-APIC the MADT lists (or the default one at
- * 0xFEC00000 with GSI base 0 when there is no MADT), read how many inputs
+ * ioapic_pins_at() - how many redirection entries the IO-APIC at physical
+ * @addr has (its version register), or 0 when nothing answers there. For the
+ * MP table's translation (mptable_to_madt()), which must number GSIs itself.
+ * Context: boot.
+ */
+unsigned ioapic_pins_at(uint32_t addr);
+
+/**
+ * ioapic_init() - map every IO-APIC the MADT (or the MP table in its place)
+ * lists, or the default one at 0xFEC00000 with GSI base 0 when neither lists
+ * one (logged), read how many inputs
  * each has, and mask all redirection entries. Logs the GSI ranges.
  * Context: boot, after lapic_init(). Return: 0, or -ENODEV when none works.
  */

@@ -19,6 +19,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/mptable.h"
 #include "arch/x86_64/pic.h"
 #include "arch/x86_64/timer.h"
 #include "lib/klog.h"
@@ -404,6 +405,9 @@ void interrupts_init(const void *rsdp)
     cpu_irq_disable();
     cpu_init();
     acpi_init(rsdp);
+    /* MP 1.4 before ACPI existed, and microvm with acpi=off today. */
+    if (!acpi_get()->have_madt)
+        mptable_init();
     pic_disable();
     if (lapic_init() < 0) {
         /* Without a LAPIC there are no interrupts to enable. */

@@ -7,6 +7,7 @@
 #define ARCH_X86_64_SERIAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdbool.h>
 
 /** serial_init() - 115200 baud, 8N1, FIFOs on. Return: false if no UART answers. */
@@ -14,6 +15,9 @@ bool serial_init(void);
 
 /** serial_write() - write @len bytes, turning "\n" into "\r\n". Safe in any context. */
 void serial_write(const char *s, size_t len);
+
+/** serial_cost() - bytes given to serial_write() so far and the TSC cycles it spent on them. */
+void serial_cost(uint64_t *bytes, uint64_t *cycles);
 
 void serial_putc(char c);
 

@@ -11,7 +11,10 @@
  *      (ACPI 6.5 4.8.3.3, 3.579545 MHz, FADT PM_TMR_BLK / X_PM_TMR_BLK),
  *      else PIT channel 0 read back through the latch command (8254 data
  *      sheet; channel 0 because channel 2's gate needs port 0x61, which
- *      microvm does not have). A rate CPUID gives for one of the TSC and the
+ *      microvm does not have), else one second of the MC146818 RTC between
+ *      two falls of its update-in-progress bit (microvm with pit=off: no
+ *      HPET, no PM timer, no PIT; exact, but it costs one to two seconds).
+ *      A rate CPUID gives for one of the TSC and the
  *      LAPIC timer but not the other: the other is measured against the TSC.
  * The log names the source of each rate and its error bound.
  *
@@ -133,6 +136,90 @@ static uint64_t read_hpet(void *ctx)
 {
     const struct hpet_ref *h = ctx;
     return h->wide ? mmio_read64(h->regs + HPET_COUNTER) : mmio_read32(h->regs + HPET_COUNTER);
+}
+
+/*
+ * MC146818 RTC (its data sheet; every PC's CMOS): index at 0x70, data at
+ * 0x71. Register A's UIP bit is set for the 244 us before each once-a-second
+ * update and falls when the seconds change. QEMU computes it from its clock
+ * at each read (hw/rtc/mc146818rtc.c), so the falling edge is exact to the
+ * polling interval; its periodic flag is not (set by a QEMU timer callback,
+ * late or skipped on a busy host: tried at 8192 Hz, 23 % off). So the
+ * reference of last resort is one second between two falling edges: exact,
+ * but up to two seconds of boot.
+ */
+#define RTC_INDEX       0x70
+#define RTC_DATA        0x71
+#define RTC_REG_A       0x0a
+#define RTC_A_UIP       0x80
+#define RTC_REG_B       0x0b
+#define RTC_B_BINARY    0x04 /* DM: registers in binary, else BCD */
+#define RTC_REG_SECONDS 0x00
+#define RTC_REG_D       0x0d
+#define RTC_D_VRT       0x80      /* valid RAM and time: set on every working RTC */
+#define RTC_POLLS       50000000u /* bound on the reads waiting for one edge (seconds under TCG) */
+
+static uint8_t rtc_read(uint8_t reg)
+{
+    outb(RTC_INDEX, reg);
+    return inb(RTC_DATA);
+}
+
+/* The seconds register, in binary (read just after an update: nothing changes it for a second). */
+static unsigned rtc_seconds(void)
+{
+    uint8_t v = rtc_read(RTC_REG_SECONDS);
+    return (rtc_read(RTC_REG_B) & RTC_B_BINARY) ? v : (v >> 4) * 10u + (v & 0x0f);
+}
+
+/*
+ * Wait for UIP to fall; the TSC and LAPIC count just after, the TSC of the
+ * read just before, and the seconds register. UIP is high for only 244 us: a
+ * vCPU descheduled through it sees the next second's fall instead (seen here
+ * on a busy host: a "TSC 4189 MHz"), which the seconds register tells.
+ */
+static bool rtc_uip_falls(uint64_t *tsc, uint64_t *tsc_before, uint32_t *lapic, unsigned *sec)
+{
+    uint32_t n = 0;
+    while (!(rtc_read(RTC_REG_A) & RTC_A_UIP))
+        if (++n > RTC_POLLS)
+            return false;
+    uint64_t before = rdtsc();
+    while (rtc_read(RTC_REG_A) & RTC_A_UIP) {
+        before = rdtsc();
+        if (++n > RTC_POLLS)
+            return false;
+    }
+    *tsc = rdtsc();
+    *lapic = lapic_timer_current();
+    *tsc_before = before;
+    *sec = rtc_seconds();
+    return true;
+}
+
+/* Whole seconds of the RTC as the reference: 0, or -ENODEV without an RTC or its updates. */
+static int rtc_measure(struct clockcal_result *r)
+{
+    uint8_t d = rtc_read(RTC_REG_D);
+    if (d == 0xff || !(d & RTC_D_VRT))
+        return -ENODEV;
+    uint64_t t0, b0, t1, b1;
+    uint32_t l0, l1;
+    unsigned s0, s1;
+    if (!rtc_uip_falls(&t0, &b0, &l0, &s0) || !rtc_uip_falls(&t1, &b1, &l1, &s1) || t1 <= t0 || s0 >= 60 ||
+        s1 >= 60)
+        return -ENODEV;
+    unsigned secs = (s1 + 60 - s0) % 60;
+    if (secs == 0)
+        return -ENODEV;
+    uint64_t window = t1 - t0;
+    /* Each edge lies between the last read that saw UIP and the TSC after the first that did not. */
+    uint64_t slack = (t0 - b0) + (t1 - b1);
+    uint32_t err = clockcal_err_ppm(slack, window);
+    r->window_ns = secs * 1000000000ull;
+    r->tsc = (struct clockcal_rate){.hz = window / secs, .err_ppm = err};
+    r->lapic = (struct clockcal_rate){.hz = (uint64_t)(l0 - l1) / secs, .err_ppm = err + 1};
+    return 0;
 }
 
 static uint64_t read_pit(void *ctx)
@@ -263,6 +350,10 @@ static bool calibrate(void)
         outb(PIT_CMD, PIT_CMD_CH0_LOHI_MODE0);
         outb(PIT_CH0_DATA, 0xff);
         outb(PIT_CH0_DATA, 0xff);
+    }
+    if (err) {
+        ref = "RTC's seconds";
+        err = rtc_measure(&r);
     }
     lapic_timer_start(0);
     if (err)

@@ -11,7 +11,8 @@ finds the device
   - without ACPI (acpi=off): only from a virtio_mmio.device= word given on
     the command line, Firecracker's way (here the slot QEMU plugs the first
     device into, 512@0xfeb00e00:12, as `info qtree` shows); without the word
-    there is no NIC, and the kernel says so.
+    there is no NIC, and the kernel says so. The PVH image is given QEMU's
+    own word (test_pvh_finds_the_device_in_qemus_words).
 Each case boots with a virtio-net-device on user networking, waits for the
 DHCP lease, and asserts on what the kernel logged (transport version, where
 the device was found, its GSI), on an HTTP 200 with the echoed request through
@@ -28,7 +29,7 @@ import subprocess
 
 import pytest
 
-from conftest import NET_READY, Netns, free_port, tap_nic, user_nic
+from conftest import KERNEL_PVH, NET_READY, Netns, free_port, tap_nic, user_nic
 
 LEGACY = "legacy"
 MODERN = "modern"
@@ -89,6 +90,27 @@ def test_microvm_virtio_mmio_serves_http(qemu, kernel, transport, acpi, source, 
     # Five requests and replies at least, each a few frames both ways, all on en0.
     assert after["rx_packets"] - before["rx_packets"] >= 10, (before, after)
     assert after["tx_packets"] - before["tx_packets"] >= 10, (before, after)
+
+
+@pytest.mark.parametrize("transport", [LEGACY, MODERN])
+def test_pvh_finds_the_device_in_qemus_words(qemu, transport):
+    # A PVH boot's command line is built after microvm appends its
+    # virtio_mmio.device= words (unlike multiboot's): with acpi=off and
+    # nothing given on our side, the PVH image finds the NIC from QEMU's own
+    # word and serves HTTP over it.
+    port = free_port()
+    q = boot(qemu, KERNEL_PVH, transport, acpi=False, cmdline="log=info", port=port)
+    q.wait_for(NET_READY, timeout=90)
+    log = q.log
+    assert re.search(r"boot: PVH from 'PVH', command line 'log=info virtio_mmio\.device=512@0xfeb00e00:12'",
+                     log), log
+    assert "virtio-mmio: 1 device from the command line" in log, log
+    version = 1 if transport == LEGACY else 2
+    assert f"virtio0: virtio-mmio at 0xfeb00e00 (512 bytes), GSI 12, version {version}" in log, log
+    code, body = curl(f"http://127.0.0.1:{port}/hello")
+    assert code == 200 and body.startswith("GET /hello HTTP/1.1"), (code, body)
+    en0 = json.loads(curl(f"http://127.0.0.1:{port}/stats")[1])["interfaces"]["en0"]
+    assert en0["rx_packets"] >= 2 and en0["tx_packets"] >= 2, en0
 
 
 def test_microvm_without_acpi_or_word_has_no_nic(qemu, kernel):

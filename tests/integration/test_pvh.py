@@ -68,3 +68,26 @@ def test_poweroff_ends_qemu(qemu, kernel_pvh, image, machine):
     assert q.wait_exit(timeout=30) == 0, q.describe()
     assert re.search(POWEROFF[machine], q.log), q.log
     assert "halting" not in q.log
+
+
+@pytest.mark.parametrize("image", ["pvh", "multiboot"])
+def test_mp_table_without_acpi(qemu, kernel_pvh, image):
+    # microvm,acpi=off has no MADT: qboot's MP table (MP 1.4, at 0x9FC00) is
+    # what names the IO-APIC (id 2, not the default's 0) and routes ISA IRQ 0
+    # to pin 2; the fixed defaults must not be used.
+    q = qemu(kernel=kernel_pvh if image == "pvh" else KERNEL, cmdline="test=exit", machine="microvm,acpi=off",
+             mem="256M")
+    log = check_clean_boot(q, 256)
+    assert re.search(r"mptable: MP 1\.4 table at 0x9fc10 \(floating pointer 0x9fc00\), OEM 'QBOOT'", log), log
+    assert re.search(r"mptable:   IO-APIC id 2 at 0xfec00000", log), log
+    assert re.search(r"mptable:   ISA IRQ 0 -> GSI 2", log), log
+    assert re.search(r"ioapic: id 2 at 0xfec00000, version 0x20, GSI 0-23", log), log
+    assert "trying the default" not in log
+
+
+def test_madt_first_where_acpi_is_on(qemu, kernel_pvh):
+    # With ACPI the MADT describes the interrupts and the MP table is not read.
+    q = qemu(kernel=kernel_pvh, cmdline="test=exit", machine="microvm", mem="256M")
+    log = check_clean_boot(q, 256)
+    assert "acpi: MADT: local APIC at 0xfee00000" in log, log
+    assert "mptable:" not in log

@@ -33,6 +33,10 @@ test_boot_CFLAGS := -include lib/string.h -Dstrlcpy=k_strlcpy -Dstrtoull=k_strto
 #@@ acpi
 UNIT_TESTS += acpi
 test_acpi_SRCS := arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c lib/trace.c lib/stats.c lib/json.c
+# The MP table (arch/x86_64/mptable.c) in the same fake memory, acpi.c for its checksum.
+UNIT_TESTS += mptable
+test_mptable_SRCS := arch/x86_64/mptable.c arch/x86_64/acpi.c arch/x86_64/irq.c tests/unit/fake_acpi_hw.c \
+	lib/trace.c lib/stats.c lib/json.c
 UNIT_TESTS += timer
 test_timer_SRCS := arch/x86_64/timer.c arch/x86_64/clockcal.c
 UNIT_TESTS += clockcal
