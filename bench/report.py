@@ -324,6 +324,9 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
   `GET /bytes/0` polled from the namespace (fresh connects every 20 ms).
   Our ISO is `make iso`'s with the bench's address on GRUB's multiboot2
   line (`build/bench/unikernel-bench.iso`, made by `scripts/mkiso.sh`).
+  Both kernels log only warnings and errors to the serial console (ours
+  `log=warn`, Linux `loglevel=4`): under TCG every console byte is an
+  emulated port write, and a verbose boot log alone costs a few ms.
 - **microvm rows.** The same guests on `-M microvm` (ACPI on: its DSDT
   names the virtio-mmio transports, for ours and for Debian's kernel, whose
   `virtio_mmio` module has no command-line devices), qboot, the NIC a

@@ -992,7 +992,9 @@ static int vnet_alloc_buffers(struct vnet *vn)
     vn->rxbufs = calloc(vn->n_rxbufs, sizeof(*vn->rxbufs));
     uint64_t phys;
     vn->rx_mem_size = (size_t)vn->n_rxbufs * vn->rx_bufsize;
-    vn->rx_mem = dma_alloc(vn->rx_mem_size, &phys);
+    /* Not zeroed: the device writes a buffer before we read the bytes it
+     * says it wrote (vnet_receive_one checks the length against the buffer). */
+    vn->rx_mem = dma_alloc_uninit(vn->rx_mem_size, &phys);
     if (!vn->rxbufs || !vn->rx_mem)
         return -ENOMEM;
     for (unsigned i = 0; i < vn->n_rxbufs; i++) {

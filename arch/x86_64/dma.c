@@ -4,7 +4,7 @@
 #include "lib/pmm.h"
 #include <string.h>
 
-void *dma_alloc(size_t size, uint64_t *phys)
+void *dma_alloc_uninit(size_t size, uint64_t *phys)
 {
     size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     if (pages == 0)
@@ -12,8 +12,19 @@ void *dma_alloc(size_t size, uint64_t *phys)
     uint64_t p = pmm_alloc_pages(pages);
     if (!p)
         return NULL;
-    void *v = phys_to_virt(p);
-    memset(v, 0, pages * PAGE_SIZE);
+    if (phys)
+        *phys = p;
+    return phys_to_virt(p);
+}
+
+void *dma_alloc(size_t size, uint64_t *phys)
+{
+    uint64_t p;
+    void *v = dma_alloc_uninit(size, &p);
+
+    if (!v)
+        return NULL;
+    memset(v, 0, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
     if (phys)
         *phys = p;
     return v;

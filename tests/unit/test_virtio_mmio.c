@@ -103,6 +103,16 @@ void *dma_alloc(size_t size, uint64_t *phys)
     return v;
 }
 
+/* Poisoned: a driver that reads a byte the device did not write sees 0xa5. */
+void *dma_alloc_uninit(size_t size, uint64_t *phys)
+{
+    void *v = dma_alloc(size, phys);
+
+    if (v)
+        memset(v, 0xa5, (size + 4095) & ~(size_t)4095);
+    return v;
+}
+
 void dma_free(void *virt, size_t size)
 {
     (void)size;

@@ -71,6 +71,16 @@ void *phys_to_virt(uint64_t phys)
     return (void *)(uintptr_t)(phys - VDEV_PHYS_OFFSET);
 }
 
+/* Poisoned: a driver that reads a byte the device did not write sees 0xa5. */
+void *dma_alloc_uninit(size_t size, uint64_t *phys)
+{
+    void *v = dma_alloc(size, phys);
+
+    if (v)
+        memset(v, 0xa5, (size + 4095) & ~(size_t)4095);
+    return v;
+}
+
 void *dma_alloc(size_t size, uint64_t *phys)
 {
     size_t rounded = (size + 4095) & ~(size_t)4095;
