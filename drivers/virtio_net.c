@@ -60,6 +60,7 @@
 #define CTRL_WAIT_NS    1000000000ull
 #define ANNOUNCE_MIN_NS 1000000000ull  /* announce requests handled at most once a second */
 #define RESETS_MAX      3              /* device resets allowed within RESET_WINDOW_NS */
+#define TX_REKICKS_MAX  3              /* re-kicks with no completion before the reset */
 #define RESET_WINDOW_NS 60000000000ull /* a minute */
 #define ETH_HDR_LEN     14
 #define ETH_MAX_FRAME   (ETH_HDR_LEN + 4 /* VLAN tag */)
@@ -145,6 +146,7 @@ struct vnet {
 
     uint64_t wd_last_completed;
     uint64_t wd_stalled_since;
+    unsigned wd_rekicks; /* re-kicks since the last transmit completion */
     struct vnet_stats st;
 };
 
@@ -918,20 +920,39 @@ void vnet_watchdog(struct vnet *vn)
         return;
     if (vn->announce_deferred)
         vn->config_pending = true; /* look at the ANNOUNCE bit again */
+    /* A device that lost its place in a ring (packed: it skipped a position)
+     * is caught here, on every queue: the next poll resets it. */
+    for (unsigned i = 0; i < vn->nvqs; i++)
+        if (vn->vq[i] && vring_check(vn->vq[i]))
+            return;
     if (vn->tx_inflight == 0 || vn->st.tx_completed != vn->wd_last_completed) {
         vn->wd_last_completed = vn->st.tx_completed;
         vn->wd_stalled_since = now;
+        vn->wd_rekicks = 0;
         return;
     }
     if (now - vn->wd_stalled_since < 1000000000ull)
         return;
+    struct vring_state s;
+    vring_get_state(vn->vq[TXQ], &s);
+    if (vn->wd_rekicks >= TX_REKICKS_MAX) {
+        /* Kicked again and again, and still nothing back: the device is not
+         * going to give these buffers back. Containment, not patience: the
+         * queue is marked broken, and the next poll resets the device
+         * (vnet_recover: the frames are dropped, TCP sends them again). */
+        if (vring_mark_broken(vn->vq[TXQ]))
+            klog(LOG_ERR,
+                 "virtio: queue %u broken: the device completed no transmit chain in %u s through %u "
+                 "re-kicks (%u in flight, avail %u, used %u)",
+                 s.index, vn->wd_rekicks + 1, vn->wd_rekicks, s.in_flight, s.avail_idx, s.used_idx);
+        return;
+    }
     /* The device has held buffers for a second with no completion: maybe a
      * notification was lost. Kick again and say what the ring looks like,
      * so the log tells a lost kick (device's used idx stuck) from a driver
      * bug (used idx moved but we did not reclaim). */
-    struct vring_state s;
-    vring_get_state(vn->vq[TXQ], &s);
     vn->st.tx_watchdog_kicks++;
+    vn->wd_rekicks++;
     if (klog_ratelimit(&tx_rl))
         klog(LOG_WARN,
              "virtio-net: tx watchdog: %u frames in flight for 1 s; avail %u used %u last seen %u, kicks "

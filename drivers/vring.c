@@ -382,6 +382,15 @@ bool vring_mark_broken(struct vring *vr)
     return vring_break(vr);
 }
 
+bool vring_check(struct vring *vr)
+{
+    /* The split ring has nothing to check here: the device publishes its
+     * progress in used->idx, and vring_get_used() checks every entry it covers. */
+    if (vr->pk)
+        return vring_packed_check(vr->pk);
+    return false;
+}
+
 /* Fill descriptor @d for segment @seg; the device sees the physical address. */
 static void vring_fill_desc(struct vring_desc *d, const struct vring_seg *seg, uint16_t flags, uint16_t next)
 {

@@ -244,6 +244,16 @@ bool vring_is_broken(const struct vring *vr);
 bool vring_mark_broken(struct vring *vr);
 
 /**
+ * vring_check() - look for a device that lost its place in the ring: on a
+ * packed ring, a used descriptor past the one we wait at, still there at
+ * the next call with no chain completed in between (the device skipped a
+ * position; we would otherwise wait for ever). Call it about once a second
+ * (the driver's watchdog), never from the data path.
+ * Return: true if it marked the queue broken now (it logged why).
+ */
+bool vring_check(struct vring *vr);
+
+/**
  * vring_detach_unused() - reclaim one chain still in flight, at reset or
  * teardown after the device was reset. Call until it returns NULL.
  * Works on a broken queue.

@@ -92,6 +92,10 @@ struct vring_packed {
     bool cb_enabled;
     bool broken;
     unsigned detach_scan;
+    /* vring_packed_check(): stats.used when a skipped position was last seen
+     * (valid while skip_seen), to tell a lasting skip from a batch being written. */
+    bool skip_seen;
+    uint64_t skip_used;
 
     unsigned ntables;
     unsigned tables_free;
@@ -182,6 +186,7 @@ static void pq_init_state(struct vring_packed *pq)
     pq->cb_enabled = true;
     pq->broken = false;
     pq->detach_scan = 0;
+    pq->skip_seen = false;
     if (pq->event_idx) {
         shared_write16(&pq->driver->off_wrap, (uint16_t)WRAP_BIT);
         pq->event_flags = VRING_PACKED_EVENT_FLAG_DESC;
@@ -578,6 +583,58 @@ void *vring_packed_get_used(struct vring_packed *pq, uint32_t *len)
         virt_mb();
     }
     return cookie;
+}
+
+/*
+ * A used descriptor after our used position while the one at it is not: the
+ * device must write used descriptors in ring order (2.8.7), so either it is
+ * writing a batch right now (QEMU writes the batch's first flags last, for
+ * exactly this reason) or it skipped a position, and then we would wait at
+ * last_used for ever while it goes on past. Looks only inside the window of
+ * descriptors in flight, each position in the lap it would be used in.
+ * Return: the first such position, or -1.
+ */
+static int pq_skipped_used(const struct vring_packed *pq)
+{
+    unsigned window = pq->num - pq->num_free, n;
+    uint16_t pos = pq->last_used;
+    bool wrap = pq->used_wrap;
+
+    if (pq->in_flight == 0 || is_used(pq, pos, wrap))
+        return -1;
+    for (n = 1; n < window; n++) {
+        if (++pos == pq->num) {
+            pos = 0;
+            wrap = !wrap;
+        }
+        if (is_used(pq, pos, wrap))
+            return pos;
+    }
+    return -1;
+}
+
+bool vring_packed_check(struct vring_packed *pq)
+{
+    int pos;
+
+    if (pq->broken)
+        return false;
+    pos = pq_skipped_used(pq);
+    if (pos < 0) {
+        pq->skip_seen = false;
+        return false;
+    }
+    if (!pq->skip_seen || pq->skip_used != pq->stats.used) {
+        pq->skip_seen = true; /* first sight, or progress since: look again next time */
+        pq->skip_used = pq->stats.used;
+        return false;
+    }
+    if (pq_break(pq))
+        klog(LOG_ERR,
+             "virtio: queue %u broken: descriptor %d stays marked used while %u, the next in ring order, "
+             "is not: the device skipped a position (%u chains in flight)",
+             pq->index, pos, pq->last_used, pq->in_flight);
+    return true;
 }
 
 void vring_packed_disable_cb(struct vring_packed *pq)

@@ -53,6 +53,7 @@ bool vring_packed_interrupt(struct vring_packed *pq);
 const char *vring_packed_name(const struct vring_packed *pq);
 bool vring_packed_is_broken(const struct vring_packed *pq);
 bool vring_packed_mark_broken(struct vring_packed *pq);
+bool vring_packed_check(struct vring_packed *pq);
 void *vring_packed_detach_unused(struct vring_packed *pq);
 void vring_packed_get_stats(const struct vring_packed *pq, struct vring_stats *stats);
 void vring_packed_get_state(const struct vring_packed *pq, struct vring_state *state);

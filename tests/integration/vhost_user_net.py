@@ -43,6 +43,9 @@ answers one:
           "len"          a used length 1000 bytes beyond the chain's writable part
           "idx_jump"     used->idx moved 1000 ahead
           "idx_back"     used->idx moved 300 back
+          "skip"         (packed rings only) the used descriptor written one
+                         position past where it belongs: the device lost its
+                         place and stays one ahead of the driver until a reset
       after the lie the device is honest again (one-shot).
   {"cmd": "state"}  counters, fired faults and the vhost-user messages seen
                     (name, ring, value): the driver's reset sequence.
@@ -101,7 +104,7 @@ IFF_NO_PI = 0x1000
 
 RXQ, TXQ = 0, 1
 QNAMES = {"rx": RXQ, "tx": TXQ}
-FAULT_KINDS = ("id_range", "not_in_flight", "twice", "len", "idx_jump", "idx_back")
+FAULT_KINDS = ("id_range", "not_in_flight", "twice", "len", "idx_jump", "idx_back", "skip")
 
 
 class ProtocolError(Exception):
@@ -574,6 +577,21 @@ class Backend:
                 return
             vr.push(head, length)
             self.fire(f, f"id {head} completed twice")
+        elif kind == "skip" and isinstance(vr, PackedVring):
+            # Our used position moves on by one without a descriptor written
+            # there: every used descriptor from now on lands one past where the
+            # driver waits (its own check has to catch it, or its watchdog).
+            skipped = vr.used_idx
+            vr.used_idx += 1
+            if vr.used_idx == vr.num:
+                vr.used_idx, vr.used_wrap = 0, not vr.used_wrap
+            at = vr.used_idx
+            vr.push(head, length)
+            self.fire(f, f"used descriptor for id {head} at position {at}, skipping {skipped}")
+        elif kind == "skip":  # a split ring has no positions to skip (used->idx says where)
+            vr.push(head, length)
+            vr.good += 1
+            return
         elif kind in ("idx_jump", "idx_back") and isinstance(vr, PackedVring):
             honest = vr.AVAIL | vr.USED if vr.used_wrap else 0
             # idx_jump: AVAIL flipped (AVAIL != USED, a pair no side writes);

@@ -2593,6 +2593,68 @@ static void test_reset_heals_each_lie(void **unused)
     }
 }
 
+/*
+ * A device that takes transmit frames and never gives them back: the
+ * watchdog re-kicks once a second (a notification may have been lost), and
+ * after TX_REKICKS_MAX re-kicks with nothing completed it stops waiting,
+ * marks the queue broken and the next poll resets the device, which then
+ * serves again. Any completion in between starts the count afresh.
+ */
+static void test_tx_held_forever_reset(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_probe(F_BASE);
+    struct vdev_model *tx = &f->dev->q[1].m;
+    struct vdev_elem e;
+    unsigned since = log_total;
+
+    vnet_watchdog(f->vn); /* idle: nothing in flight */
+    for (int i = 0; i < 2; i++) {
+        struct pbuf *p = make_tx_chain();
+        assert_int_equal(f->nif.linkoutput(&f->nif, p), ERR_OK);
+        pbuf_free(p);
+    }
+    vnet_flush(f->vn);
+    unsigned long kicks = tx->kicks;
+    for (unsigned i = 1; i <= 3; i++) {
+        fake_ns += 1100000000ull;
+        vnet_watchdog(f->vn);
+        assert_int_equal(stats(f).tx_watchdog_kicks, i);
+        assert_int_equal(tx->kicks, kicks + i);
+        assert_false(qstate(f, 1).broken);
+    }
+    /* One frame comes back: progress, the count starts again. */
+    assert_int_equal(vdev_pop(tx, &e), 1);
+    vdev_push(tx, &e, 0);
+    vdev_notify(tx);
+    vnet_poll(f->vn, 64);
+    vnet_watchdog(f->vn);
+    for (unsigned i = 1; i <= 3; i++) {
+        fake_ns += 1100000000ull;
+        vnet_watchdog(f->vn);
+        assert_false(qstate(f, 1).broken);
+    }
+    assert_int_equal(stats(f).tx_watchdog_kicks, 6);
+    assert_int_equal(stats(f).resets, 0);
+    /* The fourth second with nothing back: broken, said once, then reset. */
+    fake_ns += 1100000000ull;
+    vnet_watchdog(f->vn);
+    assert_true(qstate(f, 1).broken);
+    assert_int_equal(stats(f).tx_watchdog_kicks, 6);
+    assert_int_equal(log_count(since, "virtio: queue 1 broken: the device completed no transmit chain in 4 s "
+                                      "through 3 re-kicks (1 in flight"),
+                     1);
+    vnet_watchdog(f->vn);
+    assert_int_equal(log_count(since, "no transmit chain"), 1);
+    assert_true(vnet_has_work(f->vn));
+    vnet_poll(f->vn, 64);
+    assert_int_equal(stats(f).resets, 1);
+    assert_int_equal(stats(f).tx_reset_dropped, 1);
+    assert_false(qstate(f, 1).broken);
+    check_traffic(f, 7);
+    fx_done(f);
+}
+
 /* A fourth fault within the minute leaves the device down, said once. */
 static void test_reset_bounded(void **unused)
 {
@@ -2766,6 +2828,7 @@ int main(void)
         cmocka_unit_test(test_nic_contract_without_lwip),
         cmocka_unit_test(test_reset_heals_each_lie),
         cmocka_unit_test(test_reset_bounded),
+        cmocka_unit_test(test_tx_held_forever_reset),
         cmocka_unit_test(test_reset_bound_is_per_minute),
         cmocka_unit_test(test_reset_gives_up_when_features_change),
         cmocka_unit_test(test_ctrl_bad_id_healed),

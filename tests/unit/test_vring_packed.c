@@ -686,6 +686,97 @@ static void test_hostile_scribble_on_available(void **unused)
     fx_fini(&f);
 }
 
+/* The device lost its place: it moves its used position on without writing
+ * (as if it had used @n descriptors), the way a device that skipped a
+ * position would. */
+static void device_skips(struct fx *f, unsigned n)
+{
+    f->m.next_used += n;
+    while (f->m.next_used >= f->m.num) {
+        f->m.next_used -= f->m.num;
+        f->m.used_wrap = !f->m.used_wrap;
+    }
+}
+
+/*
+ * A device that skips a position writes its used descriptors where we never
+ * look: without a check we would wait at last_used for ever (a silent
+ * stall). vring_check() (the watchdog's, once a second) breaks the queue the
+ * second time it sees the same skip with nothing completed in between, and
+ * says where; a lap in, so the wrap counters are exercised too.
+ */
+static void test_hostile_skipped_position(void **unused)
+{
+    struct fx f;
+    struct pdev_elem e;
+    unsigned i;
+
+    (void)unused;
+    fx_init(&f, 8, 0);
+    for (i = 0; i < 3; i++) { /* positions 0-5 of lap 1 used properly */
+        assert_int_equal(add_chain(&f, 1, 1, COOKIE(i)), 0);
+        assert_int_equal(pdev_process(&f.m, 8), 1);
+        assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(i));
+    }
+    assert_int_equal(add_chain(&f, 1, 1, COOKIE(10)), 0); /* 6-7 */
+    assert_int_equal(add_chain(&f, 1, 1, COOKIE(11)), 0); /* 0-1 of lap 2 */
+    assert_int_equal(pdev_pop(&f.m, &e), 1);
+    device_skips(&f, 2);
+    pdev_push(&f.m, &e, 64); /* at position 0, lap 2 */
+    vdev_klog_clear();
+    assert_null(vring_get_used(f.vr, NULL));
+    assert_false(vring_check(f.vr)); /* first sight: maybe a batch being written */
+    assert_false(vring_is_broken(f.vr));
+    assert_null(vring_get_used(f.vr, NULL));
+    assert_true(vring_check(f.vr)); /* still so, nothing completed: the device skipped */
+    assert_true(vring_is_broken(f.vr));
+    assert_int_equal(vdev_klog_count_level(LOG_ERR), 1);
+    assert_non_null(strstr(vdev_klog_last(), "descriptor 0 stays marked used while 6"));
+    assert_false(vring_check(f.vr)); /* said once */
+    assert_int_equal(vdev_klog_count(), 1);
+    assert_int_equal(stats_of(&f).broken, 1);
+    fx_fini(&f);
+}
+
+/* A used descriptor past ours that the device is still writing the batch
+ * of (QEMU writes a batch's first flags last) is not a skip: seen once, it
+ * is looked at again, and a chain completed in between starts the count
+ * afresh. */
+static void test_batch_being_written_is_not_a_skip(void **unused)
+{
+    struct fx f;
+    struct pdev_elem e1, e2, e3;
+    uint16_t f0, f2;
+
+    (void)unused;
+    fx_init(&f, 8, 0);
+    assert_int_equal(add_chain(&f, 1, 1, COOKIE(1)), 0); /* 0-1 */
+    assert_int_equal(add_chain(&f, 1, 1, COOKIE(2)), 0); /* 2-3 */
+    assert_int_equal(add_chain(&f, 1, 1, COOKIE(3)), 0); /* 4-5 */
+    assert_int_equal(pdev_pop(&f.m, &e1), 1);
+    assert_int_equal(pdev_pop(&f.m, &e2), 1);
+    assert_int_equal(pdev_pop(&f.m, &e3), 1);
+    pdev_push(&f.m, &e1, 64);
+    pdev_push(&f.m, &e2, 64);
+    pdev_push(&f.m, &e3, 64);
+    f0 = f.m.ring[0].flags;
+    f2 = f.m.ring[2].flags;
+    f.m.ring[0].flags = (uint16_t)(f0 ^ 0x8000); /* flags not written yet: still available */
+    f.m.ring[2].flags = (uint16_t)(f2 ^ 0x8000);
+    assert_false(vring_check(f.vr)); /* 4 used, 0 not: first sight */
+    f.m.ring[0].flags = f0;
+    assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(1));
+    assert_false(vring_check(f.vr)); /* 4 used, 2 not: but a chain completed since */
+    f.m.ring[2].flags = f2;
+    assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(2));
+    assert_false(vring_check(f.vr));
+    assert_ptr_equal(vring_get_used(f.vr, NULL), COOKIE(3));
+    assert_false(vring_check(f.vr));
+    assert_false(vring_is_broken(f.vr));
+    assert_int_equal(vdev_klog_count_level(LOG_ERR), 0);
+    fx_fini(&f);
+}
+
 /* ---- state, detach, reset ---- */
 
 static void test_detach_and_reset(void **unused)
@@ -759,6 +850,8 @@ int main(void)
         cmocka_unit_test(test_hostile_wrap_flags),
         cmocka_unit_test(test_hostile_duplicate_completion),
         cmocka_unit_test(test_hostile_scribble_on_available),
+        cmocka_unit_test(test_hostile_skipped_position),
+        cmocka_unit_test(test_batch_being_written_is_not_a_skip),
         cmocka_unit_test(test_detach_and_reset),
         cmocka_unit_test(test_state_and_stats),
     };
