@@ -196,6 +196,16 @@ def cycles(ns, addr, timeout=10):
         return None
 
 
+def ring_layouts(ns, addr, timeout=10):
+    """Our kernel's virtqueue layouts by queue name (GET /stats "virtio_net"
+    "queues": {"rx0": "packed", ...}), or {} when it cannot say."""
+    try:
+        r = ns.run("curl", "-s", "-m", str(timeout), f"http://{addr}:{PORT}/stats", check=False, timeout=timeout + 5)
+        return {q["name"]: q["layout"] for q in json.loads(r.stdout)["virtio_net"]["queues"]}
+    except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        return {}
+
+
 def wrk(ns, url, conns, seconds):
     """wrk, one thread, keep-alive; fails on any socket error or non-2xx answer."""
     r = _run(ns, ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],

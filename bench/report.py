@@ -238,6 +238,46 @@ def verdicts(results):
     return out
 
 
+def ring_table(results, packed, cpu):
+    """Packed against split virtqueues (issue 17: packed at least as fast on
+    every row): ours@@cpu (split) beside @packed@@cpu, every row both have,
+    median [min-max], packed/split, and which is better (within the noise when
+    the ranges overlap). Return: (table, sentences), or None with no figures."""
+    split, pk = f"ours@{cpu}", f"{packed}@{cpu}"
+    measured = ["ours", packed]
+    lines = ["| figure | unit | split | packed | packed/split | better |", "|---|---|---|---|---|---|"]
+    losses, wins, ties = [], 0, 0
+    for row in ROWS:
+        if row.alias or not (results.samples.get((split, row.key)) or results.samples.get((pk, row.key))):
+            continue
+        a, b = cell(results, split, row.key, measured), cell(results, pk, row.key, measured)
+        xs, ys = results.samples.get((split, row.key), []), results.samples.get((pk, row.key), [])
+        verdict = "—"
+        if xs and ys:
+            ms, mp = statistics.median(xs), statistics.median(ys)
+            noisy = len(xs) > 1 and len(ys) > 1 and min(xs) <= max(ys) and min(ys) <= max(xs)
+            if ms == mp:
+                verdict = "="
+            else:
+                verdict = "packed" if (mp > ms) == (row.better == HIGHER) else "split"
+            if noisy and verdict != "=":
+                verdict += " (ranges overlap)"
+            if verdict == "split":
+                losses.append(f"{row.label}: packed {num(mp)} against split {num(ms)} {row.unit}")
+            elif verdict.startswith("packed"):
+                wins += 1
+            else:
+                ties += 1
+        lines.append(f"| {row.label} | {row.unit} | {a} | {b} | "
+                     f"{ratio(results.median(pk, row.key), results.median(split, row.key))} | {verdict} |")
+    if len(lines) == 2:
+        return None
+    said = [f"**Split is faster beyond this run's noise** on {x}" for x in losses]
+    said.append(f"Packed is better on {wins} of the {len(lines) - 2} rows (by the medians, noise included), "
+                f"split beyond the noise on {len(losses)}" + (f", equal on {ties}" if ties else "") + ".")
+    return "\n".join(lines), said, cpu
+
+
 def table(results, measured):
     lines = ["| figure | unit | ours | Linux | native | ours/Linux | ours/native | better |",
              "|---|---|---|---|---|---|---|---|"]
@@ -334,6 +374,11 @@ How it is measured (`bench/run.py`, `bench/figures.py`, `bench/targets.py`):
   from `build/kernel-pvh.elf` (PVH entry), Linux as the uncompressed PVH
   vmlinux; the PVH boot of each stays up for wrk with 1 and 64 connections.
   `BENCH_MICROVM=only` measures only these rows, `BENCH_MICROVM=0` skips them.
+- **Ring layout.** Each repetition also boots ours once more with the
+  NIC's packed virtqueues (`-device virtio-net-pci,...,packed=on`, QEMU's
+  default CPU model) and takes every load figure again: the table after the
+  per-model one sets it beside the split rings of the same repetition.
+  `BENCH_RING=0` skips it.
 - **wrk** runs one thread for 5 s with `--latency`; **ab** without `-k`
   opens a connection per request; **bulk, guest sends** is one `curl`
   download of `/bytes/N` (all N bytes counted); **bulk, guest receives** is
@@ -400,8 +445,9 @@ def profile_table(results, target="ours"):
     return "\n".join(lines)
 
 
-def render(results, meta, measured, table_text, cpus=(), charts=()):
-    """The page. @charts: (title, path relative to the page) of the SVG charts."""
+def render(results, meta, measured, table_text, cpus=(), charts=(), ring=None):
+    """The page. @charts: (title, path relative to the page) of the SVG charts;
+    @ring: ring_table()'s (table, sentences)."""
     m = meta["machine"]
     out = [METHOD, f"## Results of {meta['date']}", "",
            f"Produced by `{meta['command']}` ({meta['reps']} repetition(s){', quick mode' if meta['quick'] else ''}, "
@@ -415,6 +461,11 @@ def render(results, meta, measured, table_text, cpus=(), charts=()):
     detail = cpu_table(results, measured, cpus)
     if detail:
         out += ["Every guest figure per CPU model (`-cpu qemu64` is QEMU's default):", "", detail, ""]
+    if ring:
+        out += ["Our kernel with split and with packed virtqueues (virtio-net-pci `packed=on`), "
+                f"`-cpu {ring[2]}`, the `-kernel` SeaBIOS boot, in the same repetitions "
+                "(the split column is the per-model table's):", "", ring[0], ""]
+        out += [f"- {v}" for v in ring[1]] + [""]
     if charts:
         out += ["The same figures as charts (medians, the bars' whiskers the [min–max] range, "
                 "a logarithmic scale; each guest at its best CPU model, named under its bar):", ""]

@@ -12,7 +12,8 @@ short figures, one repetition), BENCH_ONLY=ours,linux,native, BENCH_MICROVM=0|on
 (skip the -M microvm rows, or measure only them), BENCH_OUT=path
 (docs/benchmarks.md; quick: build/bench/benchmarks-quick.md), ACCEL=tcg|kvm,
 MACHINE=q35|pc, MEM=256M, BENCH_NIC_OPTS=... (options for our kernel's
-virtio-net-pci, e.g. packed=on: "ours, packed ring"). Work files (serial logs, results.json) go to
+virtio-net-pci, e.g. packed=on: "ours, packed ring"), BENCH_RING=0 (skip the
+ring-layout rows: ours with packed virtqueues beside split ones). Work files (serial logs, results.json) go to
 build/bench/run/ (BENCH_WORKDIR=dir: elsewhere, e.g. for a test).
 
 Every QEMU and server process is started inside the bench's namespace and
@@ -60,9 +61,12 @@ class Config:
         self.command = env.get("BENCH_COMMAND") or "/usr/bin/python3 bench/run.py"
         # The command that reproduces this run: the knobs that differ from the defaults.
         knobs = [f"{k}={env[k]}" for k in ("BENCH_REPS", "BENCH_QUICK", "BENCH_ONLY", "BENCH_MICROVM", "BENCH_OUT",
-                                           "BENCH_NIC_OPTS")
+                                           "BENCH_NIC_OPTS", "BENCH_RING")
                  if env.get(k)]
         self.nic_opts = env.get("BENCH_NIC_OPTS") or ""
+        # The ring-layout rows (packed against split), unless BENCH_RING=0 or
+        # the run's own NIC options choose the layout already.
+        self.ring = env.get("BENCH_RING", "1") != "0" and "packed" not in self.nic_opts
         knobs += [f"{k}={v}" for k, v, d in (("ACCEL", self.accel, "tcg"), ("MACHINE", self.machine, "q35"),
                                               ("MEM", self.mem, "256M")) if v != d]
         if self.command.startswith("make"):
@@ -302,6 +306,34 @@ def run_microvm(cfg, res, target, rep):
                 g.stop()
 
 
+def run_ring(cfg, res, target):
+    """The ring-layout rows: our load boot with packed virtqueues, every load figure."""
+    boot = target.ring_boot()
+    name = f"{targets.RING_PACKED}@{boot.cpu}"
+    g = target.guest(boot).start()
+    try:
+        try:
+            ms = g.first_200(target.boot_timeout)
+        except Failure as e:
+            res.fail(name, boot.row, str(e))
+            for row in LOAD_ROWS:
+                res.fail(name, row, f"boot failed: {e}")
+            say(f"  {name}: boot {boot}: FAILED: {e}")
+            return
+        layouts = figures.ring_layouts(cfg.ns, target.addr)
+        if not layouts or set(layouts.values()) != {"packed"}:
+            why = f"the NIC's queues are not all packed (/stats says {layouts or 'nothing'})"
+            for row in [boot.row] + LOAD_ROWS:
+                res.fail(name, row, why)
+            say(f"  {name}: {why}")
+            return
+        res.add(name, boot.row, ms)
+        say(f"  {name}: boot {boot}: first HTTP 200 after {ms:.0f} ms")
+        load_figures(cfg, res, name, target.addr, g.pid, g.fatal)
+    finally:
+        g.stop()
+
+
 def run_native(cfg, res, target, rep):
     srv = target.server()
     try:
@@ -445,6 +477,9 @@ def main():
                 if cfg.microvm != "only":
                     say(f"repetition {rep}/{cfg.reps}: {t.name}")
                     (run_vm if t.vm else run_native)(cfg, res, t, rep)
+                    if t.name == "ours" and cfg.ring:
+                        say(f"repetition {rep}/{cfg.reps}: ours with packed virtqueues")
+                        run_ring(cfg, res, t)
                 if cfg.microvm != "0" and t.vm:
                     say(f"repetition {rep}/{cfg.reps}: {t.name} on -M microvm")
                     run_microvm(cfg, res, t, rep)
@@ -500,8 +535,8 @@ def main():
     commands = []
     for t in tlist:
         for variant, args in sorted(t.commands.items()):
-            image, firmware, cpu, *machine = variant.split("+")
-            where = f", -M {machine[0]}" if machine else ""
+            image, firmware, cpu, *extra = variant.split("+")
+            where = "".join(f", NIC {x[4:]}" if x.startswith("nic:") else f", -M {x}" for x in extra)
             commands.append((f"{t.name}, {image}, {firmware}, -cpu {cpu}{where}", shown(args)))
     meta = {"date": report.today(), "command": cfg.command_line, "reps": cfg.reps, "quick": cfg.quick,
             "elapsed": elapsed, "machine": report.machine_info(), "accel": cfg.accel,
@@ -510,12 +545,18 @@ def main():
     (cfg.workdir / "results.json").write_text(json.dumps({"meta": meta, **res.to_json()}, indent=1))
     drawn = charts.write(res, measured, cfg.charts_dir)
     shown_charts = [(title, os.path.relpath(path, cfg.out.parent)) for title, path in drawn]
-    report.write_doc(cfg.out, report.render(res, meta, measured, table, targets.CPUS, shown_charts))
+    ring = report.ring_table(res, targets.RING_PACKED, targets.RING_CPU) if cfg.ring and "ours" in measured else None
+    report.write_doc(cfg.out, report.render(res, meta, measured, table, targets.CPUS, shown_charts, ring))
     print()
     print(f"Accel {cfg.accel}, {cfg.reps} repetition(s), {elapsed:.0f} s; medians [min–max]:")
     print(table)
     print()
     print(report.cpu_table(res, measured, targets.CPUS))
+    if ring:
+        print()
+        print(ring[0])
+        for v in ring[1]:
+            print(f"- {v}")
     for v in meta["verdicts"]:
         print(f"- {v}")
     if res.notes:

@@ -36,6 +36,12 @@ NETDEV = "tap,id=n0,ifname=tap0,script=no,downscript=no"
 # 2-3 times faster with the first (shared/guide/testing.md): each peer is
 # shown at its best.
 CPUS = ("qemu64", "max")
+# Packed against split virtqueues (the ring-layout table): our kernel with
+# QEMU's default CPU model, the NIC offering packed rings; the split figures
+# are the same repetition's "ours@qemu64".
+RING_CPU = CPUS[0]
+RING_PACKED_OPTS = "packed=on"
+RING_PACKED = "ours-packed"
 
 # Serial lines after which a guest will never answer: fail at once instead of
 # waiting for the deadline. Ours: a panic, or no NIC (both shown at
@@ -49,14 +55,16 @@ class Boot:
     """One way to boot a target: the table row its boot time goes to, the image, the firmware,
     the CPU model (-cpu), and the machine type when it is not the run's (-M; microvm rows)."""
 
-    def __init__(self, row, image, firmware, cpu=CPUS[0], machine=None):
+    def __init__(self, row, image, firmware, cpu=CPUS[0], machine=None, nic_opts=None):
         self.row, self.image, self.firmware, self.cpu, self.machine = row, image, firmware, cpu, machine
+        self.nic_opts = nic_opts  # the NIC's -device options (None: the run's, BENCH_NIC_OPTS)
 
     def with_cpu(self, cpu):
-        return Boot(self.row, self.image, self.firmware, cpu, self.machine)
+        return Boot(self.row, self.image, self.firmware, cpu, self.machine, self.nic_opts)
 
     def __repr__(self):
-        return f"{self.image}+{self.firmware}+{self.cpu}" + (f"+{self.machine}" if self.machine else "")
+        return (f"{self.image}+{self.firmware}+{self.cpu}" + (f"+{self.machine}" if self.machine else "")
+                + (f"+nic:{self.nic_opts}" if self.nic_opts else ""))
 
 
 class Guest:
@@ -139,8 +147,7 @@ class QemuTarget:
         where = f"-{boot.machine}" if boot.machine else ""
         serial = self.cfg.workdir / f"{self.name}-{self._n:03d}-{boot.image}-{boot.firmware}-{boot.cpu}{where}.log"
         args = self.qemu_args(boot, serial, mem or self.cfg.mem)
-        self.commands.setdefault(f"{boot.image}+{boot.firmware}+{boot.cpu}" + (f"+{boot.machine}" if boot.machine
-                                                                                else ""), args)
+        self.commands.setdefault(repr(boot), args)
         return Guest(self.cfg.ns, args, serial, self.fatal_rx, self.name)
 
 
@@ -155,6 +162,11 @@ class Ours(QemuTarget):
         # The last one stays up for the load figures.
         return plan + [Boot("boot.kernel.seabios", "kernel", "seabios")]
 
+    def ring_boot(self):
+        """The ring-layout rows (issue 17): the load boot again, its NIC with packed
+        virtqueues, measured beside the split ones with one CPU model (RING_CPU)."""
+        return Boot("boot.kernel.seabios", "kernel", "seabios", RING_CPU, nic_opts=RING_PACKED_OPTS)
+
     def microvm_boots(self):
         """The microvm rows: the multiboot image and the PVH image, both with qboot (microvm's firmware)."""
         return [Boot("mvm.boot.kernel.qboot", "kernel", "qboot", machine=MICROVM),
@@ -168,7 +180,8 @@ class Ours(QemuTarget):
         else:
             image = KERNEL_PVH if boot.image == "pvh" else KERNEL
             args += ["-kernel", str(image), "-append", OURS_CMDLINE]
-        nic = f"{self.nic_model(machine)},netdev=n0" + (f",{self.cfg.nic_opts}" if self.cfg.nic_opts else "")
+        opts = self.cfg.nic_opts if boot.nic_opts is None else boot.nic_opts
+        nic = f"{self.nic_model(machine)},netdev=n0" + (f",{opts}" if opts else "")
         return args + ["-netdev", NETDEV, "-device", nic]
 
     def sizes(self):

@@ -115,6 +115,10 @@ def test_quick_run_fills_the_table_and_cleans_up(runner_env, tmp_path):
                 xs = data["samples"].get(f"{name}/{row}")
                 assert xs and all(x > 0 for x in xs), (name, row, data["failures"].get(f"{name}/{row}"),
                                                        out[-3000:])
+    # The ring-layout rows: ours with packed virtqueues, every load figure, beside split.
+    for row in ("boot.kernel.seabios", "wrk1.rps", "wrk64.rps", "bulk.mbs", "upload.mbs", "ping.rtt"):
+        xs = data["samples"].get(f"ours-packed@qemu64/{row}")
+        assert xs and all(x > 0 for x in xs), (row, data["failures"].get(f"ours-packed@qemu64/{row}"), out[-3000:])
     # ours with qboot: measured or failed with a reason, never silently missing.
     for c in CPUS:
         assert f"ours@{c}/boot.kernel.qboot" in data["samples"] or data["failures"][f"ours@{c}/boot.kernel.qboot"]
@@ -139,6 +143,13 @@ def test_quick_run_fills_the_table_and_cleans_up(runner_env, tmp_path):
     detail = next(r for r in doc.splitlines() if r.startswith("| bulk, guest receives") and "qemu64" not in r
                   and r.count("|") == 5)
     assert all(NUMBER.match(c.strip()) for c in detail.strip("|").split("|")[2:4]), detail
+    # The ring-layout table: split and packed numbers side by side, and its summary.
+    ring = [r for r in doc.splitlines() if r.startswith("| wrk 1 connection, keep-alive, GET /hello: requests/s")
+            and r.count("|") == 7]
+    assert ring and all(NUMBER.match(c.strip()) for c in ring[0].strip("|").split("|")[2:4]), ring
+    assert "| figure | unit | split | packed | packed/split | better |" in doc
+    assert re.search(r"Packed is better on \d+ of the \d+ rows", doc), doc[-5000:]
+    assert "# ours, kernel, seabios, -cpu qemu64, NIC packed=on\nqemu-system-x86_64 " in doc
     # The charts, beside the page, shown by it, deterministic (no date), parseable SVG.
     import xml.etree.ElementTree as ET
     for name in CHARTS:
