@@ -17,6 +17,30 @@ static uint32_t half_unit_ppm(uint64_t unit, uint64_t hz)
     return clockcal_err_ppm(unit / 2, hz);
 }
 
+bool clockcal_hv_lapic(const char *hypervisor, struct clockcal_rate *lapic)
+{
+    static const char *const known[] = {"TCGTCGTCGTCG", "KVMKVMKVM"};
+
+    lapic->hz = 0;
+    lapic->err_ppm = 0;
+    lapic->source = NULL;
+    if (!hypervisor)
+        return false;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const char *a = hypervisor, *b = known[i];
+
+        while (*a && *a == *b)
+            a++, b++;
+        if (*a == 0 && *b == 0) {
+            lapic->hz = CLOCKCAL_HV_LAPIC_BUS_HZ / CLOCKCAL_LAPIC_DIVIDE;
+            lapic->source = i == 0 ? "1 GHz LAPIC bus of QEMU's TCG (assumed: nothing to measure against)"
+                                   : "1 GHz LAPIC bus of KVM (assumed: nothing to measure against)";
+            return true;
+        }
+    }
+    return false;
+}
+
 void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc,
                          struct clockcal_rate *lapic)
 {

@@ -44,6 +44,22 @@ struct clockcal_rate {
 void clockcal_from_cpuid(const struct clockcal_cpuid *c, struct clockcal_rate *tsc,
                          struct clockcal_rate *lapic);
 
+/* The LAPIC bus QEMU's emulated LAPIC (hw/intc/apic_common.c) and KVM's
+ * in-kernel one (APIC_BUS_CYCLE_NS, 1 ns by default) both run at. */
+#define CLOCKCAL_HV_LAPIC_BUS_HZ 1000000000ull
+
+/**
+ * clockcal_hv_lapic() - the last resort, when nothing can be measured
+ * against (microvm with pit=off and rtc=off: no HPET, no PM timer, no PIT,
+ * no RTC): the LAPIC timer rate a hypervisor whose LAPIC we know uses,
+ * named by its CPUID signature (@hypervisor: "TCGTCGTCGTCG", "KVMKVMKVM",
+ * as cpu.c reads it; QEMU under KVM, Firecracker and Cloud Hypervisor all
+ * say "KVMKVMKVM"). It is an assumption, not a measurement: the source says
+ * so, and err_ppm is 0 only because nothing bounds it.
+ * Return: true with @lapic set, false for any other (or no) hypervisor.
+ */
+bool clockcal_hv_lapic(const char *hypervisor, struct clockcal_rate *lapic);
+
 /**
  * clockcal_delta() - ticks from @prev to @now of a counter @bits wide
  * (1..64) that counts up, or down when @down: the difference modulo 2^bits,

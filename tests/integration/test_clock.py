@@ -10,7 +10,10 @@ PIT channel 0, and logs each rate's source and error bound. Under TCG here
     back through the latch;
   - microvm with pit=off: one second of the RTC, between two falls of its
     update-in-progress bit (its periodic flag comes from a QEMU timer
-    callback, late on a busy host). With rtc=off too there is nothing.
+    callback, late on a busy host);
+  - with rtc=off too there is nothing to measure against: the LAPIC timer is
+    taken at the rate of QEMU's (and KVM's) 1 GHz LAPIC bus, an assumption
+    the log says is one, and the TSC is measured against it.
 The test reads which source the log names, checks it is the first one the
 machine offers (from the same log), and then checks the clock itself:
 test=sleep2 sleeps 2 s by the kernel's clock, and the host's monotonic clock
@@ -26,6 +29,9 @@ SLEEP_S = 2.0
 CASES = [(m, c) for m in ("pc", "q35", "microvm", "microvm,acpi=off") for c in ("qemu64", "max")]
 # No HPET, no PM timer, no PIT: the RTC's once-a-second update is all there is.
 CASES += [("microvm,pit=off", "max"), ("microvm,acpi=off,pit=off", "qemu64")]
+# Nothing at all: the hypervisor's LAPIC bus, assumed.
+CASES += [("microvm,pit=off,rtc=off", "max"), ("microvm,acpi=off,pit=off,rtc=off", "qemu64")]
+ASSUMED = "LAPIC timer (at its assumed rate)"
 
 
 def wait_text(q, text, timeout):
@@ -48,7 +54,9 @@ def expected_reference(log, machine):
     m = re.search(r"acpi: FADT rev \d+: .*PM timer (port|mem) 0x([0-9a-f]+)", log)
     if m and int(m.group(2), 16):
         return "ACPI PM timer"
-    return "RTC's seconds" if "pit=off" in machine else "PIT channel 0"
+    if "pit=off" in machine:
+        return ASSUMED if "rtc=off" in machine else "RTC's seconds"
+    return "PIT channel 0"
 
 
 @pytest.mark.parametrize("machine,cpu", CASES)
@@ -76,7 +84,10 @@ def test_clock_source_and_rate_match_host(qemu, kernel, machine, cpu):
         # The RTC's second costs one or two (waiting for an edge, then one second),
         # more on a busy host, where a descheduled vCPU misses UIP's 244 us.
         assert int(took.group(1)) < (10_000_000 if want == "RTC's seconds" else 25000), log
-    if not lapic_src.startswith("CPUID"):
+    if tsc_src == ASSUMED:
+        assert lapic_src == "1 GHz LAPIC bus of QEMU's TCG (assumed: nothing to measure against)", log
+        assert "W timer: no HPET, PM timer, PIT or RTC answered: taking the LAPIC timer at 62500000 Hz" in log, log
+    elif not lapic_src.startswith("CPUID"):
         assert lapic_src in (tsc_src, "TSC"), log
     # The measurement aims at 0.1 % assuming its closing bracket is as tight as
     # its opening one; a preempted vCPU can make it a little wider.

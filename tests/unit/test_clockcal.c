@@ -108,6 +108,27 @@ static void test_cpuid_nothing(void **state)
     assert_null(l.source);
 }
 
+/* The last resort: the LAPIC bus of a hypervisor we know, by its exact signature only. */
+static void test_hv_lapic_known_signatures_only(void **state)
+{
+    (void)state;
+    struct clockcal_rate l;
+
+    assert_true(clockcal_hv_lapic("TCGTCGTCGTCG", &l));
+    assert_int_equal(l.hz, 62500000);
+    assert_non_null(strstr(l.source, "QEMU's TCG (assumed"));
+    assert_true(clockcal_hv_lapic("KVMKVMKVM", &l));
+    assert_int_equal(l.hz, 62500000);
+    assert_non_null(strstr(l.source, "KVM (assumed"));
+    const char *others[] = {"", "KVMKVMKV", "KVMKVMKVMX", "VMwareVMware", "Microsoft Hv", "TCGTCGTCGTC"};
+    for (unsigned i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        assert_false(clockcal_hv_lapic(others[i], &l));
+        assert_int_equal(l.hz, 0);
+        assert_null(l.source);
+    }
+    assert_false(clockcal_hv_lapic(NULL, &l));
+}
+
 static void test_delta_wraps(void **state)
 {
     (void)state;
@@ -303,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_cpuid_16_only),
         cmocka_unit_test(test_cpuid_hypervisor_leaf_first),
         cmocka_unit_test(test_cpuid_nothing),
+        cmocka_unit_test(test_hv_lapic_known_signatures_only),
         cmocka_unit_test(test_delta_wraps),
         cmocka_unit_test(test_err_ppm),
         cmocka_unit_test(test_measure_pm_timer_across_wrap),
