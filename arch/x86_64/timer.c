@@ -452,10 +452,12 @@ uint64_t clock_ns(void)
     if (clock_src == CLOCK_TSC) {
         ns = scaled(rdtsc() - tsc_base, &tsc_to_ns);
     } else if (clock_src == CLOCK_LAPIC_TICK && tick_catchup) {
-        uint32_t in_tick;
-        uint64_t reload = tick_reload_tsc(&in_tick);
-        uint64_t t = ticks + periods_since_last_reload(reload);
-        ns = origin_ns + scaled(t * tick_counts + in_tick, &lapic_to_ns);
+        /* The ticks counted up to the last interrupt, then the TSC since that
+         * tick's reload: the TSC's rate is constant here (the premise of the
+         * catch-up), and reading it costs nothing, where reading the LAPIC
+         * count is an emulated MMIO access (under TCG it was 7 % of a bulk
+         * send's samples, clock_ns() being called on every turn of the loop). */
+        ns = origin_ns + scaled(ticks * tick_counts, &lapic_to_ns) + scaled(rdtsc() - last_reload_tsc, &tsc_to_ns);
     } else if (clock_src == CLOCK_LAPIC_TICK) {
         uint64_t t = ticks;
         uint32_t cur = lapic_timer_current();
