@@ -664,6 +664,16 @@ size_t heap_usable_size(const void *ptr)
     return b ? bsize(b) - HDR_SIZE : 0;
 }
 
+size_t heap_block_size(const void *ptr)
+{
+    struct block *b;
+
+    if (!ptr)
+        return 0;
+    b = validate(ptr);
+    return b ? bsize(b) : 0;
+}
+
 void heap_stats(struct heap_stats *st)
 {
     size_t largest = 0;

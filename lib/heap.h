@@ -108,6 +108,10 @@ int KLIB(posix_memalign)(void **out, size_t align, size_t size);
 /* How many bytes the caller may use at @ptr (>= what was asked); 0 for NULL. */
 size_t heap_usable_size(const void *ptr);
 
+/* What a live allocation costs the heap: its usable size and its header
+ * (what heap_stats() counts in used_bytes for it); 0 for NULL. */
+size_t heap_block_size(const void *ptr);
+
 struct heap_stats {
     size_t arena_bytes;       /* everything the heap manages */
     size_t used_bytes;        /* in allocated blocks, headers included */

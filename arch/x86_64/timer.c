@@ -457,7 +457,8 @@ uint64_t clock_ns(void)
          * catch-up), and reading it costs nothing, where reading the LAPIC
          * count is an emulated MMIO access (under TCG it was 7 % of a bulk
          * send's samples, clock_ns() being called on every turn of the loop). */
-        ns = origin_ns + scaled(ticks * tick_counts, &lapic_to_ns) + scaled(rdtsc() - last_reload_tsc, &tsc_to_ns);
+        ns = origin_ns + scaled(ticks * tick_counts, &lapic_to_ns) +
+             scaled(rdtsc() - last_reload_tsc, &tsc_to_ns);
     } else if (clock_src == CLOCK_LAPIC_TICK) {
         uint64_t t = ticks;
         uint32_t cur = lapic_timer_current();
