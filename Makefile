@@ -96,6 +96,7 @@ DRIVER_SRCS := \
 
 NET_SRCS := \
 	net/lwip_port.c \
+	net/lwip_mem.c \
 	net/netif.c \
 	net/ethif.c \
 	net/loop.c \

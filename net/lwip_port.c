@@ -2,11 +2,7 @@
 #include "net/lwip_port.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/trap.h"
-#include "lib/heap.h"
-#include "lwip/stats.h"
 #include "lwip/sys.h"
-#include <stdlib.h>
-#include <string.h>
 
 /* sys_now() is the timer module's (arch/x86_64/timer.c). */
 
@@ -35,45 +31,4 @@ uint32_t lwip_port_rand(void)
     state ^= state << 25;
     state ^= state >> 27;
     return (uint32_t)((state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-/* ---------------------------------------------------------------- lwIP's heap */
-
-static size_t held; /* kernel heap bytes in lwIP's blocks, headers included */
-
-void lwip_port_mem_init(void)
-{
-    lwip_stats.mem.avail = MEM_SIZE;
-}
-
-size_t lwip_port_mem_held(void)
-{
-    return held;
-}
-
-/* lwIP's mem_malloc() adds its size word to @size and counts the rest in
- * lwip_stats.mem.used after we return: the limit is on what it asked for. */
-void *lwip_port_malloc(size_t size)
-{
-    if (size > MEM_SIZE || lwip_stats.mem.used > MEM_SIZE - size)
-        return NULL; /* lwIP counts it in mem.err */
-    void *p = malloc(size);
-    held += heap_block_size(p);
-    return p;
-}
-
-void *lwip_port_calloc(size_t n, size_t size)
-{
-    if (size && n > MEM_SIZE / size)
-        return NULL;
-    void *p = lwip_port_malloc(n * size);
-    if (p)
-        memset(p, 0, n * size);
-    return p;
-}
-
-void lwip_port_free(void *p)
-{
-    held -= heap_block_size(p);
-    free(p);
 }

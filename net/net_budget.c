@@ -17,7 +17,7 @@
 #include "lib/heap.h"
 #include "lib/klog.h"
 #include "lib/pmm.h"
-#include "net/lwip_port.h"
+#include "net/lwip_mem.h"
 #include "lwip/memp.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
@@ -80,7 +80,7 @@ static void levels(struct budget *b)
     heap_stats(&hs);
     b->pool[BUDGET_APPMEM].total = appmem_total;
     /* lwIP's blocks live in the same kernel heap: they are the lwip_heap pool's, not the apps'. */
-    size_t app_used = hs.used_bytes - lwip_port_mem_held();
+    size_t app_used = hs.used_bytes - lwip_mem_held();
     b->pool[BUDGET_APPMEM].used = app_used > appmem_base ? app_used - appmem_base : 0;
     b->pool[BUDGET_APPMEM].per_conn_reserve = RESERVE_APPMEM;
     /* Every NIC's receive buffers that lwIP may hold, as one pool. */
@@ -339,7 +339,7 @@ void net_budget_init(void)
     /* The apps may buffer into half of the RAM still free at boot: the
      * other half stays for everything else the kernel allocates (lwIP's
      * heap, up to MEM_SIZE, among it). */
-    appmem_base = hs.used_bytes - lwip_port_mem_held();
+    appmem_base = hs.used_bytes - lwip_mem_held();
     appmem_total = (ps.free_pages * HEAP_PAGE_SIZE + hs.free_bytes) / 2;
     stall_ms = (uint32_t)cmdline_get_u64("budget_stall_ms", 2000);
     id_progress = tcp_ext_arg_alloc_id();

@@ -6,7 +6,7 @@
  * driver, and the /stats sections of the data path.
  */
 #include "net/netif.h"
-#include "net/lwip_port.h"
+#include "net/lwip_mem.h"
 #include "net/ethif.h"
 #include "net/tcp_guard.h"
 #include "net/stack_stats.h"
@@ -381,7 +381,7 @@ static int iface_up(struct iface *f, struct nic *nic)
 int nif_init(void)
 {
     lwip_init();
-    lwip_port_mem_init();
+    lwip_mem_init();
     stack_stats_register();
     if (nic_count() == 0) {
         klog(LOG_WARN, "net: no NIC (no virtio-net device: no network)");

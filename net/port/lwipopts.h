@@ -23,7 +23,7 @@
  * connections can have full send buffers). Received frames do not use it:
  * they arrive in the driver's DMA buffers, wrapped as pbuf_custom.
  * It is the kernel heap (lib/heap.c: segregated free lists), through
- * lwip_port_malloc(), which refuses what would take lwIP past MEM_SIZE; not
+ * lwip_mem_malloc() (net/lwip_mem.c), which refuses what would take lwIP past MEM_SIZE; not
  * lwIP's own mem.c, whose first-fit walk from the lowest free block went
  * over every segment header in flight: a bulk send spent a third of its
  * time in mem_malloc() (168 blocks walked per call, docs/lwip.md). The host
@@ -32,9 +32,9 @@
 #define MEM_SIZE (4 * 1024 * 1024)
 #define MEM_LIBC_MALLOC 1
 #ifndef HOST_TEST
-#define mem_clib_malloc lwip_port_malloc
-#define mem_clib_calloc lwip_port_calloc
-#define mem_clib_free lwip_port_free
+#define mem_clib_malloc lwip_mem_malloc
+#define mem_clib_calloc lwip_mem_calloc
+#define mem_clib_free lwip_mem_free
 #endif
 #define MEMP_OVERFLOW_CHECK 0
 #define MEMP_SANITY_CHECK 0

@@ -110,6 +110,12 @@ test_tcp_cookie_SRCS := net/tcp_cookie.c lib/siphash.c
 # Coalescing TCP segments into frames the NIC cuts (net/tso.c): no lwIP.
 UNIT_TESTS += tso
 test_tso_SRCS := net/tso.c
+#@@ lwip_mem
+# lwIP's heap on the kernel heap (net/lwip_mem.c): the MEM_SIZE cap and the
+# bytes held, against lib/heap.c in a static arena; lwIP's stats only.
+UNIT_TESTS += lwip_mem
+test_lwip_mem_SRCS := net/lwip_mem.c lib/heap.c lib/string.c
+test_lwip_mem_CFLAGS := -isystem net/port -isystem third_party/lwip/src/include
 #@@ budget
 # The memory budget's arithmetic and shedding policy (lib/budget.c, docs/budget.md).
 UNIT_TESTS += budget

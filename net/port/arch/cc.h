@@ -33,10 +33,10 @@ void lwip_port_assert(const char *msg, const char *file, int line) __attribute__
 uint32_t lwip_port_rand(void);
 #define LWIP_RAND() lwip_port_rand()
 
-/* lwIP's heap (MEM_LIBC_MALLOC, net/port/lwipopts.h): the kernel heap, capped at MEM_SIZE. */
-void *lwip_port_malloc(size_t size);
-void *lwip_port_calloc(size_t n, size_t size);
-void lwip_port_free(void *p);
+/* lwIP's heap (MEM_LIBC_MALLOC, net/port/lwipopts.h): the kernel heap, capped at MEM_SIZE (net/lwip_mem.h). */
+void *lwip_mem_malloc(size_t size);
+void *lwip_mem_calloc(size_t n, size_t size);
+void lwip_mem_free(void *p);
 
 /* Byte swapping with the compiler's builtins (one bswap instruction). */
 #define lwip_htons(x) ((u16_t)__builtin_bswap16((u16_t)(x)))
