@@ -93,6 +93,33 @@ static int sign(int v)
     return (v > 0) - (v < 0);
 }
 
+/* Every length 0..80 at every alignment pair, equal and with one byte
+ * differing at every position (either way), against the sign of the C
+ * library's memcmp: the quadword fast path must never skip a difference. */
+static void test_memcmp_every_length_and_position(void **state)
+{
+    (void)state;
+    static unsigned char a[128], b[128];
+
+    for (size_t n = 0; n <= 80; n++) {
+        for (size_t ao = 0; ao < 8; ao++) {
+            for (size_t bo = 0; bo < 8; bo += 3) {
+                fill_pattern(a + ao, n, (unsigned)n);
+                fill_pattern(b + bo, n, (unsigned)n);
+                assert_int_equal(k_memcmp(a + ao, b + bo, n), 0);
+                for (size_t d = 0; d < n; d++) {
+                    unsigned char keep = b[bo + d];
+                    b[bo + d] = (unsigned char)(keep + 1 + (d & 1) * 0x7f);
+                    assert_int_equal(sign(k_memcmp(a + ao, b + bo, n)), sign(memcmp(a + ao, b + bo, n)));
+                    assert_int_equal(sign(k_memcmp(b + bo, a + ao, n)), sign(memcmp(b + bo, a + ao, n)));
+                    assert_int_not_equal(k_memcmp(a + ao, b + bo, n), 0);
+                    b[bo + d] = keep;
+                }
+            }
+        }
+    }
+}
+
 static void test_memcmp_memchr(void **state)
 {
     (void)state;
@@ -304,10 +331,15 @@ static void test_ctype(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memcpy),     cmocka_unit_test(test_memmove),
-        cmocka_unit_test(test_memset),     cmocka_unit_test(test_memcmp_memchr),
-        cmocka_unit_test(test_strlen_cmp), cmocka_unit_test(test_strchr_strstr),
-        cmocka_unit_test(test_copy),       cmocka_unit_test(test_strto),
+        cmocka_unit_test(test_memcpy),
+        cmocka_unit_test(test_memmove),
+        cmocka_unit_test(test_memset),
+        cmocka_unit_test(test_memcmp_memchr),
+        cmocka_unit_test(test_memcmp_every_length_and_position),
+        cmocka_unit_test(test_strlen_cmp),
+        cmocka_unit_test(test_strchr_strstr),
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_strto),
         cmocka_unit_test(test_ctype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
