@@ -137,6 +137,10 @@ def capture(ns, pcap):
         while "Capturing on" not in line:
             line = cap.stderr.readline()
             assert line, "dumpcap did not start"
+        # "Capturing on" comes a little before packets are recorded: a capture
+        # started at once missed the client's SYN, 3 times in 3 here (tshark
+        # then cannot scale the windows). Half a second is plenty.
+        time.sleep(0.5)
         yield
     finally:
         time.sleep(1)  # the last frames reach the file
